@@ -1,0 +1,127 @@
+/**
+ * Checkpoint files: everything needed to continue a run exactly. Layout of a `.ckpt` file:
+ *   8 bytes  magic "AECKPT01"
+ *   4 bytes  header length L (uint32, little-endian)
+ *   L bytes  header JSON (format version, config, model signature, training state, tensor table, data SHA-256)
+ *   padding to a multiple of 4, then the float32 tensor data (little-endian)
+ * The SHA-256 of the data is checked on load; files are written atomically.
+ */
+import fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import type { Config } from '../config/schema.js';
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+const MAGIC = 'AECKPT01';
+
+export interface TensorRecord {
+  name: string;
+  shape: number[];
+  /** Offset in floats from the start of the data section. */
+  offset: number;
+}
+
+export interface HistoryRow {
+  epoch: number;
+  step: number;
+  train_loss: number;
+  val_loss: number;
+  seconds: number;
+}
+
+/** Where the loop stands: `epoch` (0-based) and `step` (next batch within it), plus the epoch's loss so far. */
+export interface TrainingState {
+  epoch: number;
+  step: number;
+  globalStep: number;
+  epochLossSum: number;
+  epochSamples: number;
+  epochSeconds: number;
+  bestValLoss: number | null;
+  history: HistoryRow[];
+}
+
+export interface CheckpointHeader {
+  format_version: number;
+  created: string;
+  model_signature: string;
+  config: Config;
+  state: TrainingState;
+  variables: TensorRecord[];
+  optimizer: { iterations: number; slots: TensorRecord[] };
+  data_floats: number;
+  data_sha256: string;
+}
+
+export interface Checkpoint {
+  header: CheckpointHeader;
+  data: Float32Array;
+}
+
+/** Reads a tensor's values out of a checkpoint by its record. */
+export function tensorValues(ckpt: Checkpoint, rec: TensorRecord): Float32Array {
+  const n = rec.shape.reduce((a, b) => a * b, 1);
+  return ckpt.data.subarray(rec.offset, rec.offset + n);
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Serialises and writes atomically. `data` holds every tensor named in the header, at its offset. */
+export function writeCheckpoint(file: string, header: Omit<CheckpointHeader, 'data_sha256' | 'data_floats' | 'format_version' | 'created'>, data: Float32Array): void {
+  const dataBytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const full: CheckpointHeader = {
+    format_version: CHECKPOINT_FORMAT_VERSION,
+    created: new Date().toISOString(),
+    ...header,
+    data_floats: data.length,
+    data_sha256: sha256(dataBytes),
+  };
+  const headerBytes = Buffer.from(JSON.stringify(full));
+  const headerEnd = 12 + headerBytes.length;
+  const dataStart = Math.ceil(headerEnd / 4) * 4;
+  const out = new Uint8Array(dataStart + dataBytes.length);
+  out.set(Buffer.from(MAGIC, 'ascii'), 0);
+  new DataView(out.buffer).setUint32(8, headerBytes.length, true);
+  out.set(headerBytes, 12);
+  out.set(dataBytes, dataStart);
+  writeFileAtomic(file, out);
+}
+
+/** Reads and verifies a checkpoint; any damage is a UserError naming the file. */
+export function readCheckpoint(file: string): Checkpoint {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new UserError(`cannot read checkpoint ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const damaged = (why: string) => new UserError(`checkpoint ${file} is damaged: ${why}`, 'use the other checkpoint of the run (weights/best.ckpt or weights/last.ckpt), or start a new run');
+  if (bytes.length < 12 || bytes.subarray(0, 8).toString('ascii') !== MAGIC) {
+    throw new UserError(`${file} is not an autoencoders checkpoint (bad magic bytes)`, 'pass a weights/*.ckpt file written by `ae train`');
+  }
+  const headerLen = bytes.readUInt32LE(8);
+  if (12 + headerLen > bytes.length) throw damaged('header is truncated');
+  let header: CheckpointHeader;
+  try {
+    header = JSON.parse(bytes.subarray(12, 12 + headerLen).toString('utf8')) as CheckpointHeader;
+  } catch {
+    throw damaged('header is not valid JSON');
+  }
+  if (typeof header.format_version !== 'number') throw damaged('header has no format version');
+  if (header.format_version > CHECKPOINT_FORMAT_VERSION) {
+    throw new UserError(`checkpoint ${file} has format version ${header.format_version}; this version of autoencoders reads up to ${CHECKPOINT_FORMAT_VERSION}`, 'upgrade autoencoders (npm install autoencoders@latest)');
+  }
+  const dataStart = Math.ceil((12 + headerLen) / 4) * 4;
+  const dataBytes = bytes.subarray(dataStart);
+  if (dataBytes.length !== header.data_floats * 4) {
+    throw damaged(`expected ${header.data_floats * 4} bytes of tensor data, found ${dataBytes.length} (truncated?)`);
+  }
+  if (sha256(dataBytes) !== header.data_sha256) throw damaged('tensor data does not match its SHA-256 checksum');
+  // Copy into an aligned buffer of its own so the Float32Array view is valid.
+  const data = new Float32Array(header.data_floats);
+  new Uint8Array(data.buffer).set(dataBytes);
+  return { header, data };
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+/**
+ * The `ae` command. The only module that prints for the user and calls process.exit.
+ *   ae train --config FILE [--name N] [--epochs E] ...
+ *   ae resume RUN_DIR [--epochs E]
+ * and the reference's flags: ae -m train -c 0|1 -n NAME -d cpu|gpu --config FILE
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option, InvalidArgumentError } from 'commander';
+import { loadConfig } from './config/load.js';
+import { UserError, TrainingInterrupted } from './errors.js';
+import { train, resume, type TrainOptions } from './train/trainer.js';
+import { createReporter } from './cli/progress.js';
+import type { Config } from './config/schema.js';
+
+const EXIT_USER_ERROR = 1;
+const EXIT_INTERRUPTED = { SIGINT: 130, SIGTERM: 143 } as const;
+
+let verbose = Boolean(process.env.DEBUG);
+
+function intArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
+  return n;
+}
+function numArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+}
+
+function checkDevice(device: string | undefined): void {
+  if (device === 'gpu') {
+    throw new UserError('--device gpu is not available yet: this version trains on the CPU only (TensorFlow.js WebAssembly backend)', 'drop -d gpu, or use -d cpu');
+  }
+}
+
+/** Runs training with Ctrl-C/SIGTERM handling: the first signal stops at the next step and saves `last`. */
+async function withSignals(run: (opts: TrainOptions) => Promise<unknown>): Promise<void> {
+  const reporter = createReporter();
+  let received: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (received) {
+      // A second signal: leave now. Checkpoints are written atomically, so nothing is half-written.
+      reporter.stop();
+      process.stderr.write(`\n${sig} again: exiting without saving\n`);
+      process.exit(EXIT_INTERRUPTED[sig as 'SIGINT'] ?? 1);
+    }
+    received = sig;
+    reporter.stop();
+    process.stderr.write(`\n${sig} received: saving a checkpoint after the current step (press Ctrl-C again to quit at once)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await run({ onEvent: (e) => reporter.onEvent(e), shouldStop: () => received !== null });
+  } catch (e) {
+    if (e instanceof TrainingInterrupted) {
+      reporter.stop();
+      process.stderr.write(`stopped at epoch ${e.epoch + 1}, step ${e.step}; checkpoint saved.\nresume with: ae resume ${e.runDir}\n`);
+      process.exit(EXIT_INTERRUPTED[received as unknown as 'SIGINT'] ?? EXIT_INTERRUPTED.SIGINT);
+    }
+    throw e;
+  } finally {
+    reporter.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+interface TrainFlags {
+  config?: string;
+  name?: string;
+  project?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  backend?: string;
+  device?: string;
+  unique?: boolean;
+}
+
+/** Picks `name`, or with --unique the first free `name-2`, `name-3`, ... */
+function uniqueName(config: Config): string {
+  let name = config.name;
+  for (let i = 2; fs.existsSync(path.join(config.project, name)); i++) name = `${config.name}-${i}`;
+  return name;
+}
+
+async function trainCommand(flags: TrainFlags): Promise<void> {
+  checkDevice(flags.device);
+  const overrides = {
+    name: flags.name, project: flags.project, epochs: flags.epochs, batch_size: flags.batchSize, lr: flags.lr, seed: flags.seed, backend: flags.backend,
+  };
+  let config = loadConfig(flags.config, overrides);
+  if (flags.unique) config = { ...config, name: uniqueName(config) };
+  await withSignals((opts) => train(config, opts));
+  console.log(`run directory: ${path.join(config.project, config.name)} (config.yaml, weights/best.ckpt, weights/last.ckpt, history.jsonl, train.log)`);
+}
+
+async function resumeCommand(runDir: string, flags: { epochs?: number; device?: string }): Promise<void> {
+  checkDevice(flags.device);
+  await withSignals((opts) => resume(runDir, { ...opts, epochs: flags.epochs }));
+  console.log(`run directory: ${runDir}`);
+}
+
+function addTrainOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'config file (YAML or JSON); keys not given take their defaults')
+    .option('-n, --name <name>', 'run name (overrides the config\'s `name`)')
+    .option('--project <dir>', 'folder that holds runs (overrides `project`)')
+    .option('--epochs <n>', 'number of epochs (overrides `epochs`)', intArg)
+    .option('--batch-size <n>', 'batch size (overrides `batch_size`)', intArg)
+    .option('--lr <x>', 'learning rate (overrides `lr`)', numArg)
+    .option('--seed <n>', 'random seed (overrides `seed`)', intArg)
+    .addOption(new Option('--backend <name>', 'compute backend (overrides `backend`)').choices(['wasm', 'cpu']))
+    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (not available yet)').choices(['cpu', 'gpu']))
+    .option('--unique', 'if the run name is taken, use name-2, name-3, ... instead of refusing');
+}
+
+function buildProgram(): Command {
+  const program = new Command('ae')
+    .description('Train autoencoders (AE, CAE, denoising) on MNIST; see README.md')
+    .option('--verbose', 'show stack traces for errors')
+    .showHelpAfterError()
+    .hook('preAction', (cmd) => { if (cmd.opts().verbose) verbose = true; });
+
+  addTrainOptions(program.command('train').description('start a new training run in <project>/<name>/'))
+    .action((flags: TrainFlags) => trainCommand(flags));
+
+  program.command('resume')
+    .description('continue an interrupted run from its weights/last.ckpt')
+    .argument('<run_dir>', 'the run directory, e.g. runs/mnist-ae')
+    .option('--epochs <n>', 'train up to this many epochs in total (to extend a finished run)', intArg)
+    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (not available yet)').choices(['cpu', 'gpu']))
+    .action((runDir: string, flags: { epochs?: number; device?: string }) => resumeCommand(runDir, flags));
+
+  return program;
+}
+
+/** The reference's interface: -m train|test, -c 1 to continue the run named by -n, -d cpu|gpu. */
+function buildReferenceProgram(): Command {
+  return addTrainOptions(new Command('ae'))
+    .description('reference-style flags: ae -m train --config FILE [-n NAME] [-c 1] [-d cpu]')
+    .addOption(new Option('-m, --mode <mode>', 'train or test').choices(['train', 'test']).default('train'))
+    .addOption(new Option('-c, --cont <flag>', '1 continues the run named by -n').choices(['0', '1']).default('0'))
+    .option('--verbose', 'show stack traces for errors')
+    .showHelpAfterError()
+    .action(async (flags: TrainFlags & { mode: string; cont: string; verbose?: boolean }) => {
+      if (flags.verbose) verbose = true;
+      if (flags.mode === 'test') {
+        throw new UserError('test mode is not available yet', 'train with -m train; evaluation arrives with `ae test`');
+      }
+      if (flags.cont === '1') {
+        const config = loadConfig(flags.config, { name: flags.name, project: flags.project });
+        return resumeCommand(path.join(config.project, config.name), { epochs: flags.epochs, device: flags.device });
+      }
+      return trainCommand(flags);
+    });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = argv.slice(2);
+  const referenceStyle = args.length > 0 && args[0]!.startsWith('-') && !['-h', '--help', '-V', '--version'].includes(args[0]!);
+  if (args.includes('--verbose')) verbose = true;
+  const program = referenceStyle ? buildReferenceProgram() : buildProgram();
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((e: unknown) => {
+  if (e instanceof UserError) {
+    process.stderr.write(`error: ${e.message}\n`);
+    if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+  } else {
+    process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
+    process.stderr.write(verbose ? `${(e as Error)?.stack}\n` : 'this looks like a bug; run again with --verbose (or DEBUG=1) for the stack trace, and report it\n');
+  }
+  process.exit(EXIT_USER_ERROR);
+});

@@ -1,0 +1,58 @@
+/** Renders training events: a progress bar on a TTY, plain lines otherwise (logs, CI, pipes). */
+import cliProgress from 'cli-progress';
+import type { TrainEvent } from '../train/trainer.js';
+
+export interface Reporter {
+  onEvent(event: TrainEvent): void;
+  stop(): void;
+}
+
+export function createReporter(stream: NodeJS.WriteStream = process.stdout): Reporter {
+  const tty = Boolean(stream.isTTY) && !process.env.CI;
+  let bar: cliProgress.SingleBar | null = null;
+  let lastPrinted = 0;
+  let epochs = 0;
+  const stopBar = () => { bar?.stop(); bar = null; };
+  const line = (text: string) => { stopBar(); stream.write(`${text}\n`); };
+
+  return {
+    onEvent(e) {
+      switch (e.type) {
+        case 'start':
+          epochs = e.config.epochs;
+          line(`${e.resumed ? 'resuming' : 'training'} ${e.config.model_type}${e.config.denoising ? ' (denoising)' : ''} in ${e.runDir}: ` +
+            `${e.trainCount} train / ${e.valCount} validation images, batch ${e.config.batch_size}, ${e.config.epochs} epochs, backend ${e.config.backend}` +
+            (e.resumed ? `, from epoch ${e.state.epoch + 1} step ${e.state.step}` : ''));
+          break;
+        case 'epoch-start':
+          lastPrinted = e.step;
+          if (tty) {
+            bar = new cliProgress.SingleBar({
+              format: `epoch ${e.epoch + 1}/${e.epochs} {bar} {value}/{total} | loss {loss} | {speed} img/s | eta {eta_formatted}`,
+              hideCursor: true, clearOnComplete: true, stream,
+            }, cliProgress.Presets.shades_classic);
+            bar.start(e.steps, e.step, { loss: '-', speed: '-' });
+          }
+          break;
+        case 'batch':
+          if (bar) {
+            bar.update(e.step, { loss: e.loss.toFixed(5), speed: e.samplesPerSec.toFixed(0) });
+          } else if (e.step - lastPrinted >= Math.max(1, Math.ceil(e.steps / 10)) || e.step === e.steps) {
+            lastPrinted = e.step;
+            line(`epoch ${e.epoch + 1}/${epochs} step ${e.step}/${e.steps} loss ${e.loss.toFixed(5)} ${e.samplesPerSec.toFixed(0)} img/s`);
+          }
+          break;
+        case 'validation':
+          if (bar && e.done === e.total) stopBar();
+          break;
+        case 'epoch-end':
+          line(`epoch ${e.row.epoch}/${epochs}: train loss ${e.row.train_loss.toFixed(6)}, validation loss ${e.row.val_loss.toFixed(6)}${e.isBest ? ' (best)' : ''}, ${e.row.seconds.toFixed(1)} s`);
+          break;
+        case 'message':
+          line(e.text);
+          break;
+      }
+    },
+    stop: stopBar,
+  };
+}

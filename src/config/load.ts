@@ -1,0 +1,116 @@
+/** Reads, merges and validates config files; every refusal names the key, what was given and what is allowed. */
+import fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { UserError } from '../errors.js';
+import { configSchema, FIELDS, type Config } from './schema.js';
+
+type Plain = Record<string, unknown>;
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s && s.length > 60 ? `${s.slice(0, 57)}...` : String(s);
+}
+
+function valueAt(obj: unknown, path: PropertyKey[]): unknown {
+  let cur: unknown = obj;
+  for (const p of path) cur = cur && typeof cur === 'object' ? (cur as Plain)[p as string] : undefined;
+  return cur;
+}
+
+/** Turns zod issues into one message per problem: `key: given X; allowed Y`. */
+function formatIssues(error: z.ZodError, input: unknown, source: string): string {
+  const lines = error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const prefix = issue.path.length ? `${issue.path.join('.')}.` : '';
+      const known = FIELDS.map((f) => f.key).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length).split('.')[0]);
+      return issue.keys.map((k) => `  ${prefix}${k}: unknown key; allowed keys${prefix ? ` under ${prefix.slice(0, -1)}` : ''}: ${[...new Set(known)].join(', ')}`).join('\n');
+    }
+    const key = issue.path.join('.') || '(top level)';
+    const field = FIELDS.find((f) => f.key === key);
+    const allowed = issue.message.replace(/^Invalid input: /, '');
+    return `  ${key}: given ${describeValue(valueAt(input, issue.path))}; ${allowed}${field ? ` (${field.doc})` : ''}`;
+  });
+  return `invalid config ${source}:\n${lines.join('\n')}`;
+}
+
+/** Checks that span several keys. */
+function checkCrossField(c: Config, source: string): void {
+  const problems: string[] = [];
+  if (c.model_type === 'CAE' && (c.height % 4 !== 0 || c.width % 4 !== 0)) {
+    problems.push(`  height/width: given ${c.height}x${c.width}; the CAE subsamples twice by 2, so both must be divisible by 4`);
+  }
+  if (c.MNIST_train && (c.height !== 28 || c.width !== 28 || c.color_channel !== 1)) {
+    problems.push(`  height/width/color_channel: given ${c.height}x${c.width}x${c.color_channel}; MNIST images are 28x28x1`);
+  }
+  if (!c.MNIST_train) {
+    problems.push('  MNIST_train: given false; custom image folders are not supported yet, set MNIST_train: true');
+  }
+  if (problems.length) throw new UserError(`invalid config ${source}:\n${problems.join('\n')}`);
+}
+
+/** Validates a plain object as a config (defaults filled in). */
+export function resolveConfig(input: unknown, source = '(inline)'): Config {
+  if (input === null || input === undefined) input = {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new UserError(`invalid config ${source}: expected a mapping of keys to values, got ${Array.isArray(input) ? 'a list' : typeof input}`);
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) throw new UserError(formatIssues(parsed.error, input, source), 'see the config keys in README.md');
+  checkCrossField(parsed.data, source);
+  return parsed.data;
+}
+
+/** Parses a YAML or JSON file (YAML is a superset of JSON) into a plain object. */
+export function readConfigFile(file: string): Plain {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the path given to --config');
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (e) {
+    throw new UserError(`config file ${file} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new UserError(`config file ${file} must hold a mapping of keys to values (like \`model_type: AE\`), got ${Array.isArray(doc) ? 'a list' : `the ${typeof doc} ${describeValue(doc)}`}`);
+  }
+  return doc as Plain;
+}
+
+/** Deep-merges `over` onto `base` (plain objects merge; everything else replaces). */
+export function mergeConfig(base: Plain, over: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+      ? mergeConfig(b as Plain, v as Plain) : v;
+  }
+  return out;
+}
+
+/** Loads a config file, applies overrides (e.g. from the CLI), and validates the result. */
+export function loadConfig(file?: string, overrides: Plain = {}): Config {
+  const base = file ? readConfigFile(file) : {};
+  return resolveConfig(mergeConfig(base, overrides), file ?? '(defaults)');
+}
+
+/** The keys that fix the network's shape: a checkpoint only loads into a model with the same signature. */
+export function modelSignature(c: Config): string {
+  const arch = c.model_type === 'AE'
+    ? { model_type: c.model_type, height: c.height, width: c.width, color_channel: c.color_channel, hidden_dim: c.hidden_dim, latent_dim: c.latent_dim }
+    : { model_type: c.model_type, height: c.height, width: c.width, color_channel: c.color_channel };
+  return JSON.stringify(arch);
+}
+
+/** A short stable hash of the whole resolved config. */
+export function configHash(c: Config): string {
+  return createHash('sha256').update(JSON.stringify(c)).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,141 @@
+/**
+ * Layers written on tfjs ops with PyTorch's defaults, so our runs can be compared with the PyTorch reference:
+ * weights and biases uniform in +-1/sqrt(fan_in) (fan_in as PyTorch computes it), BatchNorm with momentum 0.1,
+ * epsilon 1e-5 and an unbiased running variance, inverted dropout. Tensors are NHWC.
+ */
+import { tf } from '../backend/index.js';
+import { deriveSeed, Rng } from '../util/rng.js';
+
+let variableCounter = 0;
+
+/** A named variable of a model: trainable parameters and BatchNorm running statistics alike. */
+export interface NamedVariable {
+  name: string;
+  variable: tf.Variable;
+  trainable: boolean;
+}
+
+/** Collects a model's variables in creation order and draws their initial values from the model seed. */
+export class ParamStore {
+  readonly variables: NamedVariable[] = [];
+  constructor(private readonly seed: number) {}
+
+  private add(name: string, shape: number[], values: Float32Array, trainable: boolean): tf.Variable {
+    // tfjs needs globally unique variable names; several models may live in one process.
+    const variable = tf.variable(tf.tensor(values, shape), trainable, `${name}#${++variableCounter}`);
+    this.variables.push({ name, variable, trainable });
+    return variable;
+  }
+
+  /** Uniform in [-bound, bound), from an RNG derived from (seed, name): independent of creation order. */
+  uniform(name: string, shape: number[], bound: number): tf.Variable {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const rng = new Rng(deriveSeed(this.seed, 'init', name));
+    const values = new Float32Array(n);
+    for (let i = 0; i < n; i++) values[i] = (rng.uniform() * 2 - 1) * bound;
+    return this.add(name, shape, values, true);
+  }
+
+  constant(name: string, shape: number[], value: number, trainable: boolean): tf.Variable {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return this.add(name, shape, new Float32Array(n).fill(value), trainable);
+  }
+
+  trainable(): tf.Variable[] {
+    return this.variables.filter((v) => v.trainable).map((v) => v.variable);
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.variable.dispose();
+  }
+}
+
+/** Per-forward-pass context: whether layers train (BN batch statistics, dropout on) and the dropout seed. */
+export interface ForwardContext {
+  training: boolean;
+  /** Seed for this pass's dropout masks; each dropout layer derives its own from it. */
+  seed: number;
+}
+
+export class Linear {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(store: ParamStore, name: string, inFeatures: number, outFeatures: number) {
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = store.uniform(`${name}.weight`, [inFeatures, outFeatures], bound);
+    this.bias = store.uniform(`${name}.bias`, [outFeatures], bound);
+  }
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.add(tf.matMul(x, this.weight as tf.Tensor2D), this.bias);
+  }
+}
+
+export class Conv2d {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(store: ParamStore, name: string, inC: number, outC: number, readonly kernel: number) {
+    const bound = 1 / Math.sqrt(inC * kernel * kernel);
+    this.weight = store.uniform(`${name}.weight`, [kernel, kernel, inC, outC], bound);
+    this.bias = store.uniform(`${name}.bias`, [outC], bound);
+  }
+  /** Stride 1, 'same' padding (PyTorch padding = kernel // 2 for odd kernels). */
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.add(tf.conv2d(x, this.weight as tf.Tensor4D, 1, 'same'), this.bias);
+  }
+}
+
+export class ConvTranspose2d {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(store: ParamStore, name: string, inC: number, readonly outC: number, readonly kernel: number, readonly stride: number) {
+    // PyTorch computes ConvTranspose's fan_in from weight.size(1) = out channels (its weight is [in, out, k, k]).
+    const bound = 1 / Math.sqrt(outC * kernel * kernel);
+    this.weight = store.uniform(`${name}.weight`, [kernel, kernel, outC, inC], bound); // tfjs layout [k, k, out, in]
+    this.bias = store.uniform(`${name}.bias`, [outC], bound);
+  }
+  /** stride 1: 'same' padding (PyTorch padding 1 for 3x3); stride == kernel: no padding, size x stride. */
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    const [b, h, w] = x.shape;
+    const pad = this.stride === 1 ? 'same' : 'valid';
+    const out: [number, number, number, number] = [b, h * this.stride, w * this.stride, this.outC];
+    return tf.add(tf.conv2dTranspose(x, this.weight as tf.Tensor4D, out, this.stride, pad), this.bias);
+  }
+}
+
+/** BatchNorm over all axes but the last, with PyTorch's semantics. */
+export class BatchNorm {
+  static readonly MOMENTUM = 0.1;
+  static readonly EPSILON = 1e-5;
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+  constructor(store: ParamStore, name: string, channels: number) {
+    this.gamma = store.constant(`${name}.weight`, [channels], 1, true);
+    this.beta = store.constant(`${name}.bias`, [channels], 0, true);
+    this.runningMean = store.constant(`${name}.running_mean`, [channels], 0, false);
+    this.runningVar = store.constant(`${name}.running_var`, [channels], 1, false);
+  }
+  apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    if (!ctx.training) {
+      return tf.add(tf.mul(tf.sub(x, this.runningMean), tf.mul(tf.rsqrt(tf.add(this.runningVar, BatchNorm.EPSILON)), this.gamma)), this.beta);
+    }
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const n = x.size / x.shape[3];
+    const m = BatchNorm.MOMENTUM;
+    // Running statistics are side effects (assign is not taped, so no gradient flows into them); PyTorch updates running_var with the unbiased variance.
+    const unbiased = tf.mul(variance, n / Math.max(1, n - 1));
+    this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+    this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
+    const scale = tf.mul(tf.rsqrt(tf.add(variance, BatchNorm.EPSILON)), this.gamma);
+    return tf.add(tf.mul(tf.sub(x, mean), scale), this.beta);
+  }
+}
+
+/** Inverted dropout (scaled by 1/(1-rate) while training), with a mask drawn from the pass seed. */
+export function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: ForwardContext, layer: string): T {
+  if (!ctx.training || rate === 0) return x;
+  const u = tf.randomUniform(x.shape, 0, 1, 'float32', deriveSeed(ctx.seed, 'dropout', layer));
+  const mask = tf.div(tf.cast(tf.greaterEqual(u, rate), 'float32'), 1 - rate);
+  return tf.mul(x, mask) as T;
+}

@@ -1,0 +1,270 @@
+/**
+ * The training loop: seeded batches, Adam with PyTorch's settings, validation each epoch, `best`/`last`
+ * checkpoints, and stopping on request at a consistent point that `resume` continues from exactly.
+ *
+ * Every random draw is derived from (seed, purpose, epoch, step), so the loop's position is its whole RNG state:
+ * a resumed run repeats exactly the batches, dropout masks and noise the uninterrupted run would have used.
+ */
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { tf, initBackend } from '../backend/index.js';
+import { UserError, TrainingInterrupted } from '../errors.js';
+import { resolveConfig, modelSignature } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { loadMnist, type MnistSplits } from '../data/mnist.js';
+import { batchTensor } from '../data/dataset.js';
+import { createModel, reconstruct, type Autoencoder } from '../models/model.js';
+import { deriveSeed, Rng } from '../util/rng.js';
+import { copyFileAtomic, writeFileAtomic } from '../util/fs.js';
+import { readCheckpoint, tensorValues, writeCheckpoint, type HistoryRow, type TensorRecord, type TrainingState, type Checkpoint } from '../checkpoint/checkpoint.js';
+import { assertRunDirFree, createRunDir, openRunDir, RunDir } from './run-dir.js';
+import { addNoise, evaluateLoss } from './validate.js';
+
+export type TrainEvent =
+  | { type: 'start'; runDir: string; config: Config; resumed: boolean; state: TrainingState; trainCount: number; valCount: number }
+  | { type: 'epoch-start'; epoch: number; epochs: number; step: number; steps: number }
+  | { type: 'batch'; epoch: number; step: number; steps: number; loss: number; samplesPerSec: number }
+  | { type: 'validation'; done: number; total: number }
+  | { type: 'epoch-end'; row: HistoryRow; isBest: boolean }
+  | { type: 'message'; text: string };
+
+export interface TrainOptions {
+  /** Progress and messages; the library never prints. */
+  onEvent?: (event: TrainEvent) => void;
+  /** Polled before every step; true saves `last` and ends with TrainingInterrupted. */
+  shouldStop?: () => boolean;
+  /** Preloaded data (skips loading MNIST from the config). */
+  data?: MnistSplits;
+}
+
+export interface TrainResult {
+  runDir: string;
+  history: HistoryRow[];
+  bestValLoss: number | null;
+  model: Autoencoder;
+}
+
+/** Loads the data the config names. */
+export async function loadData(config: Config, log?: (msg: string) => void): Promise<MnistSplits> {
+  return loadMnist(config.MNIST.path, config.MNIST.MNIST_valset_proportion, config.seed, { subset: config.MNIST.subset, log });
+}
+
+function newState(): TrainingState {
+  return { epoch: 0, step: 0, globalStep: 0, epochLossSum: 0, epochSamples: 0, epochSeconds: 0, bestValLoss: null, history: [] };
+}
+
+function createOptimizer(config: Config): tf.AdamOptimizer {
+  // PyTorch's Adam defaults: betas 0.9/0.999, epsilon 1e-8 (tfjs would default epsilon to 1e-7).
+  return tf.train.adam(config.lr, 0.9, 0.999, 1e-8);
+}
+
+/** Gathers model variables and Adam's moments into one checkpoint and writes it atomically. */
+async function saveCheckpoint(file: string, config: Config, model: Autoencoder, optimizer: tf.AdamOptimizer, state: TrainingState): Promise<void> {
+  const optWeights = await optimizer.getWeights();
+  const iterations = (await optWeights[0]!.tensor.data())[0]!;
+  const named = [
+    ...model.params.variables.map((v) => ({ name: v.name, tensor: v.variable as tf.Tensor })),
+    ...optWeights.slice(1).map((w) => ({ name: w.name, tensor: w.tensor })),
+  ];
+  const total = named.reduce((a, t) => a + t.tensor.size, 0);
+  const data = new Float32Array(total);
+  const records: TensorRecord[] = [];
+  let offset = 0;
+  for (const t of named) {
+    data.set(await t.tensor.data() as Float32Array, offset);
+    records.push({ name: t.name, shape: t.tensor.shape, offset });
+    offset += t.tensor.size;
+  }
+  const nVars = model.params.variables.length;
+  try {
+    writeCheckpoint(file, {
+      model_signature: modelSignature(config),
+      config,
+      state: structuredClone(state),
+      variables: records.slice(0, nVars),
+      optimizer: { iterations, slots: records.slice(nVars) },
+    }, data);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`cannot write checkpoint ${file}: ${code ?? (e as Error).message}`,
+      code === 'ENOSPC' ? 'the disk is full; free some space, then resume (the previous checkpoint is intact)' : 'check that the run directory is writable; the previous checkpoint is intact');
+  }
+}
+
+/** Loads a checkpoint's weights and optimizer state into a freshly built model and optimizer. */
+export function restoreWeights(ckpt: Checkpoint, model: Autoencoder, file: string): void {
+  const byName = new Map(ckpt.header.variables.map((r) => [r.name, r]));
+  for (const v of model.params.variables) {
+    const rec = byName.get(v.name);
+    if (!rec || rec.shape.join('x') !== v.variable.shape.join('x')) {
+      throw new UserError(`checkpoint ${file} does not fit this model: variable ${v.name} ${rec ? `has shape ${rec.shape.join('x')}, expected ${v.variable.shape.join('x')}` : 'is missing'}`,
+        'use the checkpoint with the config of the run that wrote it');
+    }
+    v.variable.assign(tf.tensor(tensorValues(ckpt, rec), rec.shape));
+  }
+}
+
+async function restoreOptimizer(ckpt: Checkpoint, optimizer: tf.AdamOptimizer): Promise<void> {
+  const { iterations, slots } = ckpt.header.optimizer;
+  await optimizer.setWeights([
+    { name: 'iter', tensor: tf.scalar(iterations, 'int32') },
+    ...slots.map((s) => ({ name: s.name, tensor: tf.tensor(tensorValues(ckpt, s), s.shape) })),
+  ]);
+}
+
+/** Checks that a checkpoint was written for a model of this shape. */
+export function checkSignature(ckpt: Checkpoint, config: Config, file: string): void {
+  const expected = modelSignature(config);
+  if (ckpt.header.model_signature !== expected) {
+    throw new UserError(`checkpoint ${file} was written for a different model: ${ckpt.header.model_signature}, this run needs ${expected}`,
+      'use the checkpoint together with the run directory (and config) that wrote it');
+  }
+}
+
+/** One optimisation step; returns the batch loss. Every tensor it makes is disposed before it returns. */
+function trainStep(model: Autoencoder, optimizer: tf.AdamOptimizer, varList: tf.Variable[], x: tf.Tensor4D, config: Config, epoch: number, step: number): number {
+  const stepSeed = deriveSeed(config.seed, 'step', epoch, step);
+  const loss = tf.tidy(() => optimizer.minimize(() => {
+    const input = config.denoising ? addNoise(x, { mean: config.noise_mean, std: config.noise_std }, deriveSeed(stepSeed, 'noise')) : x;
+    const recon = reconstruct(model, input, { training: true, seed: stepSeed });
+    return tf.mean(tf.squaredDifference(recon, x)) as tf.Scalar;
+  }, true, varList)!);
+  const value = loss.dataSync()[0]!;
+  loss.dispose();
+  return value;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The loop shared by train and resume: runs from `state` to the configured number of epochs. */
+async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimizer: tf.AdamOptimizer, state: TrainingState, data: MnistSplits, opts: TrainOptions): Promise<TrainResult> {
+  const emit = opts.onEvent ?? (() => {});
+  const message = (text: string) => { run.log(text); emit({ type: 'message', text }); };
+  const varList = model.params.trainable();
+  const steps = Math.ceil(data.train.count / config.batch_size);
+  const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
+  const save = (file: string) => saveCheckpoint(file, config, model, optimizer, state);
+
+  while (state.epoch < config.epochs) {
+    const order = new Rng(deriveSeed(config.seed, 'shuffle', state.epoch)).permutation(data.train.count);
+    emit({ type: 'epoch-start', epoch: state.epoch, epochs: config.epochs, step: state.step, steps });
+    while (state.step < steps) {
+      await yieldToEventLoop(); // lets signal handlers and progress rendering run
+      if (opts.shouldStop?.()) {
+        await save(run.lastCheckpoint);
+        message(`interrupted at epoch ${state.epoch + 1}, step ${state.step}; saved ${run.lastCheckpoint}`);
+        throw new TrainingInterrupted(run.dir, state.epoch, state.step);
+      }
+      const t0 = performance.now();
+      const start = state.step * config.batch_size;
+      const end = Math.min(data.train.count, start + config.batch_size);
+      const x = batchTensor(data.train, order, start, end);
+      const loss = trainStep(model, optimizer, varList, x, config, state.epoch, state.step);
+      x.dispose();
+      const seconds = (performance.now() - t0) / 1000;
+      if (!Number.isFinite(loss)) {
+        throw new UserError(`training loss became ${loss} at epoch ${state.epoch + 1}, step ${state.step}; stopped without saving, so ${run.lastCheckpoint} still holds the last good state`,
+          `lower the learning rate (lr is ${config.lr}), then resume or start a new run`);
+      }
+      state.epochLossSum += loss * (end - start);
+      state.epochSamples += end - start;
+      state.epochSeconds += seconds;
+      state.globalStep++;
+      state.step++;
+      emit({ type: 'batch', epoch: state.epoch, step: state.step, steps, loss, samplesPerSec: (end - start) / seconds });
+    }
+    const t0 = performance.now();
+    const valLoss = await evaluateLoss(model, data.validation, noise, deriveSeed(config.seed, 'validation'),
+      (done, total) => emit({ type: 'validation', done, total }));
+    const row: HistoryRow = {
+      epoch: state.epoch + 1,
+      step: state.globalStep,
+      train_loss: state.epochLossSum / state.epochSamples,
+      val_loss: valLoss,
+      seconds: state.epochSeconds + (performance.now() - t0) / 1000,
+    };
+    state.history.push(row);
+    const isBest = state.bestValLoss === null || valLoss < state.bestValLoss;
+    if (isBest) state.bestValLoss = valLoss;
+    state.epochLossSum = 0;
+    state.epochSamples = 0;
+    state.epochSeconds = 0;
+    // The saved position is the start of the next epoch; the checkpoint is written before the history file,
+    // which mirrors the checkpoint's copy of the history.
+    state.epoch++;
+    state.step = 0;
+    await save(run.lastCheckpoint);
+    if (isBest) copyFileAtomic(run.lastCheckpoint, run.bestCheckpoint);
+    run.writeHistory(state.history);
+    run.log(`epoch ${row.epoch}/${config.epochs} train_loss ${row.train_loss.toFixed(6)} val_loss ${row.val_loss.toFixed(6)} ${row.seconds.toFixed(1)}s${isBest ? ' (best)' : ''}`);
+    emit({ type: 'epoch-end', row, isBest });
+  }
+  message(`finished ${config.epochs} epochs; best validation loss ${state.bestValLoss?.toFixed(6)}; outputs in ${run.dir}`);
+  return { runDir: run.dir, history: state.history, bestValLoss: state.bestValLoss, model };
+}
+
+/** Starts a new run: creates `<project>/<name>/` and trains. */
+export async function train(config: Config, opts: TrainOptions = {}): Promise<TrainResult> {
+  assertRunDirFree(config); // fail fast, before minutes of data loading
+  await initBackend(config.backend);
+  const emit = opts.onEvent ?? (() => {});
+  // Load data before creating the run directory, so bad data leaves nothing behind.
+  const data = opts.data ?? await loadData(config, (text) => emit({ type: 'message', text }));
+  const model = createModel(config);
+  const run = createRunDir(config);
+  run.log(`train ${run.dir} (${config.model_type}${config.denoising ? ', denoising' : ''}, backend ${config.backend})`);
+  const optimizer = createOptimizer(config);
+  const state = newState();
+  emit({ type: 'start', runDir: run.dir, config, resumed: false, state, trainCount: data.train.count, valCount: data.validation.count });
+  try {
+    return await runLoop(run, config, model, optimizer, state, data, opts);
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/** Reads a run's resolved config. */
+export function readRunConfig(run: RunDir): Config {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(fs.readFileSync(run.configFile, 'utf8'));
+  } catch (e) {
+    throw new UserError(`cannot read ${run.configFile}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return resolveConfig(doc, run.configFile);
+}
+
+/** Continues a run from `weights/last.ckpt`. `epochs` may raise the run's epoch count. */
+export async function resume(runDirPath: string, opts: TrainOptions & { epochs?: number } = {}): Promise<TrainResult> {
+  const run = openRunDir(runDirPath);
+  run.cleanStale();
+  let config = readRunConfig(run);
+  if (opts.epochs !== undefined) {
+    config = resolveConfig({ ...config, epochs: opts.epochs }, run.configFile);
+  }
+  if (!fs.existsSync(run.lastCheckpoint)) {
+    throw new UserError(`${run.dir} has no checkpoint to resume from (${run.lastCheckpoint} is missing)`, `the run stopped before its first save; start it again with \`ae train\` under a new --name`);
+  }
+  const ckpt = readCheckpoint(run.lastCheckpoint);
+  checkSignature(ckpt, config, run.lastCheckpoint);
+  const state = ckpt.header.state;
+  if (state.epoch >= config.epochs) {
+    throw new UserError(`${run.dir} already finished its ${config.epochs} epochs`, `to train longer, pass --epochs N with N > ${config.epochs}`);
+  }
+  await initBackend(config.backend);
+  const emit = opts.onEvent ?? (() => {});
+  const data = opts.data ?? await loadData(config, (text) => emit({ type: 'message', text }));
+  const model = createModel(config);
+  restoreWeights(ckpt, model, run.lastCheckpoint);
+  const optimizer = createOptimizer(config);
+  await restoreOptimizer(ckpt, optimizer);
+  if (opts.epochs !== undefined) writeFileAtomic(run.configFile, YAML.stringify(config));
+  run.log(`resume ${run.dir} at epoch ${state.epoch + 1}, step ${state.step}`);
+  emit({ type: 'start', runDir: run.dir, config, resumed: true, state, trainCount: data.train.count, valCount: data.validation.count });
+  try {
+    return await runLoop(run, config, model, optimizer, state, data, opts);
+  } finally {
+    optimizer.dispose();
+  }
+}

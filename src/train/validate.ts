@@ -1,0 +1,43 @@
+/** Reconstruction loss of a whole set in inference mode (BatchNorm running statistics, no dropout). */
+import { tf } from '../backend/index.js';
+import { batchTensor, type ImageSet } from '../data/dataset.js';
+import { reconstruct, type Autoencoder } from '../models/model.js';
+import { deriveSeed } from '../util/rng.js';
+
+export interface NoiseOptions {
+  mean: number;
+  std: number;
+}
+
+/** Adds seeded Gaussian noise (the denoising input); the same seed gives the same noise. */
+export function addNoise(x: tf.Tensor4D, noise: NoiseOptions, seed: number): tf.Tensor4D {
+  return tf.add(x, tf.randomNormal(x.shape, noise.mean, noise.std, 'float32', seed));
+}
+
+/** A batch size that keeps inference memory modest: large for the AE, smaller for the CAE's wide activations. */
+export function evalBatchSize(model: Autoencoder): number {
+  return model.kind === 'AE' ? 1000 : 200;
+}
+
+/**
+ * Mean squared error over every pixel of `set`. With `noise`, inputs are noised with seeds fixed per batch
+ * (derived from `seed`), so the loss is comparable across epochs.
+ */
+export async function evaluateLoss(model: Autoencoder, set: ImageSet, noise: NoiseOptions | null, seed: number,
+  onProgress?: (done: number, total: number) => void): Promise<number> {
+  const bs = evalBatchSize(model);
+  let sum = 0;
+  for (let start = 0, b = 0; start < set.count; start += bs, b++) {
+    const end = Math.min(set.count, start + bs);
+    const loss = tf.tidy(() => {
+      const x = batchTensor(set, null, start, end);
+      const input = noise ? addNoise(x, noise, deriveSeed(seed, 'eval-noise', b)) : x;
+      const recon = reconstruct(model, input, { training: false, seed: 0 });
+      return tf.mean(tf.squaredDifference(recon, x));
+    });
+    sum += (await loss.data())[0]! * (end - start);
+    loss.dispose();
+    onProgress?.(end, set.count);
+  }
+  return sum / set.count;
+}

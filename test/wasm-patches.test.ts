@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, initBackend } from '../src/backend/index.js';
+import { PATCHED_KERNELS } from '../src/backend/wasm-patches.js';
+import { Rng } from '../src/util/rng.js';
+
+const rng = new Rng(1234);
+function random(shape: number[]): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = rng.normal();
+  return tf.tensor(data, shape);
+}
+
+/** Runs `f` on the cpu and on the patched wasm backend with the same inputs; returns the largest |difference|. */
+async function maxDiff(inputs: () => tf.Tensor[], f: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<number> {
+  await initBackend('cpu');
+  const values = inputs().map((t) => ({ data: t.dataSync().slice(), shape: t.shape }));
+  const run = () => tf.tidy(() => {
+    const out = f(...values.map((v) => tf.tensor(v.data, v.shape)));
+    return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync().slice());
+  });
+  const expected = run();
+  await initBackend('wasm');
+  const actual = run();
+  let worst = 0;
+  expected.forEach((e, k) => {
+    assert.equal(actual[k]!.length, e.length);
+    for (let i = 0; i < e.length; i++) worst = Math.max(worst, Math.abs(e[i]! - actual[k]![i]!) / Math.max(1, Math.abs(e[i]!)));
+  });
+  return worst;
+}
+
+const TOL = 1e-4;
+
+test('every patched kernel is registered on wasm', async () => {
+  await initBackend('wasm');
+  const names = tf.getKernelsForBackend('wasm').map((k) => k.kernelName);
+  for (const k of PATCHED_KERNELS) assert.ok(names.includes(k), k);
+});
+
+test('BatchMatMul with transposed operands matches cpu', async () => {
+  for (const [ta, tb] of [[true, false], [false, true], [true, true]] as const) {
+    for (const [m, k, n] of [[5, 7, 3], [64, 130, 33]]) {
+      const aShape = ta ? [k, m] : [m, k];
+      const bShape = tb ? [n, k] : [k, n];
+      const d = await maxDiff(() => [random(aShape!), random(bShape!)], (a, b) => tf.matMul(a!, b!, ta, tb));
+      assert.ok(d < TOL, `transposeA=${ta} transposeB=${tb} ${m}x${k}x${n}: ${d}`);
+    }
+  }
+  const batched = await maxDiff(() => [random([3, 4, 6]), random([3, 5, 6])], (a, b) => tf.matMul(a!, b!, false, true));
+  assert.ok(batched < TOL, `batched: ${batched}`);
+});
+
+test('_FusedMatMul with transposeB, bias and relu matches cpu', async () => {
+  for (const [m, k, n] of [[8, 16, 4], [32, 100, 50]]) {
+    const d = await maxDiff(() => [random([m!, k!]), random([n!, k!]), random([n!])],
+      (a, b, bias) => tf.fused.matMul({ a: a!, b: b!, transposeB: true, bias, activation: 'relu' }));
+    assert.ok(d < TOL, `${m}x${k}x${n}: ${d}`);
+    const d2 = await maxDiff(() => [random([k!, m!]), random([k!, n!]), random([n!])],
+      (a, b, bias) => tf.fused.matMul({ a: a!, b: b!, transposeA: true, bias }));
+    assert.ok(d2 < TOL, `transposeA ${m}x${k}x${n}: ${d2}`);
+  }
+});
+
+type Pad = 'same' | 'valid';
+const convCases: Array<{ x: number[]; f: number[]; s: number; pad: Pad }> = [
+  { x: [2, 8, 8, 3], f: [3, 3, 3, 4], s: 1, pad: 'same' },
+  { x: [2, 7, 9, 2], f: [3, 3, 2, 5], s: 1, pad: 'valid' },
+  { x: [1, 9, 9, 3], f: [3, 3, 3, 2], s: 2, pad: 'same' },
+  { x: [2, 8, 6, 4], f: [2, 2, 4, 3], s: 2, pad: 'valid' },
+  { x: [1, 10, 10, 2], f: [5, 5, 2, 3], s: 3, pad: 'same' },
+  { x: [1, 6, 6, 1], f: [1, 1, 1, 2], s: 2, pad: 'valid' },
+];
+
+test('conv2d filter and input gradients (Conv2DBackpropFilter/Input) match cpu', async () => {
+  for (const c of convCases) {
+    const d = await maxDiff(() => [random(c.x), random(c.f)], (x, f) => {
+      const g = tf.grads((xx: tf.Tensor, ff: tf.Tensor) => {
+        const y = tf.conv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, c.s, c.pad);
+        return tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
+      });
+      return g([x!, f!]);
+    });
+    assert.ok(d < TOL, `${JSON.stringify(c)}: ${d}`);
+  }
+});
+
+test('conv2dTranspose forward and gradients match cpu', async () => {
+  const cases: Array<{ x: number[]; f: number[]; s: number; pad: Pad; out: number[] }> = [
+    { x: [2, 7, 7, 6], f: [3, 3, 4, 6], s: 1, pad: 'same', out: [2, 7, 7, 4] },
+    { x: [2, 7, 7, 6], f: [2, 2, 3, 6], s: 2, pad: 'valid', out: [2, 14, 14, 3] },
+    { x: [1, 5, 4, 2], f: [3, 3, 3, 2], s: 2, pad: 'same', out: [1, 10, 8, 3] },
+    { x: [1, 4, 4, 2], f: [3, 3, 1, 2], s: 1, pad: 'valid', out: [1, 6, 6, 1] },
+  ];
+  for (const c of cases) {
+    const fwd = await maxDiff(() => [random(c.x), random(c.f)],
+      (x, f) => tf.conv2dTranspose(x as tf.Tensor4D, f as tf.Tensor4D, c.out as [number, number, number, number], c.s, c.pad));
+    assert.ok(fwd < TOL, `forward ${JSON.stringify(c)}: ${fwd}`);
+    const grad = await maxDiff(() => [random(c.x), random(c.f)], (x, f) => tf.grads((xx: tf.Tensor, ff: tf.Tensor) => {
+      const y = tf.conv2dTranspose(xx as tf.Tensor4D, ff as tf.Tensor4D, c.out as [number, number, number, number], c.s, c.pad);
+      return tf.sum(tf.mul(y, tf.cos(tf.range(0, y.size).reshape(y.shape))));
+    })([x!, f!]));
+    assert.ok(grad < TOL, `gradients ${JSON.stringify(c)}: ${grad}`);
+  }
+});
