@@ -62,6 +62,7 @@ function createOptimizer(config: Config): tf.AdamOptimizer {
 async function saveCheckpoint(file: string, config: Config, model: Autoencoder, optimizer: tf.AdamOptimizer, state: TrainingState): Promise<void> {
   const optWeights = await optimizer.getWeights();
   const iterations = (await optWeights[0]!.tensor.data())[0]!;
+  optWeights[0]!.tensor.dispose(); // a fresh scalar made by getWeights(); the moments are the optimizer's own
   const named = [
     ...model.params.variables.map((v) => ({ name: v.name, tensor: v.variable as tf.Tensor })),
     ...optWeights.slice(1).map((w) => ({ name: w.name, tensor: w.tensor })),
@@ -101,16 +102,18 @@ export function restoreWeights(ckpt: Checkpoint, model: Autoencoder, file: strin
       throw new UserError(`checkpoint ${file} does not fit this model: variable ${v.name} ${rec ? `has shape ${rec.shape.join('x')}, expected ${v.variable.shape.join('x')}` : 'is missing'}`,
         'use the checkpoint with the config of the run that wrote it');
     }
-    v.variable.assign(tf.tensor(tensorValues(ckpt, rec), rec.shape));
+    tf.tidy(() => v.variable.assign(tf.tensor(tensorValues(ckpt, rec), rec.shape)));
   }
 }
 
 async function restoreOptimizer(ckpt: Checkpoint, optimizer: tf.AdamOptimizer): Promise<void> {
   const { iterations, slots } = ckpt.header.optimizer;
-  await optimizer.setWeights([
+  const weights = [
     { name: 'iter', tensor: tf.scalar(iterations, 'int32') },
     ...slots.map((s) => ({ name: s.name, tensor: tf.tensor(tensorValues(ckpt, s), s.shape) })),
-  ]);
+  ];
+  await optimizer.setWeights(weights); // copies each tensor into a variable of its own
+  tf.dispose(weights.map((w) => w.tensor));
 }
 
 /** Checks that a checkpoint was written for a model of this shape. */
