@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
+import { ROOT, MNIST_DIR, tempDir, listFiles } from './helpers.js';
+
+// One process (no tsx wrapper in between), so signals reach the CLI itself as they do for a user.
+const CLI = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, path.join(ROOT, 'src', 'cli.ts')];
+
+function ae(args: string[], cwd: string) {
+  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function writeConfig(dir: string, extra = ''): string {
+  const file = path.join(dir, 'cfg.yaml');
+  fs.writeFileSync(file, `name: cli\nepochs: 2\nbatch_size: 32\nMNIST:\n  path: ${JSON.stringify(MNIST_DIR)}\n  subset: 1500\n${extra}`);
+  return file;
+}
+
+test('--help works on every command', () => {
+  const dir = tempDir();
+  for (const args of [['--help'], ['train', '--help'], ['resume', '--help']]) {
+    const r = ae(args, dir);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Usage: ae/);
+  }
+  assert.match(ae(['train', '--help'], dir).out, /--config <file>/);
+});
+
+test('bad input exits non-zero with a clear message and no stack trace', () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'bad.yaml'), 'lr: -1\nfoo: 2\n');
+  let r = ae(['train', '--config', 'bad.yaml'], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /lr: given -1/);
+  assert.match(r.err, /foo: unknown key/);
+  assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+  assert.deepEqual(listFiles(dir), ['bad.yaml'], 'no run directory made');
+  r = ae(['train', '-d', 'gpu'], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /--device gpu is not available yet/);
+  r = ae(['resume', 'runs/none'], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /run directory runs\/none does not exist/);
+  r = ae(['train', '--config', 'missing.yaml'], dir);
+  assert.match(r.err, /cannot read config file missing\.yaml: ENOENT/);
+  r = ae(['train', '--epochs', 'two'], dir);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /expected an integer/);
+});
+
+/** Starts training, sends `signal` once it is under way, and returns the exit code and output. */
+function interrupt(args: string[], cwd: string, signal: NodeJS.Signals): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { cwd, env: { ...process.env, CI: '1' } });
+    let out = '', err = '', sent = false;
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (!sent && /epoch 1\/2 step \d+\/\d+ loss/.test(out)) { sent = true; child.kill(signal); }
+    });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test(`${signal} mid-epoch saves a consistent last checkpoint, says how to resume, and resume finishes the run`, async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir);
+    const r = await interrupt(['train', '--config', cfg], dir, signal);
+    assert.equal(r.code, code, r.err);
+    assert.match(r.err, new RegExp(`${signal} received`));
+    assert.match(r.err, /resume with: ae resume runs\/cli/);
+    const ckpt = readCheckpoint(path.join(dir, 'runs', 'cli', 'weights', 'last.ckpt'));
+    assert.equal(ckpt.header.state.epoch, 0);
+    assert.ok(ckpt.header.state.step > 0 && ckpt.header.state.step < 38, `stopped mid-epoch at step ${ckpt.header.state.step}`);
+    assert.ok(!listFiles(dir).some((f) => f.includes('.tmp-')));
+
+    const done = ae(['resume', 'runs/cli'], dir);
+    assert.equal(done.code, 0, done.err);
+    assert.match(done.out, new RegExp(`from epoch 1 step ${ckpt.header.state.step}`));
+    const history = fs.readFileSync(path.join(dir, 'runs', 'cli', 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(history.map((h) => h.epoch), [1, 2]);
+    assert.equal(history[1].step, 2 * 38);
+  });
+}
+
+test('reference-style flags: -m train then -c 1 -n NAME continues the run; --unique picks a free name', () => {
+  const dir = tempDir();
+  const cfg = writeConfig(dir);
+  let r = ae(['-m', 'train', '--config', cfg, '-n', 'ref', '--epochs', '1'], dir);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /run directory: runs\/ref/);
+  r = ae(['-m', 'train', '--config', cfg, '-n', 'ref', '-c', '1', '--epochs', '2'], dir);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /resuming AE in runs\/ref/);
+  r = ae(['train', '--config', cfg, '--name', 'ref', '--epochs', '1', '--unique'], dir);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /run directory: runs\/ref-2/);
+});
