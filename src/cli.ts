@@ -173,6 +173,10 @@ main(process.argv).catch((e: unknown) => {
   if (e instanceof UserError) {
     process.stderr.write(`error: ${e.message}\n`);
     if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+  } else if (/memory access out of bounds|Cannot enlarge memory|Out of memory/i.test(String((e as Error)?.message))) {
+    // The WebAssembly heap is 32-bit: a CAE with a large batch can outgrow it.
+    process.stderr.write(`error: the WebAssembly backend ran out of memory (${(e as Error).message})\n  hint: lower batch_size (the CAE at batch 128 peaks near 3 GB); checkpoints already written are intact\n`);
+    if (verbose) process.stderr.write(`${(e as Error).stack}\n`);
   } else {
     process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
     process.stderr.write(verbose ? `${(e as Error)?.stack}\n` : 'this looks like a bug; run again with --verbose (or DEBUG=1) for the stack trace, and report it\n');

@@ -53,7 +53,7 @@ function newState(): TrainingState {
   return { epoch: 0, step: 0, globalStep: 0, epochLossSum: 0, epochSamples: 0, epochSeconds: 0, bestValLoss: null, history: [] };
 }
 
-function createOptimizer(config: Config): tf.AdamOptimizer {
+export function createOptimizer(config: Config): tf.AdamOptimizer {
   // PyTorch's Adam defaults: betas 0.9/0.999, epsilon 1e-8 (tfjs would default epsilon to 1e-7).
   return tf.train.adam(config.lr, 0.9, 0.999, 1e-8);
 }
@@ -126,7 +126,7 @@ export function checkSignature(ckpt: Checkpoint, config: Config, file: string): 
 }
 
 /** One optimisation step; returns the batch loss. Every tensor it makes is disposed before it returns. */
-function trainStep(model: Autoencoder, optimizer: tf.AdamOptimizer, varList: tf.Variable[], x: tf.Tensor4D, config: Config, epoch: number, step: number): number {
+export function trainStep(model: Autoencoder, optimizer: tf.AdamOptimizer, varList: tf.Variable[], x: tf.Tensor4D, config: Config, epoch: number, step: number): number {
   const stepSeed = deriveSeed(config.seed, 'step', epoch, step);
   const loss = tf.tidy(() => optimizer.minimize(() => {
     const input = config.denoising ? addNoise(x, { mean: config.noise_mean, std: config.noise_std }, deriveSeed(stepSeed, 'noise')) : x;

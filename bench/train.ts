@@ -1,0 +1,93 @@
+/**
+ * Training and inference speed of the AE and CAE (samples/s), ours and, when /usr/bin/python3 has torch,
+ * PyTorch's on the same models in the same run, with ratios.
+ *   npm run bench:train                    both models, PyTorch reference if available
+ *   npm run bench:train -- --models AE     one model
+ *   npm run bench:train -- --no-reference skip PyTorch
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { tf, initBackend } from '../src/backend/index.js';
+import { resolveConfig } from '../src/config/load.js';
+import { createModel, reconstruct } from '../src/models/model.js';
+import { createOptimizer, trainStep } from '../src/train/trainer.js';
+
+const args = process.argv.slice(2);
+const models = (args.includes('--models') ? args[args.indexOf('--models') + 1]! : 'AE,CAE').split(',') as Array<'AE' | 'CAE'>;
+const withReference = !args.includes('--no-reference');
+const TRAIN_BATCH = 128;
+const INFER_BATCH = 1000;
+
+/** Repeats `fn` after `warmup` calls until `minSeconds` have passed (and at least `minReps` times); samples/s. */
+function measure(fn: () => void, samplesPerCall: number, warmup: number, minSeconds: number, minReps: number): number {
+  for (let i = 0; i < warmup; i++) fn();
+  let reps = 0;
+  const t0 = performance.now();
+  while (reps < minReps || performance.now() - t0 < minSeconds * 1000) { fn(); reps++; }
+  return (reps * samplesPerCall) / ((performance.now() - t0) / 1000);
+}
+
+interface Row { model: string; train: number; infer: number; rssMB: number }
+
+function benchOurs(kind: 'AE' | 'CAE'): Row {
+  const config = resolveConfig({ model_type: kind, batch_size: TRAIN_BATCH });
+  const model = createModel(config);
+  const optimizer = createOptimizer(config);
+  const vars = model.params.trainable();
+  const x = tf.randomUniform([TRAIN_BATCH, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
+  let step = 0;
+  const slow = kind === 'CAE';
+  const train = measure(() => { trainStep(model, optimizer, vars, x, config, 0, step++); }, TRAIN_BATCH, 1, slow ? 20 : 5, slow ? 2 : 20);
+  // The CAE's activations for 1000 images at once exceed what the 32-bit wasm heap can hold, so it infers the
+  // same 1000 images as 4 chunks of 250.
+  const chunk = slow ? 250 : INFER_BATCH;
+  const xi = tf.randomUniform([chunk, 28, 28, 1], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const inferBatch = () => {
+    for (let done = 0; done < INFER_BATCH; done += chunk) {
+      // Read the result outside tidy: tidy walks a returned typed array element by element (~1 s for 784k).
+      const y = tf.tidy(() => reconstruct(model, xi, { training: false, seed: 0 }));
+      y.dataSync();
+      y.dispose();
+    }
+  };
+  const infer = measure(inferBatch, INFER_BATCH, 1, slow ? 10 : 5, slow ? 1 : 10);
+  const rssMB = process.memoryUsage().rss / 2 ** 20;
+  tf.dispose([x, xi]);
+  optimizer.dispose();
+  model.params.dispose();
+  return { model: kind, train, infer, rssMB };
+}
+
+function benchPytorch(kinds: string[]): Record<string, { train: number; infer: number; threads: number }> | null {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference_torch.py');
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.log('PyTorch reference skipped: /usr/bin/python3 has no torch (apt-get install python3-torch to compare)');
+    return null;
+  }
+  const r = spawnSync('/usr/bin/python3', [script, kinds.join(','), String(TRAIN_BATCH), String(INFER_BATCH)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  if (r.status !== 0) {
+    console.log(`PyTorch reference failed: ${r.stderr.trim().split('\n').pop()}`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n.toFixed(1);
+
+await initBackend('wasm');
+console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend, 1 thread; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`training: forward + backward + Adam, batch ${TRAIN_BATCH}, after warm-up; inference: batch ${INFER_BATCH} (CAE: 4 x 250)`);
+const ours = models.map((m) => { const r = benchOurs(m); console.log(`  ours ${m}: train ${fmt(r.train)} samples/s, infer ${fmt(r.infer)} samples/s, RSS ${r.rssMB.toFixed(0)} MB`); return r; });
+const ref = withReference ? benchPytorch(models) : null;
+console.log('');
+console.log('| model | ours train (samples/s) | ours infer | PyTorch train | PyTorch infer | train ratio | infer ratio |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of ours) {
+  const p = ref?.[r.model];
+  const cells = p ? [fmt(p.train), fmt(p.infer), `${(r.train / p.train).toFixed(2)}x`, `${(r.infer / p.infer).toFixed(2)}x`] : ['-', '-', '-', '-'];
+  console.log(`| ${r.model} | ${fmt(r.train)} | ${fmt(r.infer)} | ${cells.join(' | ')} |`);
+}
+if (ref) console.log(`PyTorch ${spawnSync('/usr/bin/python3', ['-c', 'import torch;print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim()}: best of 1 and 2 torch threads per model, OPENBLAS_NUM_THREADS=1`);
