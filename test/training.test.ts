@@ -113,3 +113,18 @@ test('a diverging run (NaN loss) stops with a clear message and keeps the last g
   const cfg = config({ name: 'nan', epochs: 3, lr: 1e30 });
   await assert.rejects(train(cfg, { data }), (e: unknown) => e instanceof UserError && /loss became (NaN|Infinity)/.test(e.message) && /lower the learning rate/.test(e.message));
 });
+
+test('a stop during validation saves "all steps done"; resume validates and matches an uninterrupted run', async () => {
+  const data = await smallMnist(256, 2500); // 3 validation batches of up to 1000, so a stop can fall between them
+  const project = tempDir();
+  const full = await train(config({ project, name: 'full', epochs: 2 }), { data });
+  let validating = false;
+  await assert.rejects(train(config({ project, name: 'split', epochs: 2 }), { data, shouldStop: () => validating, onEvent: (e) => { if (e.type === 'validation') validating = true; } }),
+    (e: unknown) => e instanceof TrainingInterrupted && e.epoch === 0 && e.step === 4);
+  const resumed = await resume(path.join(project, 'split'), { data });
+  assert.deepEqual(resumed.history.map((r) => r.step), full.history.map((r) => r.step));
+  resumed.history.forEach((r, i) => {
+    assert.ok(Math.abs(r.val_loss - full.history[i]!.val_loss) < 1e-6);
+    assert.ok(Math.abs(r.train_loss - full.history[i]!.train_loss) < 1e-6);
+  });
+});

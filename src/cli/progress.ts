@@ -12,6 +12,7 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
   let bar: cliProgress.SingleBar | null = null;
   let lastPrinted = 0;
   let epochs = 0;
+  let validating = false;
   const stopBar = () => { bar?.stop(); bar = null; };
   const line = (text: string) => { stopBar(); stream.write(`${text}\n`); };
 
@@ -43,7 +44,19 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
           }
           break;
         case 'validation':
-          if (bar && e.done === e.total) stopBar();
+          if (tty && e.done < e.total) {
+            if (!validating) {
+              stopBar();
+              bar = new cliProgress.SingleBar({ format: 'validating {bar} {value}/{total} images', hideCursor: true, clearOnComplete: true, stream }, cliProgress.Presets.shades_classic);
+              bar.start(e.total, e.done);
+              validating = true;
+            } else {
+              bar?.update(e.done);
+            }
+          } else if (e.done === e.total) {
+            stopBar();
+            validating = false;
+          }
           break;
         case 'epoch-end':
           line(`epoch ${e.row.epoch}/${epochs}: train loss ${e.row.train_loss.toFixed(6)}, validation loss ${e.row.val_loss.toFixed(6)}${e.isBest ? ' (best)' : ''}, ${e.row.seconds.toFixed(1)} s`);

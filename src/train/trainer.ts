@@ -148,17 +148,18 @@ async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimize
   const steps = Math.ceil(data.train.count / config.batch_size);
   const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
   const save = (file: string) => saveCheckpoint(file, config, model, optimizer, state);
+  const stop = async (): Promise<never> => {
+    await save(run.lastCheckpoint);
+    message(`interrupted at epoch ${state.epoch + 1}, step ${state.step}; saved ${run.lastCheckpoint}`);
+    throw new TrainingInterrupted(run.dir, state.epoch, state.step);
+  };
 
   while (state.epoch < config.epochs) {
     const order = new Rng(deriveSeed(config.seed, 'shuffle', state.epoch)).permutation(data.train.count);
     emit({ type: 'epoch-start', epoch: state.epoch, epochs: config.epochs, step: state.step, steps });
     while (state.step < steps) {
       await yieldToEventLoop(); // lets signal handlers and progress rendering run
-      if (opts.shouldStop?.()) {
-        await save(run.lastCheckpoint);
-        message(`interrupted at epoch ${state.epoch + 1}, step ${state.step}; saved ${run.lastCheckpoint}`);
-        throw new TrainingInterrupted(run.dir, state.epoch, state.step);
-      }
+      if (opts.shouldStop?.()) await stop();
       const t0 = performance.now();
       const start = state.step * config.batch_size;
       const end = Math.min(data.train.count, start + config.batch_size);
@@ -178,8 +179,10 @@ async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimize
       emit({ type: 'batch', epoch: state.epoch, step: state.step, steps, loss, samplesPerSec: (end - start) / seconds });
     }
     const t0 = performance.now();
+    // Stopping during validation saves the position "all steps done": resume then starts with the validation.
     const valLoss = await evaluateLoss(model, data.validation, noise, deriveSeed(config.seed, 'validation'),
-      (done, total) => emit({ type: 'validation', done, total }));
+      (done, total) => emit({ type: 'validation', done, total }), () => opts.shouldStop?.() ?? false);
+    if (valLoss === null) return stop();
     const row: HistoryRow = {
       epoch: state.epoch + 1,
       step: state.globalStep,

@@ -24,10 +24,19 @@ export function evalBatchSize(model: Autoencoder): number {
  * (derived from `seed`), so the loss is comparable across epochs.
  */
 export async function evaluateLoss(model: Autoencoder, set: ImageSet, noise: NoiseOptions | null, seed: number,
-  onProgress?: (done: number, total: number) => void): Promise<number> {
+  onProgress?: (done: number, total: number) => void): Promise<number>;
+/** With `shouldStop`: polled between batches; returns null when it asks to stop. */
+export async function evaluateLoss(model: Autoencoder, set: ImageSet, noise: NoiseOptions | null, seed: number,
+  onProgress: ((done: number, total: number) => void) | undefined, shouldStop: () => boolean): Promise<number | null>;
+export async function evaluateLoss(model: Autoencoder, set: ImageSet, noise: NoiseOptions | null, seed: number,
+  onProgress?: (done: number, total: number) => void, shouldStop?: () => boolean): Promise<number | null> {
   const bs = evalBatchSize(model);
   let sum = 0;
   for (let start = 0, b = 0; start < set.count; start += bs, b++) {
+    if (shouldStop) {
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let signal handlers run
+      if (shouldStop()) return null;
+    }
     const end = Math.min(set.count, start + bs);
     const loss = tf.tidy(() => {
       const x = batchTensor(set, null, start, end);
