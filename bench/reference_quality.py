@@ -1,7 +1,7 @@
 """PyTorch reference for the quality table: the reference AE on full MNIST, validation MSE per epoch.
 
 Optional (Debian's python3-torch); never a dependency. Usage:
-  /usr/bin/python3 bench/reference_quality.py MNIST_DIR [epochs] [denoising_std] [seed]
+  /usr/bin/python3 bench/reference_quality.py MNIST_DIR [epochs] [denoising_std] [seed] [dropout]
 Prints one JSON line per epoch.
 """
 import gzip, json, sys
@@ -24,13 +24,14 @@ def main():
     noise_std = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     torch.manual_seed(int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     torch.set_num_threads(1)
+    p = float(sys.argv[5]) if len(sys.argv) > 5 else 0.1
     x = torch.tensor(read_idx(f'{root}/train-images-idx3-ubyte.gz'), dtype=torch.float32).unsqueeze(1) / 255
     train_set, val_set = torch.utils.data.random_split(torch.utils.data.TensorDataset(x), [48000, 12000])
     train = torch.utils.data.DataLoader(train_set, batch_size=128, shuffle=True)
     val = torch.utils.data.DataLoader(val_set, batch_size=1000)
     model = nn.Sequential(
-        nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.1), nn.Linear(256, 32), nn.ReLU(),
-        nn.Linear(32, 256), nn.ReLU(), nn.Dropout(0.1), nn.Linear(256, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
+        nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(p), nn.Linear(256, 32), nn.ReLU(),
+        nn.Linear(32, 256), nn.ReLU(), nn.Dropout(p), nn.Linear(256, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     for epoch in range(epochs):
         model.train()

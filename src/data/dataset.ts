@@ -1,0 +1,38 @@
+/** In-memory image sets and batching. Images are one Float32Array in NHWC order, values in [0, 1]. */
+import { tf } from '../backend/index.js';
+
+export interface ImageSet {
+  /** count * height * width * channels floats, NHWC. */
+  images: Float32Array;
+  labels: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+export function imageSize(set: ImageSet): number {
+  return set.height * set.width * set.channels;
+}
+
+/** Gathers rows `order[start..end)` into one NHWC tensor. */
+export function batchTensor(set: ImageSet, order: ArrayLike<number> | null, start: number, end: number): tf.Tensor4D {
+  const size = imageSize(set);
+  const n = end - start;
+  if (order === null) {
+    return tf.tensor4d(set.images.subarray(start * size, end * size), [n, set.height, set.width, set.channels]);
+  }
+  const buf = new Float32Array(n * size);
+  for (let i = 0; i < n; i++) {
+    const j = order[start + i]!;
+    buf.set(set.images.subarray(j * size, (j + 1) * size), i * size);
+  }
+  return tf.tensor4d(buf, [n, set.height, set.width, set.channels]);
+}
+
+/** The first `n` images of a set (for quick runs and tests). */
+export function head(set: ImageSet, n: number): ImageSet {
+  const k = Math.min(n, set.count);
+  const size = imageSize(set);
+  return { ...set, images: set.images.subarray(0, k * size), labels: set.labels.subarray(0, k), count: k };
+}

@@ -1,0 +1,166 @@
+/**
+ * MNIST: find the four IDX files (or fetch them, MD5-checked, written atomically), parse them and split the
+ * training set into train/validation with the config's seed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { UserError } from '../errors.js';
+import { writeFileAtomic, removeStaleTempFiles } from '../util/fs.js';
+import { deriveSeed, Rng } from '../util/rng.js';
+import { parseIdxImages, parseIdxLabels } from './idx.js';
+import { head, type ImageSet } from './dataset.js';
+
+export const MNIST_FILES = {
+  trainImages: { name: 'train-images-idx3-ubyte.gz', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873' },
+  trainLabels: { name: 'train-labels-idx1-ubyte.gz', md5: 'd53e105ee54ea40749a09fcbcd1e9432' },
+  testImages: { name: 't10k-images-idx3-ubyte.gz', md5: '9fb629c4189551a2d022fa330f9573f3' },
+  testLabels: { name: 't10k-labels-idx1-ubyte.gz', md5: 'ec29112dd5afa0611ce80d1b7f02629c' },
+} as const;
+
+/** The mirrors torchvision uses, in its order. */
+export const MNIST_MIRRORS = [
+  'https://ossci-datasets.s3.amazonaws.com/mnist/',
+  'http://yann.lecun.com/exdb/mnist/',
+];
+
+/**
+ * Folders searched for verified copies before going to the network: `AE_DATA_DIRS` (path-separated list of
+ * folders holding `mnist/`), else a `shared/data` folder beside the project, as on our CI machines. A copy is
+ * used only if its MD5 matches; it is copied into MNIST.path, never used in place.
+ */
+export function localDataDirs(): string[] {
+  const env = process.env.AE_DATA_DIRS;
+  if (env !== undefined) return env.split(path.delimiter).filter(Boolean);
+  return [path.resolve('..', 'shared', 'data')];
+}
+
+export function md5(bytes: Uint8Array): string {
+  return createHash('md5').update(bytes).digest('hex');
+}
+
+export type FetchFn = (url: string) => Promise<Uint8Array>;
+
+const defaultFetch: FetchFn = async (url) => {
+  const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+};
+
+export interface EnsureOptions {
+  fetchFn?: FetchFn;
+  mirrors?: string[];
+  log?: (msg: string) => void;
+}
+
+/** Makes sure every MNIST file is present in `dir` (copying or downloading what is missing). */
+export async function ensureMnistFiles(dir: string, opts: EnsureOptions = {}): Promise<void> {
+  const log = opts.log ?? (() => {});
+  const missing = Object.values(MNIST_FILES).filter((f) => !fs.existsSync(path.join(dir, f.name)));
+  if (missing.length === 0) return;
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UserError(`cannot create the MNIST folder ${dir}: ${(e as NodeJS.ErrnoException).code}`, 'set MNIST.path to a folder you can write, or put the files there yourself');
+  }
+  removeStaleTempFiles(dir);
+  const failures: string[] = [];
+  for (const file of missing) {
+    const target = path.join(dir, file.name);
+    const local = localDataDirs().map((d) => path.join(d, 'mnist', file.name)).find((p) => fs.existsSync(p));
+    if (local) {
+      const bytes = fs.readFileSync(local);
+      if (md5(bytes) === file.md5) {
+        writeFileAtomic(target, bytes);
+        log(`copied ${file.name} from ${path.dirname(local)} (MD5 verified)`);
+        continue;
+      }
+      log(`ignoring ${local}: MD5 mismatch`);
+    }
+    let done = false;
+    for (const mirror of opts.mirrors ?? MNIST_MIRRORS) {
+      const url = mirror + file.name;
+      try {
+        log(`downloading ${url}`);
+        const bytes = await (opts.fetchFn ?? defaultFetch)(url);
+        const sum = md5(bytes);
+        if (sum !== file.md5) {
+          failures.push(`${url}: MD5 ${sum}, expected ${file.md5}`);
+          continue;
+        }
+        writeFileAtomic(target, bytes);
+        done = true;
+        break;
+      } catch (e) {
+        failures.push(`${url}: ${(e as Error).message}`);
+      }
+    }
+    if (!done) {
+      throw new UserError(
+        `MNIST file ${file.name} is missing from ${dir} and could not be downloaded:\n    ${failures.join('\n    ')}`,
+        `put the four MNIST files (${Object.values(MNIST_FILES).map((f) => f.name).join(', ')}) into ${path.resolve(dir)}, or set MNIST.path to the folder that holds them`);
+    }
+  }
+}
+
+function readFile(dir: string, name: string): Uint8Array {
+  const p = path.join(dir, name);
+  try {
+    return fs.readFileSync(p);
+  } catch (e) {
+    throw new UserError(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code}`);
+  }
+}
+
+/** Parses one images+labels pair and checks they agree with each other and with 28x28. */
+function loadPair(dir: string, images: string, labels: string): ImageSet {
+  const img = parseIdxImages(readFile(dir, images), path.join(dir, images));
+  const lab = parseIdxLabels(readFile(dir, labels), path.join(dir, labels));
+  if (img.count !== lab.length) {
+    throw new UserError(`${path.join(dir, images)} holds ${img.count} images but ${path.join(dir, labels)} holds ${lab.length} labels`, 'the two files must come from the same set; replace the damaged one');
+  }
+  if (img.rows !== 28 || img.cols !== 28) {
+    throw new UserError(`${path.join(dir, images)} holds ${img.rows}x${img.cols} images; MNIST images are 28x28`);
+  }
+  return { images: img.images, labels: lab, count: img.count, height: img.rows, width: img.cols, channels: 1 };
+}
+
+export interface MnistSplits {
+  train: ImageSet;
+  validation: ImageSet;
+  test: ImageSet;
+}
+
+/** Takes rows `idx` of `set` into a new set. */
+export function subset(set: ImageSet, idx: ArrayLike<number>): ImageSet {
+  const size = set.height * set.width * set.channels;
+  const images = new Float32Array(idx.length * size);
+  const labels = new Uint8Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const j = idx[i]!;
+    images.set(set.images.subarray(j * size, (j + 1) * size), i * size);
+    labels[i] = set.labels[j]!;
+  }
+  return { ...set, images, labels, count: idx.length };
+}
+
+/** Splits off round(proportion * n) images for validation, chosen by a permutation seeded from `seed`. */
+export function splitValidation(set: ImageSet, proportion: number, seed: number): { train: ImageSet; validation: ImageSet } {
+  const nVal = Math.round(set.count * proportion);
+  if (nVal < 1 || nVal >= set.count) {
+    throw new UserError(`validation proportion ${proportion} of ${set.count} images leaves an empty train or validation set`);
+  }
+  const perm = new Rng(deriveSeed(seed, 'validation-split')).permutation(set.count);
+  const valIdx = perm.subarray(0, nVal).slice().sort();
+  const trainIdx = perm.subarray(nVal).slice().sort();
+  return { train: subset(set, trainIdx), validation: subset(set, valIdx) };
+}
+
+/** Loads MNIST from `dir` (fetching missing files), split into train/validation/test. */
+export async function loadMnist(dir: string, valProportion: number, seed: number, opts: EnsureOptions & { subset?: number | null } = {}): Promise<MnistSplits> {
+  await ensureMnistFiles(dir, opts);
+  const full = loadPair(dir, MNIST_FILES.trainImages.name, MNIST_FILES.trainLabels.name);
+  const all = opts.subset ? head(full, opts.subset) : full;
+  const test = loadPair(dir, MNIST_FILES.testImages.name, MNIST_FILES.testLabels.name);
+  return { ...splitValidation(all, valProportion, seed), test };
+}
