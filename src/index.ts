@@ -15,3 +15,8 @@ export { evaluateLoss } from './train/validate.js';
 export { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT_VERSION, type Checkpoint, type HistoryRow, type TrainingState } from './checkpoint/checkpoint.js';
 export { createRunDir, openRunDir, RunDir } from './train/run-dir.js';
 export { Rng, deriveSeed } from './util/rng.js';
+export { tsne, tsneAffinities, type TsneOptions, type TsneResult } from './embed/tsne.js';
+export { pca, type PcaResult } from './embed/pca.js';
+export { exactKnn, knnSearch, type Neighbours } from './embed/knn.js';
+export { knnAccuracy, trustworthiness } from './evaluate/metrics.js';
+export { loadModel, encodeSet } from './evaluate/latents.js';

@@ -1,0 +1,105 @@
+/**
+ * k nearest neighbours (squared Euclidean), exact: rows are processed in blocks whose distances to all points
+ * come from one matrix product (TensorFlow.js, XNNPACK GEMM), then each row keeps its k smallest with a bounded
+ * max-heap. O(N^2 D) arithmetic in fast kernels and O(N^2 log k) comparisons in JS.
+ */
+import { tf } from '../backend/index.js';
+
+export interface Neighbours {
+  /** N x k indices of each point's neighbours, nearest first (the point itself excluded). */
+  indices: Int32Array;
+  /** N x k squared distances, ascending. */
+  distances: Float32Array;
+  k: number;
+}
+
+/** Keeps the k smallest (distance, index) pairs seen, as a max-heap on distance. */
+class BoundedMaxHeap {
+  readonly dist: Float32Array;
+  readonly idx: Int32Array;
+  size = 0;
+  constructor(readonly k: number) {
+    this.dist = new Float32Array(k);
+    this.idx = new Int32Array(k);
+  }
+  reset(): void { this.size = 0; }
+  get worst(): number { return this.size < this.k ? Infinity : this.dist[0]!; }
+  push(d: number, i: number): void {
+    const { dist, idx } = this;
+    if (this.size < this.k) {
+      let c = this.size++;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (dist[p]! >= d) break;
+        dist[c] = dist[p]!; idx[c] = idx[p]!; c = p;
+      }
+      dist[c] = d; idx[c] = i;
+      return;
+    }
+    if (d >= dist[0]!) return;
+    let c = 0;
+    for (;;) {
+      const l = 2 * c + 1;
+      if (l >= this.k) break;
+      const r = l + 1;
+      const m = r < this.k && dist[r]! > dist[l]! ? r : l;
+      if (dist[m]! <= d) break;
+      dist[c] = dist[m]!; idx[c] = idx[m]!; c = m;
+    }
+    dist[c] = d; idx[c] = i;
+  }
+  /** Writes the contents sorted ascending into the output rows. */
+  drainSorted(outDist: Float32Array, outIdx: Int32Array, offset: number): void {
+    const order = Array.from({ length: this.size }, (_, j) => j).sort((a, b) => this.dist[a]! - this.dist[b]!);
+    order.forEach((j, r) => { outDist[offset + r] = this.dist[j]!; outIdx[offset + r] = this.idx[j]!; });
+  }
+}
+
+function rowNorms(x: Float32Array, n: number, dim: number): Float32Array {
+  const norms = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) { const v = x[i * dim + d]!; s += v * v; }
+    norms[i] = s;
+  }
+  return norms;
+}
+
+/**
+ * For each of the nQuery rows of `queries`, its k nearest rows of `ref` (both row-major with `dim` columns).
+ * With `selfExcluded`, queries are the reference rows themselves and row i never counts as its own neighbour.
+ */
+export function knnSearch(ref: Float32Array, nRef: number, queries: Float32Array, nQuery: number, dim: number, k: number, selfExcluded: boolean, blockRows = 512): Neighbours {
+  if (k > nRef - (selfExcluded ? 1 : 0)) throw new Error(`k = ${k} neighbours needs more than ${nRef} points`);
+  const indices = new Int32Array(nQuery * k);
+  const distances = new Float32Array(nQuery * k);
+  const refNorms = rowNorms(ref, nRef, dim);
+  const queryNorms = selfExcluded ? refNorms : rowNorms(queries, nQuery, dim);
+  const refT = tf.tidy(() => tf.transpose(tf.tensor2d(ref.subarray(0, nRef * dim), [nRef, dim])));
+  const heap = new BoundedMaxHeap(k);
+  for (let start = 0; start < nQuery; start += blockRows) {
+    const end = Math.min(nQuery, start + blockRows);
+    const dots = tf.tidy(() => tf.matMul(tf.tensor2d(queries.subarray(start * dim, end * dim), [end - start, dim]), refT));
+    const g = dots.dataSync() as Float32Array;
+    dots.dispose();
+    for (let r = 0; r < end - start; r++) {
+      const i = start + r;
+      const ni = queryNorms[i]!;
+      heap.reset();
+      const row = r * nRef;
+      for (let j = 0; j < nRef; j++) {
+        if (selfExcluded && j === i) continue;
+        const d = ni + refNorms[j]! - 2 * g[row + j]!;
+        if (d < heap.worst) heap.push(d > 0 ? d : 0, j);
+      }
+      heap.drainSorted(distances, indices, i * k);
+    }
+  }
+  refT.dispose();
+  return { indices, distances, k };
+}
+
+/** Exact k nearest neighbours of every row of `data` (n x dim, row-major) among the others. */
+export function exactKnn(data: Float32Array, n: number, dim: number, k: number): Neighbours {
+  return knnSearch(data, n, data, n, dim, k, true);
+}

@@ -1,0 +1,58 @@
+/** Latent-quality metrics: k-NN classification accuracy and trustworthiness of a low-dimensional map. */
+import { exactKnn, knnSearch } from '../embed/knn.js';
+import { Rng } from '../util/rng.js';
+
+/**
+ * Accuracy of a k-NN majority vote (ties to the nearest neighbour's label): fit on (trainX, trainY), score on
+ * (testX, testY). Distances are squared Euclidean; computed in blocks against the training set.
+ */
+export function knnAccuracy(trainX: Float32Array, trainY: Uint8Array, testX: Float32Array, testY: Uint8Array, dim: number, k = 5): number {
+  const nTrain = trainY.length, nTest = testY.length;
+  const nb = knnSearch(trainX, nTrain, testX, nTest, dim, k, false);
+  let correct = 0;
+  const votes = new Int32Array(256);
+  for (let t = 0; t < nTest; t++) {
+    votes.fill(0);
+    for (let r = 0; r < k; r++) votes[trainY[nb.indices[t * k + r]!]!]!++;
+    let best = trainY[nb.indices[t * k]!]!; // ties go to the nearest neighbour's label
+    for (let label = 0; label < 256; label++) if (votes[label]! > votes[best]!) best = label;
+    if (best === testY[t]) correct++;
+  }
+  return correct / nTest;
+}
+
+/**
+ * Trustworthiness (Venna & Kaski 2001) of an embedding: 1 - 2/(n k (2n - 3k - 1)) * sum over points of the
+ * excess rank, in the original space, of each embedding neighbour that is not an original-space neighbour.
+ * Computed on a seeded subsample of `sample` points (full pairwise ranks are O(n^2)).
+ */
+export function trustworthiness(high: Float32Array, highDim: number, low: Float32Array, lowDim: number, n: number, k = 10, sample = 2000, seed = 0): number {
+  const m = Math.min(n, sample);
+  const idx = m < n ? new Rng(seed).permutation(n).subarray(0, m) : Int32Array.from({ length: n }, (_, i) => i);
+  const pick = (src: Float32Array, dim: number) => {
+    const out = new Float32Array(m * dim);
+    for (let i = 0; i < m; i++) out.set(src.subarray(idx[i]! * dim, (idx[i]! + 1) * dim), i * dim);
+    return out;
+  };
+  const h = pick(high, highDim), l = pick(low, lowDim);
+  const lowNb = exactKnn(l, m, lowDim, k);
+  const dist = new Float64Array(m);
+  const order = new Int32Array(m);
+  const rank = new Int32Array(m);
+  let penalty = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let d = 0; d < highDim; d++) { const v = h[i * highDim + d]! - h[j * highDim + d]!; s += v * v; }
+      dist[j] = j === i ? -1 : s;
+      order[j] = j;
+    }
+    order.sort((a, b) => dist[a]! - dist[b]!);
+    for (let r = 0; r < m; r++) rank[order[r]!] = r; // rank 0 is the point itself
+    for (let t = 0; t < k; t++) {
+      const r = rank[lowNb.indices[i * k + t]!]!;
+      if (r > k) penalty += r - k;
+    }
+  }
+  return 1 - (2 / (m * k * (2 * m - 3 * k - 1))) * penalty;
+}

@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initBackend } from '../src/backend/index.js';
+import { exactKnn, knnSearch } from '../src/embed/knn.js';
+import { conditionalP, symmetrize } from '../src/embed/affinities.js';
+import { QuadTree } from '../src/embed/quadtree.js';
+import { pca, symmetricEigen } from '../src/embed/pca.js';
+import { tsne } from '../src/embed/tsne.js';
+import { knnAccuracy, trustworthiness } from '../src/evaluate/metrics.js';
+import { Rng } from '../src/util/rng.js';
+
+function gaussian(n: number, dim: number, seed: number, scale = 1): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n * dim }, () => rng.normal() * scale);
+}
+
+/** `perCluster` points around each of `clusters` far-apart centres in `dim` dimensions, with labels. */
+function clusters(clustersN: number, perCluster: number, dim: number, seed: number): { x: Float32Array; labels: Uint8Array } {
+  const rng = new Rng(seed);
+  const n = clustersN * perCluster;
+  const x = new Float32Array(n * dim), labels = new Uint8Array(n);
+  for (let c = 0; c < clustersN; c++) {
+    const centre = Array.from({ length: dim }, () => rng.normal() * 10);
+    for (let p = 0; p < perCluster; p++) {
+      const i = c * perCluster + p;
+      labels[i] = c;
+      for (let d = 0; d < dim; d++) x[i * dim + d] = centre[d]! + rng.normal();
+    }
+  }
+  return { x, labels };
+}
+
+test('exact kNN agrees with brute force, nearest first, self excluded', async () => {
+  await initBackend('wasm');
+  const n = 300, dim = 7, k = 9;
+  const x = gaussian(n, dim, 1);
+  const nb = exactKnn(x, n, dim, k);
+  for (let i = 0; i < n; i += 37) {
+    const d = Array.from({ length: n }, (_, j) => {
+      let s = 0; for (let t = 0; t < dim; t++) s += (x[i * dim + t]! - x[j * dim + t]!) ** 2; return { j, s };
+    }).filter((e) => e.j !== i).sort((a, b) => a.s - b.s).slice(0, k);
+    assert.deepEqual([...nb.indices.subarray(i * k, i * k + k)], d.map((e) => e.j));
+    d.forEach((e, r) => assert.ok(Math.abs(nb.distances[i * k + r]! - e.s) < 1e-3 * Math.max(1, e.s)));
+  }
+  const q = knnSearch(x, n, x.subarray(0, 5 * dim), 5, dim, 1, false);
+  assert.deepEqual([...q.indices], [0, 1, 2, 3, 4], 'a query equal to a reference row finds it');
+});
+
+test('affinities reach the target perplexity and P is symmetric, summing to 1', async () => {
+  await initBackend('wasm');
+  const n = 400, dim = 5, perplexity = 10;
+  const x = gaussian(n, dim, 2);
+  const nb = exactKnn(x, n, dim, 30);
+  const cond = conditionalP(nb, n, perplexity);
+  for (let i = 0; i < n; i += 50) {
+    let h = 0;
+    for (let t = 0; t < 30; t++) { const p = cond[i * 30 + t]!; if (p > 0) h -= p * Math.log(p); }
+    assert.ok(Math.abs(Math.exp(h) - perplexity) < 0.01, `perplexity of row ${i}: ${Math.exp(h)}`);
+  }
+  const p = symmetrize(nb, n, cond);
+  let total = 0;
+  const entry = (i: number, j: number) => { for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) if (p.cols[c] === j) return p.vals[c]!; return 0; };
+  for (let i = 0; i < n; i++) for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
+    total += p.vals[c]!;
+    assert.ok(Math.abs(p.vals[c]! - entry(p.cols[c]!, i)) < 1e-15);
+  }
+  assert.ok(Math.abs(total - 1) < 1e-9);
+});
+
+test('Barnes-Hut repulsion: exact at theta 0, close at theta 0.5, coincident points handled', () => {
+  const n = 400;
+  const rng = new Rng(3);
+  const y = Float64Array.from({ length: 2 * n }, () => rng.normal() * 5);
+  y[2] = y[0]!; y[3] = y[1]!; // points 0 and 1 coincide
+  const tree = new QuadTree(16);
+  tree.build(y, n);
+  let zExact = 0;
+  const exact = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    if (i === j) continue;
+    const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+    const q = 1 / (1 + dx * dx + dy * dy);
+    zExact += q; exact[2 * i]! += q * q * dx; exact[2 * i + 1]! += q * q * dy;
+  }
+  const f = new Float64Array(2 * n);
+  const z0 = tree.repulsionAll(y, n, 0, f);
+  assert.ok(Math.abs(z0 - zExact) < 1e-9 * zExact);
+  for (let k = 0; k < 2 * n; k++) assert.ok(Math.abs(f[k]! - exact[k]!) < 1e-9);
+  const z5 = tree.repulsionAll(y, n, 0.5, f);
+  assert.ok(Math.abs(z5 - zExact) < 0.02 * zExact, `Z ${z5} vs ${zExact}`);
+});
+
+test('PCA finds the directions of largest variance, in order', async () => {
+  await initBackend('wasm');
+  const n = 2000, dim = 6;
+  const rng = new Rng(4);
+  const scales = [5, 3, 1, 0.5, 0.2, 0.1];
+  const x = Float32Array.from({ length: n * dim }, (_, i) => rng.normal() * scales[i % dim]!);
+  const { scores, variances } = pca(x, n, dim, 3);
+  [25, 9, 1].forEach((v, c) => assert.ok(Math.abs(variances[c]! - v) < 0.1 * v, `variance ${c}: ${variances[c]}`));
+  // The first score is (up to sign) the first coordinate.
+  let dot = 0, nx = 0, ns = 0;
+  for (let i = 0; i < n; i++) { dot += scores[i * 3]! * x[i * dim]!; nx += x[i * dim]! ** 2; ns += scores[i * 3]! ** 2; }
+  assert.ok(Math.abs(dot) / Math.sqrt(nx * ns) > 0.99);
+  const { values } = symmetricEigen(Float64Array.from([2, 1, 1, 2]), 2);
+  assert.deepEqual([...values].map((v) => Math.round(v * 1e9) / 1e9), [3, 1]);
+});
+
+test('t-SNE separates clusters, lowers the KL divergence, and its callback can stop it', async () => {
+  await initBackend('wasm');
+  const { x, labels } = clusters(4, 60, 10, 5);
+  const n = labels.length;
+  const kls: number[] = [];
+  const r = tsne(x, n, 10, { perplexity: 15, seed: 0, callback: (_it, kl) => { kls.push(kl); } });
+  assert.equal(r.embedding.length, 2 * n);
+  assert.equal(r.iterations, 1000);
+  assert.ok(kls[kls.length - 1]! < kls[5]!, `KL ${kls.join(' ')}`);
+  const acc = knnAccuracy(r.embedding, labels, r.embedding, labels, 2, 6); // the point itself is one of 6
+  assert.ok(acc > 0.99, `2-D 5-NN accuracy ${acc}`);
+  assert.ok(trustworthiness(x, 10, r.embedding, 2, n, 10) > 0.9);
+  let calls = 0;
+  const stopped = tsne(x, n, 10, { perplexity: 15, callbackEvery: 10, callback: () => ++calls === 3 });
+  assert.equal(stopped.iterations, 30);
+});
+
+test('metrics: k-NN accuracy and trustworthiness behave on known cases', async () => {
+  await initBackend('wasm');
+  const train = Float32Array.from([0, 0, 0, 1, 10, 10, 10, 11]);
+  const trainY = Uint8Array.from([0, 0, 1, 1]);
+  const testX = Float32Array.from([0, 0.5, 10, 10.5, 0.2, 0.1]);
+  assert.equal(knnAccuracy(train, trainY, testX, Uint8Array.from([0, 1, 0]), 2, 1), 1);
+  assert.equal(knnAccuracy(train, trainY, testX, Uint8Array.from([1, 1, 0]), 2, 1), 2 / 3);
+  const x = gaussian(300, 2, 6);
+  assert.ok(trustworthiness(x, 2, x, 2, 300, 10) > 0.9999, 'an embedding equal to the data is fully trustworthy');
+  assert.ok(trustworthiness(x, 2, gaussian(300, 2, 7), 2, 300, 10) < 0.7, 'a random embedding is not');
+});
