@@ -12,6 +12,8 @@ import { loadConfig } from './config/load.js';
 import { UserError, TrainingInterrupted } from './errors.js';
 import { train, resume, type TrainOptions } from './train/trainer.js';
 import { createReporter } from './cli/progress.js';
+import { runTest, type Split } from './evaluate/test-mode.js';
+import type { EmbedMethod } from './embed/index.js';
 import type { Config } from './config/schema.js';
 
 const EXIT_USER_ERROR = 1;
@@ -106,6 +108,40 @@ async function resumeCommand(runDir: string, flags: { epochs?: number; device?: 
   console.log(`run directory: ${runDir}`);
 }
 
+interface TestFlags {
+  weights: 'best' | 'last';
+  count: number;
+  embed: EmbedMethod;
+  split: Split;
+  limit?: number;
+  device?: string;
+}
+
+async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
+  checkDevice(flags.device);
+  let lastKl = 0;
+  const result = await runTest(runDir, {
+    weights: flags.weights, count: flags.count, embed: flags.embed, split: flags.split, limit: flags.limit,
+    onMessage: (text) => console.log(text),
+    embedOptions: { reportEvery: 50, onProgress: (iteration, kl) => {
+      if (iteration !== lastKl) { lastKl = iteration; console.log(`  t-SNE iteration ${iteration}/1000, KL divergence ${kl.toFixed(4)}`); }
+    } },
+  });
+  const m = result.metrics as { embedding: { knn5_accuracy_2d: number; trustworthiness_k10: number; seconds: number } };
+  console.log(`2-D map: 5-NN accuracy ${m.embedding.knn5_accuracy_2d.toFixed(4)}, trustworthiness ${m.embedding.trustworthiness_k10.toFixed(4)}, ${m.embedding.seconds.toFixed(1)} s`);
+  console.log(`outputs in ${result.outputDir}:`);
+  for (const f of result.files) console.log(`  ${f}`);
+}
+
+function addTestOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--weights <which>', 'checkpoint to evaluate').choices(['best', 'last']).default('best'))
+    .option('--count <n>', 'images in reconstructions.png', intArg, 10)
+    .addOption(new Option('--embed <method>', '2-D map method').choices(['tsne', 'umap', 'pca']).default('tsne'))
+    .addOption(new Option('--split <split>', 'which images to evaluate').choices(['test', 'validation', 'train']).default('test'))
+    .option('--limit <n>', 'evaluate only the first N images of the split', intArg);
+}
+
 function addTrainOptions(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'config file (YAML or JSON); keys not given take their defaults')
@@ -137,21 +173,28 @@ function buildProgram(): Command {
     .addOption(new Option('-d, --device <device>', 'cpu, or gpu (not available yet)').choices(['cpu', 'gpu']))
     .action((runDir: string, flags: { epochs?: number; device?: string }) => resumeCommand(runDir, flags));
 
+  addTestOptions(program.command('test')
+    .description('evaluate a run: test loss, reconstructions.png, latent_<method>.png, loss.png, metrics.json in <run_dir>/vis_outputs/')
+    .argument('<run_dir>', 'the run directory, e.g. runs/mnist-ae'))
+    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (not available yet)').choices(['cpu', 'gpu']))
+    .action((runDir: string, flags: TestFlags) => testCommand(runDir, flags));
+
   return program;
 }
 
 /** The reference's interface: -m train|test, -c 1 to continue the run named by -n, -d cpu|gpu. */
 function buildReferenceProgram(): Command {
-  return addTrainOptions(new Command('ae'))
-    .description('reference-style flags: ae -m train --config FILE [-n NAME] [-c 1] [-d cpu]')
+  return addTestOptions(addTrainOptions(new Command('ae')))
+    .description('reference-style flags: ae -m train|test --config FILE [-n NAME] [-c 1] [-d cpu]')
     .addOption(new Option('-m, --mode <mode>', 'train or test').choices(['train', 'test']).default('train'))
     .addOption(new Option('-c, --cont <flag>', '1 continues the run named by -n').choices(['0', '1']).default('0'))
     .option('--verbose', 'show stack traces for errors')
     .showHelpAfterError()
-    .action(async (flags: TrainFlags & { mode: string; cont: string; verbose?: boolean }) => {
+    .action(async (flags: TrainFlags & TestFlags & { mode: string; cont: string; verbose?: boolean }) => {
       if (flags.verbose) verbose = true;
       if (flags.mode === 'test') {
-        throw new UserError('test mode is not available yet', 'train with -m train; evaluation arrives with `ae test`');
+        const config = loadConfig(flags.config, { name: flags.name, project: flags.project });
+        return testCommand(path.join(config.project, config.name), flags);
       }
       if (flags.cont === '1') {
         const config = loadConfig(flags.config, { name: flags.name, project: flags.project });

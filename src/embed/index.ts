@@ -1,0 +1,55 @@
+/** One entry point for 2-D maps of latent codes: our t-SNE, UMAP (umap-js) or PCA. */
+import { UMAP } from 'umap-js';
+import { pca } from './pca.js';
+import { tsne, type TsneOptions } from './tsne.js';
+import { Rng } from '../util/rng.js';
+
+export type EmbedMethod = 'tsne' | 'umap' | 'pca';
+export const EMBED_METHODS: EmbedMethod[] = ['tsne', 'umap', 'pca'];
+
+/** Codes wider than this are first reduced by PCA (neighbour search in 12,544 dimensions is needlessly slow). */
+export const MAX_DIRECT_DIM = 100;
+export const REDUCED_DIM = 50;
+
+export interface EmbedOptions {
+  seed?: number;
+  tsne?: Omit<TsneOptions, 'seed'>;
+  /** UMAP's neighbourhood size (umap-js default 15). */
+  umapNeighbors?: number;
+  onProgress?: (message: string) => void;
+}
+
+export interface Embedding {
+  coords: Float32Array;
+  /** What was run, for titles and metrics. */
+  description: string;
+  params: Record<string, number | string>;
+}
+
+/** Reduces rows to REDUCED_DIM principal components when wider than MAX_DIRECT_DIM. */
+export function reduceIfWide(data: Float32Array, n: number, dim: number, seed: number): { data: Float32Array; dim: number; reduced: boolean } {
+  if (dim <= MAX_DIRECT_DIM) return { data, dim, reduced: false };
+  return { data: pca(data, n, dim, REDUCED_DIM, seed).scores, dim: REDUCED_DIM, reduced: true };
+}
+
+export function embed(latents: Float32Array, n: number, dim: number, method: EmbedMethod, opts: EmbedOptions = {}): Embedding {
+  const seed = opts.seed ?? 0;
+  if (method === 'pca') {
+    return { coords: pca(latents, n, dim, 2, seed).scores, description: 'PCA', params: {} };
+  }
+  const input = reduceIfWide(latents, n, dim, seed);
+  const via = input.reduced ? `, on PCA-${REDUCED_DIM}` : '';
+  if (method === 'tsne') {
+    const perplexity = opts.tsne?.perplexity ?? 30;
+    const r = tsne(input.data, n, input.dim, { ...opts.tsne, seed });
+    return { coords: r.embedding, description: `t-SNE (perplexity ${perplexity}${via})`, params: { perplexity, iterations: r.iterations, kl_divergence: Number(r.kl.toFixed(4)) } };
+  }
+  const nNeighbors = opts.umapNeighbors ?? 15;
+  const rng = new Rng(seed);
+  const rows: number[][] = Array.from({ length: n }, (_, i) => Array.from(input.data.subarray(i * input.dim, (i + 1) * input.dim)));
+  const umap = new UMAP({ nComponents: 2, nNeighbors, random: () => rng.uniform() });
+  const out = umap.fit(rows);
+  const coords = new Float32Array(2 * n);
+  out.forEach((p, i) => { coords[2 * i] = p[0]!; coords[2 * i + 1] = p[1]!; });
+  return { coords, description: `UMAP (${nNeighbors} neighbours${via})`, params: { n_neighbors: nNeighbors } };
+}

@@ -1,0 +1,78 @@
+/**
+ * Runs embed() on a worker thread, so the CLI (and later the dashboard) stays responsive: the main thread gets
+ * progress messages and can stop a t-SNE run through a shared flag the optimiser polls at each report.
+ */
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { initBackend } from '../backend/index.js';
+import { embed, type EmbedMethod, type Embedding } from './index.js';
+
+interface Job {
+  latents: Float32Array;
+  n: number;
+  dim: number;
+  method: EmbedMethod;
+  seed: number;
+  perplexity: number;
+  reportEvery: number;
+  stopFlag: Int32Array;
+}
+
+export type WorkerMessage =
+  | { type: 'progress'; iteration: number; kl: number }
+  | { type: 'done'; embedding: Embedding }
+  | { type: 'error'; message: string };
+
+export interface WorkerEmbedOptions {
+  seed?: number;
+  perplexity?: number;
+  reportEvery?: number;
+  onProgress?: (iteration: number, kl: number) => void;
+  /** Polled at each report; true stops the optimisation and returns the layout so far. */
+  shouldStop?: () => boolean;
+}
+
+/** embed() on a worker thread. */
+export function embedInWorker(latents: Float32Array, n: number, dim: number, method: EmbedMethod, opts: WorkerEmbedOptions = {}): Promise<Embedding> {
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  const job: Job = { latents, n, dim, method, seed: opts.seed ?? 0, perplexity: opts.perplexity ?? 30, reportEvery: opts.reportEvery ?? 50, stopFlag };
+  // Under tsx (tests, development) the source is .ts; once built it is .js.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const self = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
+  return new Promise((resolve, reject) => {
+    // Running from source (tests, development), Node 20 does not apply the TypeScript loader to a worker's entry
+    // module, so a small bootstrap registers tsx first and then imports this file.
+    const worker = fromSource
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(self.href)}); })`, { eval: true, workerData: job })
+      : new Worker(self, { workerData: job });
+    const poll = setInterval(() => { if (opts.shouldStop?.()) Atomics.store(stopFlag, 0, 1); }, 100);
+    const finish = () => clearInterval(poll);
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'progress') opts.onProgress?.(m.iteration, m.kl);
+      else if (m.type === 'done') { finish(); resolve(m.embedding); void worker.terminate(); }
+      else { finish(); reject(new Error(m.message)); void worker.terminate(); }
+    });
+    worker.on('error', (e) => { finish(); reject(e); });
+    worker.on('exit', (code) => { finish(); if (code !== 0) reject(new Error(`embedding worker exited with code ${code}`)); });
+  });
+}
+
+async function workerMain(job: Job): Promise<void> {
+  await initBackend('wasm');
+  const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+  try {
+    const embedding = embed(job.latents, job.n, job.dim, job.method, {
+      seed: job.seed,
+      tsne: { perplexity: job.perplexity, callbackEvery: job.reportEvery, callback: (iteration, kl) => {
+        post({ type: 'progress', iteration, kl });
+        return Atomics.load(job.stopFlag, 0) === 1;
+      } },
+    });
+    post({ type: 'done', embedding });
+  } catch (e) {
+    post({ type: 'error', message: (e as Error).message });
+  }
+}
+
+if (!isMainThread && parentPort && (workerData as Job | undefined)?.stopFlag) {
+  void workerMain(workerData as Job);
+}
