@@ -110,14 +110,17 @@ test('t-SNE separates clusters, lowers the KL divergence, and its callback can s
   await initBackend('wasm');
   const { x, labels } = clusters(4, 60, 10, 5);
   const n = labels.length;
-  const kls: number[] = [];
-  const r = tsne(x, n, 10, { perplexity: 15, seed: 0, callback: (_it, kl) => { kls.push(kl); } });
-  assert.equal(r.embedding.length, 2 * n);
-  assert.equal(r.iterations, 1000);
-  assert.ok(kls[kls.length - 1]! < kls[5]!, `KL ${kls.join(' ')}`);
-  const acc = knnAccuracy(r.embedding, labels, r.embedding, labels, 2, 6); // the point itself is one of 6
-  assert.ok(acc > 0.99, `2-D 5-NN accuracy ${acc}`);
-  assert.ok(trustworthiness(x, 10, r.embedding, 2, n, 10) > 0.9);
+  const { typescriptKernels, bestKernels } = await import('../src/embed/kernels.js');
+  for (const kernels of [typescriptKernels(), bestKernels()]) {
+    const kls: number[] = [];
+    const r = tsne(x, n, 10, { perplexity: 15, seed: 0, kernels, callback: (_it, kl) => { kls.push(kl); } });
+    assert.equal(r.embedding.length, 2 * n);
+    assert.equal(r.iterations, 1000);
+    assert.ok(kls[kls.length - 1]! < kls[5]!, `${kernels.name} KL ${kls.join(' ')}`);
+    const acc = knnAccuracy(r.embedding, labels, r.embedding, labels, 2, 6); // the point itself is one of 6
+    assert.ok(acc > 0.99, `${kernels.name} 2-D 5-NN accuracy ${acc}`);
+    assert.ok(trustworthiness(x, 10, r.embedding, 2, n, 10) > 0.9);
+  }
   let calls = 0;
   const stopped = tsne(x, n, 10, { perplexity: 15, callbackEvery: 10, callback: () => ++calls === 3 });
   assert.equal(stopped.iterations, 30);
@@ -133,4 +136,32 @@ test('metrics: k-NN accuracy and trustworthiness behave on known cases', async (
   const x = gaussian(300, 2, 6);
   assert.ok(trustworthiness(x, 2, x, 2, 300, 10) > 0.9999, 'an embedding equal to the data is fully trustworthy');
   assert.ok(trustworthiness(x, 2, gaussian(300, 2, 7), 2, 300, 10) < 0.7, 'a random embedding is not');
+});
+
+test('native and TypeScript gradient kernels agree (both paths are exercised)', async () => {
+  const { loadNativeAddon, nativeKernels, typescriptKernels } = await import('../src/embed/kernels.js');
+  const native = loadNativeAddon();
+  if (!native) {
+    // CI builds the addon; a machine without a compiler runs the TypeScript kernels only.
+    assert.equal(process.env.AE_REQUIRE_NATIVE, undefined, 'AE_REQUIRE_NATIVE is set but the native addon did not load');
+    return;
+  }
+  const n = 3000;
+  const rng = new Rng(8);
+  const y = Float64Array.from({ length: 2 * n }, () => rng.normal() * 10);
+  const ts = typescriptKernels(), nat = nativeKernels(native, 2);
+  for (const theta of [0, 0.5]) {
+    const a = new Float64Array(2 * n), b = new Float64Array(2 * n);
+    const za = ts.repulsion(y, n, theta, a), zb = nat.repulsion(y, n, theta, b);
+    assert.ok(Math.abs(za - zb) < 1e-9 * za, `Z ${za} vs ${zb}`);
+    for (let k = 0; k < 2 * n; k++) assert.ok(Math.abs(a[k]! - b[k]!) < 1e-9 * (1 + Math.abs(a[k]!)), `force ${k} at theta ${theta}`);
+  }
+  const { x } = clusters(3, 50, 4, 9);
+  const nb = exactKnn(x, 150, 4, 20);
+  const p = symmetrize(nb, 150, conditionalP(nb, 150, 5));
+  const ya = Float64Array.from({ length: 300 }, () => rng.normal());
+  const ta = new Float64Array(300), tb = new Float64Array(300);
+  ts.attraction(p, ya, ta);
+  nat.attraction(p, ya, tb);
+  for (let k = 0; k < 300; k++) assert.ok(Math.abs(ta[k]! - tb[k]!) < 1e-12);
 });

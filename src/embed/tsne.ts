@@ -7,7 +7,7 @@
 import { exactKnn } from './knn.js';
 import { conditionalP, symmetrize, type SparseP } from './affinities.js';
 import { pca } from './pca.js';
-import { QuadTree } from './quadtree.js';
+import { bestKernels, type GradientKernels } from './kernels.js';
 import { Rng } from '../util/rng.js';
 
 export interface TsneOptions {
@@ -23,6 +23,8 @@ export interface TsneOptions {
   /** Called every `callbackEvery` iterations with the KL divergence; return true to stop early. */
   callback?: (iteration: number, kl: number, embedding: Float64Array) => boolean | void;
   callbackEvery?: number;
+  /** Gradient kernels (default: native when built, else TypeScript). */
+  kernels?: GradientKernels;
   /** Progress of the preparation stages. */
   onStage?: (stage: 'neighbours' | 'affinities' | 'initialisation' | 'optimisation') => void;
 }
@@ -71,31 +73,20 @@ function initialLayout(data: Float32Array, n: number, dim: number, opts: TsneOpt
 function optimise(p: SparseP, y: Float64Array, state: { update: Float64Array; gains: Float64Array; iteration: number },
   iterations: number, exaggeration: number, momentum: number, lr: number, theta: number, opts: TsneOptions): { kl: number; stopped: boolean } {
   const n = p.n;
-  const tree = new QuadTree(4 * n);
+  const kernels = opts.kernels ?? bestKernels();
   const rep = new Float64Array(2 * n);
+  const attr = new Float64Array(2 * n);
   const grad = new Float64Array(2 * n);
   const every = opts.callbackEvery ?? 50;
   let kl = NaN;
   for (let it = 0; it < iterations; it++) {
-    tree.build(y, n);
-    const z = tree.repulsionAll(y, n, theta, rep);
+    const z = kernels.repulsion(y, n, theta, rep);
     const last = it === iterations - 1;
     const report = (state.iteration + 1) % every === 0 || last;
     if (report) kl = klDivergence(p, y, z);
-    // Gradient for every point first (positions fixed), then the update.
-    for (let i = 0; i < n; i++) {
-      // Attraction: exaggeration * sum_j p_ij q_ij (y_i - y_j); repulsion: sum_j q_ij^2 (y_i - y_j) / Z.
-      let ax = 0, ay = 0;
-      const yix = y[2 * i]!, yiy = y[2 * i + 1]!;
-      for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
-        const j = p.cols[c]!;
-        const dx = yix - y[2 * j]!, dy = yiy - y[2 * j + 1]!;
-        const w = p.vals[c]! / (1 + dx * dx + dy * dy);
-        ax += w * dx; ay += w * dy;
-      }
-      grad[2 * i] = exaggeration * ax - rep[2 * i]! / z;
-      grad[2 * i + 1] = exaggeration * ay - rep[2 * i + 1]! / z;
-    }
+    // Attraction: exaggeration * sum_j p_ij q_ij (y_i - y_j); repulsion: sum_j q_ij^2 (y_i - y_j) / Z.
+    kernels.attraction(p, y, attr);
+    for (let k = 0; k < 2 * n; k++) grad[k] = exaggeration * attr[k]! - rep[k]! / z;
     for (let k = 0; k < 2 * n; k++) {
       const g = grad[k]!, u = state.update[k]!;
       const gain = g * u < 0 ? state.gains[k]! + 0.2 : state.gains[k]! * 0.8;

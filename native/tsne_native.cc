@@ -1,0 +1,238 @@
+// Native t-SNE gradient kernels for autoencoders (N-API, C++17, std::thread). Optional: when this addon cannot be
+// built, src/embed/ uses its TypeScript implementation of the same algorithms (tests check they agree).
+//
+//   repulsion(y: Float64Array, n, theta, force: Float64Array, threads) -> Z
+//     Barnes-Hut: force[2i..2i+1] = sum_j q_ij^2 (y_i - y_j), Z = sum_i sum_{j!=i} q_ij, q = 1/(1+|y_i-y_j|^2).
+//   attraction(rowPtr: Int32Array, cols: Int32Array, vals: Float64Array, y: Float64Array, n, out: Float64Array, threads)
+//     out[2i..2i+1] = sum_j p_ij q_ij (y_i - y_j) over the sparse P.
+#include <node_api.h>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr int kMaxDepth = 40;
+
+struct QuadTree {
+  std::vector<double> cx, cy, hw, comX, comY;
+  std::vector<int32_t> count, child, point;
+  int size = 0;
+
+  int NewNode(double x, double y, double h) {
+    cx.push_back(x); cy.push_back(y); hw.push_back(h);
+    comX.push_back(0); comY.push_back(0); count.push_back(0); child.push_back(-1); point.push_back(-1);
+    return size++;
+  }
+  int Quadrant(int node, double x, double y) const {
+    return child[node] + (x > cx[node] ? 1 : 0) + (y > cy[node] ? 2 : 0);
+  }
+  void Subdivide(int node) {
+    const double h = hw[node] / 2, x = cx[node], y = cy[node];
+    const int first = NewNode(x - h, y - h, h);
+    NewNode(x + h, y - h, h); NewNode(x - h, y + h, h); NewNode(x + h, y + h, h);
+    child[node] = first;
+  }
+  void Build(const double* y, int n) {
+    double minX = INFINITY, minY = INFINITY, maxX = -INFINITY, maxY = -INFINITY;
+    for (int i = 0; i < n; i++) {
+      minX = std::min(minX, y[2 * i]); maxX = std::max(maxX, y[2 * i]);
+      minY = std::min(minY, y[2 * i + 1]); maxY = std::max(maxY, y[2 * i + 1]);
+    }
+    size = 0;
+    for (auto* v : {&cx, &cy, &hw, &comX, &comY}) { v->clear(); v->reserve(4 * n + 8); }
+    for (auto* v : {&count, &child, &point}) { v->clear(); v->reserve(4 * n + 8); }
+    NewNode((minX + maxX) / 2, (minY + maxY) / 2, std::max(maxX - minX, maxY - minY) / 2 * (1 + 1e-5) + 1e-12);
+    for (int i = 0; i < n; i++) Insert(i, y[2 * i], y[2 * i + 1]);
+  }
+  void Insert(int i, double x, double y) {
+    int node = 0;
+    for (int depth = 0;; depth++) {
+      count[node]++; comX[node] += x; comY[node] += y;
+      if (child[node] != -1) { node = Quadrant(node, x, y); continue; }
+      if (count[node] == 1) { point[node] = i; return; }
+      if (depth >= kMaxDepth) { point[node] = -1; return; }
+      const int oldCount = count[node] - 1;
+      const double ox = (comX[node] - x) / oldCount, oy = (comY[node] - y) / oldCount;
+      const int old = point[node];
+      point[node] = -1;
+      Subdivide(node);  // may reallocate: index-based access only
+      const int q = Quadrant(node, ox, oy);
+      count[q] = oldCount; comX[q] = ox * oldCount; comY[q] = oy * oldCount;
+      point[q] = oldCount == 1 ? old : -1;
+      node = Quadrant(node, x, y);
+    }
+  }
+};
+
+// One node as the traversal needs it, packed so each visit touches one cache line.
+struct PackedNode {
+  double mx, my, w2;  // centre of mass, (cell width / theta)^2
+  int32_t count, child, point, pad;
+};
+
+// Points in the order a depth-first walk of the tree meets them: neighbours in this order traverse nearly the
+// same cells, so consecutive traversals reuse the cache.
+void TreeOrder(const QuadTree& t, std::vector<int32_t>& order, const double* y, int n) {
+  order.clear();
+  std::vector<int32_t> stack{0};
+  std::vector<char> seen(n, 0);
+  while (!stack.empty()) {
+    const int node = stack.back();
+    stack.pop_back();
+    if (t.count[node] == 0) continue;
+    if (t.child[node] == -1) {
+      if (t.point[node] >= 0) { order.push_back(t.point[node]); seen[t.point[node]] = 1; }
+      continue;
+    }
+    for (int c = 3; c >= 0; c--) stack.push_back(t.child[node] + c);
+  }
+  for (int i = 0; i < n; i++) if (!seen[i]) order.push_back(i);  // coincident points sharing a capped leaf
+  (void)y;
+}
+
+double RepulsionRange(const std::vector<PackedNode>& nodes, const std::vector<int32_t>& order, const double* y,
+                      double* force, int from, int to) {
+  std::vector<int32_t> stack(4 * kMaxDepth + 16);
+  double zTotal = 0;
+  for (int k = from; k < to; k++) {
+    const int i = order[k];
+    const double x = y[2 * i], yy = y[2 * i + 1];
+    double z = 0, fx = 0, fy = 0;
+    int sp = 0;
+    stack[sp++] = 0;
+    while (sp > 0) {
+      const PackedNode& nd = nodes[stack[--sp]];
+      if (nd.count == 0) continue;
+      if (nd.child == -1 && nd.point == i) continue;
+      const double dx = x - nd.mx, dy = yy - nd.my;
+      const double d2 = dx * dx + dy * dy;
+      if (nd.child == -1 || nd.w2 < d2) {
+        const double m = d2 == 0 ? nd.count - 1 : nd.count;
+        const double q = 1 / (1 + d2);
+        const double mq = m * q;
+        z += mq;
+        fx += mq * q * dx; fy += mq * q * dy;
+      } else {
+        const int first = nd.child;
+        stack[sp++] = first; stack[sp++] = first + 1; stack[sp++] = first + 2; stack[sp++] = first + 3;
+      }
+    }
+    force[2 * i] = fx; force[2 * i + 1] = fy;
+    zTotal += z;
+  }
+  return zTotal;
+}
+
+template <typename F>
+void ParallelFor(int n, int threads, F body) {
+  threads = std::max(1, std::min(threads, n / 256 + 1));
+  if (threads == 1) { body(0, 0, n); return; }
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; t++) {
+    const int from = static_cast<int>(static_cast<int64_t>(n) * t / threads);
+    const int to = static_cast<int>(static_cast<int64_t>(n) * (t + 1) / threads);
+    pool.emplace_back(body, t, from, to);
+  }
+  for (auto& th : pool) th.join();
+}
+
+bool GetTyped(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* length) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) return false;
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  napi_get_typedarray_info(env, v, &type, length, data, &buffer, &offset);
+  return type == want;
+}
+
+napi_value Throw(napi_env env, const char* msg) {
+  napi_throw_type_error(env, nullptr, msg);
+  return nullptr;
+}
+
+napi_value Repulsion(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value args[5];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  if (argc < 5) return Throw(env, "repulsion(y, n, theta, force, threads)");
+  double* y; double* force; size_t ly, lf;
+  int32_t n, threads; double theta;
+  if (!GetTyped(env, args[0], napi_float64_array, reinterpret_cast<void**>(&y), &ly)) return Throw(env, "y must be a Float64Array");
+  napi_get_value_int32(env, args[1], &n);
+  napi_get_value_double(env, args[2], &theta);
+  if (!GetTyped(env, args[3], napi_float64_array, reinterpret_cast<void**>(&force), &lf)) return Throw(env, "force must be a Float64Array");
+  napi_get_value_int32(env, args[4], &threads);
+  if (n < 1 || ly < static_cast<size_t>(2 * n) || lf < static_cast<size_t>(2 * n)) return Throw(env, "arrays shorter than 2n");
+  QuadTree tree;
+  tree.Build(y, n);
+  std::vector<PackedNode> nodes(tree.size);
+  const double theta2 = theta * theta;
+  for (int k = 0; k < tree.size; k++) {
+    PackedNode& nd = nodes[k];
+    nd.count = tree.count[k]; nd.child = tree.child[k]; nd.point = tree.point[k]; nd.pad = 0;
+    nd.mx = nd.count > 0 ? tree.comX[k] / nd.count : 0;
+    nd.my = nd.count > 0 ? tree.comY[k] / nd.count : 0;
+    const double w = 2 * tree.hw[k];
+    nd.w2 = theta2 > 0 ? w * w / theta2 : INFINITY;
+  }
+  std::vector<int32_t> order;
+  TreeOrder(tree, order, y, n);
+  std::vector<double> partial(std::max(1, threads), 0.0);
+  ParallelFor(n, threads, [&](int t, int from, int to) { partial[t] = RepulsionRange(nodes, order, y, force, from, to); });
+  double z = 0;
+  for (double p : partial) z += p;
+  napi_value out;
+  napi_create_double(env, z, &out);
+  return out;
+}
+
+napi_value Attraction(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value args[7];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  if (argc < 7) return Throw(env, "attraction(rowPtr, cols, vals, y, n, out, threads)");
+  int32_t* rowPtr; int32_t* cols; double* vals; double* y; double* out;
+  size_t l0, l1, l2, l3, l5;
+  int32_t n, threads;
+  if (!GetTyped(env, args[0], napi_int32_array, reinterpret_cast<void**>(&rowPtr), &l0)) return Throw(env, "rowPtr must be an Int32Array");
+  if (!GetTyped(env, args[1], napi_int32_array, reinterpret_cast<void**>(&cols), &l1)) return Throw(env, "cols must be an Int32Array");
+  if (!GetTyped(env, args[2], napi_float64_array, reinterpret_cast<void**>(&vals), &l2)) return Throw(env, "vals must be a Float64Array");
+  if (!GetTyped(env, args[3], napi_float64_array, reinterpret_cast<void**>(&y), &l3)) return Throw(env, "y must be a Float64Array");
+  napi_get_value_int32(env, args[4], &n);
+  if (!GetTyped(env, args[5], napi_float64_array, reinterpret_cast<void**>(&out), &l5)) return Throw(env, "out must be a Float64Array");
+  napi_get_value_int32(env, args[6], &threads);
+  if (n < 1 || l0 < static_cast<size_t>(n + 1) || l3 < static_cast<size_t>(2 * n) || l5 < static_cast<size_t>(2 * n) ||
+      static_cast<size_t>(rowPtr[n]) > std::min(l1, l2)) return Throw(env, "array sizes do not match n");
+  ParallelFor(n, threads, [&](int, int from, int to) {
+    for (int i = from; i < to; i++) {
+      double ax = 0, ay = 0;
+      const double xi = y[2 * i], yi = y[2 * i + 1];
+      for (int c = rowPtr[i]; c < rowPtr[i + 1]; c++) {
+        const int j = cols[c];
+        const double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];
+        const double w = vals[c] / (1 + dx * dx + dy * dy);
+        ax += w * dx; ay += w * dy;
+      }
+      out[2 * i] = ax; out[2 * i + 1] = ay;
+    }
+  });
+  return nullptr;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"repulsion", nullptr, Repulsion, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"attraction", nullptr, Attraction, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, 2, props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,78 @@
+/**
+ * The t-SNE gradient's two heavy sums, in two implementations with the same algorithms: the native addon
+ * (native/tsne_native.cc, C++ with threads, built by node-gyp at install when a compiler is present) and
+ * TypeScript. The addon is used when it loaded; AE_NATIVE=0 forces TypeScript (tests run both and compare).
+ */
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import { QuadTree } from './quadtree.js';
+import type { SparseP } from './affinities.js';
+
+export interface GradientKernels {
+  name: 'native' | 'typescript';
+  threads: number;
+  /** force[2i..] = sum_j q_ij^2 (y_i - y_j) (Barnes-Hut with theta); returns Z = sum_{i != j} q_ij. */
+  repulsion(y: Float64Array, n: number, theta: number, force: Float64Array): number;
+  /** out[2i..] = sum_j p_ij q_ij (y_i - y_j). */
+  attraction(p: SparseP, y: Float64Array, out: Float64Array): void;
+}
+
+interface NativeAddon {
+  repulsion(y: Float64Array, n: number, theta: number, force: Float64Array, threads: number): number;
+  attraction(rowPtr: Int32Array, cols: Int32Array, vals: Float64Array, y: Float64Array, n: number, out: Float64Array, threads: number): void;
+}
+
+export function typescriptKernels(): GradientKernels {
+  const tree = new QuadTree(1024);
+  return {
+    name: 'typescript',
+    threads: 1,
+    repulsion(y, n, theta, force) {
+      tree.build(y, n);
+      return tree.repulsionAll(y, n, theta, force);
+    },
+    attraction(p, y, out) {
+      for (let i = 0; i < p.n; i++) {
+        let ax = 0, ay = 0;
+        const xi = y[2 * i]!, yi = y[2 * i + 1]!;
+        for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
+          const j = p.cols[c]!;
+          const dx = xi - y[2 * j]!, dy = yi - y[2 * j + 1]!;
+          const w = p.vals[c]! / (1 + dx * dx + dy * dy);
+          ax += w * dx; ay += w * dy;
+        }
+        out[2 * i] = ax; out[2 * i + 1] = ay;
+      }
+    },
+  };
+}
+
+let addon: NativeAddon | null | undefined;
+
+/** The native addon, or null when it was not built (or AE_NATIVE=0). */
+export function loadNativeAddon(): NativeAddon | null {
+  if (process.env.AE_NATIVE === '0') return null;
+  if (addon !== undefined) return addon;
+  try {
+    // src/embed/ and dist/embed/ both sit two levels below the package root, where node-gyp puts build/.
+    addon = createRequire(import.meta.url)('../../build/Release/tsne_native.node') as NativeAddon;
+  } catch {
+    addon = null;
+  }
+  return addon;
+}
+
+export function nativeKernels(native: NativeAddon, threads = os.availableParallelism()): GradientKernels {
+  return {
+    name: 'native',
+    threads,
+    repulsion: (y, n, theta, force) => native.repulsion(y, n, theta, force, threads),
+    attraction: (p, y, out) => native.attraction(p.rowPtr, p.cols, p.vals, y, p.n, out, threads),
+  };
+}
+
+/** The fastest kernels available here. */
+export function bestKernels(): GradientKernels {
+  const native = loadNativeAddon();
+  return native ? nativeKernels(native) : typescriptKernels();
+}

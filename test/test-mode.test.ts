@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { resolveConfig } from '../src/config/load.js';
+import { train } from '../src/train/trainer.js';
+import { runTest } from '../src/evaluate/test-mode.js';
+import { UserError } from '../src/errors.js';
+import { MNIST_DIR, ROOT, smallMnist, tempDir } from './helpers.js';
+
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function pngSize(file: string): { width: number; height: number } {
+  const b = fs.readFileSync(file);
+  assert.deepEqual(b.subarray(0, 8), PNG, `${file} is a PNG`);
+  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+}
+
+/** A small trained run whose config reads MNIST from the test data folder. */
+async function trainedRun(over: Record<string, unknown>, nTrain: number): Promise<string> {
+  const data = await smallMnist(nTrain, 64);
+  const cfg = resolveConfig({ project: tempDir(), name: 'run', epochs: 2, batch_size: 32, MNIST: { path: MNIST_DIR, subset: 2000 }, ...over });
+  await train(cfg, { data });
+  return path.join(cfg.project, cfg.name);
+}
+
+test('ae test on an AE run writes reconstructions, a t-SNE map, the loss plot and metrics', async () => {
+  const dir = await trainedRun({ epochs: 4, batch_size: 64 }, 2048); // trained enough for digits to separate
+  const progress: number[] = [];
+  const r = await runTest(dir, { limit: 300, count: 6, embedOptions: { onProgress: (it) => progress.push(it) } });
+  const out = path.join(dir, 'vis_outputs');
+  assert.deepEqual(fs.readdirSync(out).sort(), ['latent_tsne.png', 'loss.png', 'metrics.json', 'reconstructions.png']);
+  const recon = pngSize(path.join(out, 'reconstructions.png'));
+  assert.ok(recon.width > 6 * 84 && recon.height > 2 * 84, `two rows of six enlarged digits: ${recon.width}x${recon.height}`);
+  assert.ok(pngSize(path.join(out, 'latent_tsne.png')).width >= 1000);
+  pngSize(path.join(out, 'loss.png'));
+  const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+  assert.equal(m.images, 300);
+  assert.ok(m.test_mse > 0 && m.test_mse < 0.06, `test MSE ${m.test_mse}`);
+  assert.equal(m.latent.dim, 32);
+  assert.ok(m.latent.knn5_accuracy > 0.6, `latent 5-NN ${m.latent.knn5_accuracy}`);
+  assert.equal(m.embedding.method, 'tsne');
+  assert.ok(m.embedding.knn5_accuracy_2d > 0.5 && m.embedding.trustworthiness_k10 > 0.8, JSON.stringify(m.embedding));
+  assert.ok(progress.includes(1000), 't-SNE progress reached iteration 1000 from the worker');
+  assert.deepEqual(r.files.map((f) => path.basename(f)).sort(), ['latent_tsne.png', 'loss.png', 'metrics.json', 'reconstructions.png']);
+});
+
+test('ae test on a denoising CAE run shows the noisy input row and maps latents with PCA and UMAP', async () => {
+  const dir = await trainedRun({ model_type: 'CAE', denoising: true, epochs: 1, batch_size: 16 }, 48);
+  await runTest(dir, { limit: 120, count: 4, embed: 'pca', knnTrainLimit: 48 });
+  const recon = pngSize(path.join(dir, 'vis_outputs', 'reconstructions.png'));
+  assert.ok(recon.height > 3 * 84, 'three rows: noisy input, clean, reconstruction');
+  const m = JSON.parse(fs.readFileSync(path.join(dir, 'vis_outputs', 'metrics.json'), 'utf8'));
+  assert.equal(m.latent.dim, 7 * 7 * 256);
+  await runTest(dir, { limit: 120, count: 4, embed: 'umap', knnTrainLimit: 48 });
+  assert.ok(fs.existsSync(path.join(dir, 'vis_outputs', 'latent_umap.png')));
+});
+
+test('ae test refuses a run without the requested checkpoint and a --count larger than the split', async () => {
+  const dir = await trainedRun({ epochs: 1 }, 128);
+  fs.rmSync(path.join(dir, 'weights', 'best.ckpt'));
+  await assert.rejects(runTest(dir, { limit: 50 }), (e: unknown) => e instanceof UserError && /no best checkpoint/.test(e.message) && /--weights last/.test(e.message));
+  await assert.rejects(runTest(dir, { weights: 'last', limit: 5, count: 10 }), /--count 10 is more than the 5 images/);
+});
+
+test('the CLI: ae test and the reference-style -m test print the loss and the output paths', async () => {
+  const dir = await trainedRun({ epochs: 1 }, 128);
+  const cli = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, path.join(ROOT, 'src', 'cli.ts')];
+  const r = spawnSync(process.execPath, [...cli, 'test', dir, '--embed', 'pca', '--limit', '200', '--count', '3'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /test loss \(MSE\): 0\.\d+/);
+  assert.match(r.stdout, /latent_pca\.png/);
+  const cfgFile = path.join(dir, 'config.yaml');
+  const ref = spawnSync(process.execPath, [...cli, '-m', 'test', '--config', cfgFile, '--embed', 'pca', '--limit', '100', '--split', 'validation'], { encoding: 'utf8' });
+  assert.equal(ref.status, 0, ref.stderr);
+  assert.match(ref.stdout, /validation loss \(MSE\)/);
+});
