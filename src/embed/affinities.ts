@@ -41,25 +41,41 @@ export function conditionalP(nb: Neighbours, n: number, perplexity: number, tol 
   return p;
 }
 
-/** Symmetrises P_j|i into P = (P_j|i + P_i|j) / (2n), as CSR. */
+/**
+ * Symmetrises P_j|i into P = (P_j|i + P_i|j) / (2n), as CSR: each (i, j) entry goes to rows i and j, then
+ * duplicates within a row are merged with a position table (O(nnz), no sorting or hashing).
+ */
 export function symmetrize(nb: Neighbours, n: number, cond: Float64Array): SparseP {
   const { k, indices } = nb;
-  const rows: Array<Map<number, number>> = Array.from({ length: n }, () => new Map());
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    start[i + 1]! += k;
+    for (let t = 0; t < k; t++) start[indices[i * k + t]! + 1]!++;
+  }
+  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!;
+  const rawCols = new Int32Array(start[n]!);
+  const rawVals = new Float64Array(start[n]!);
+  const fill = start.slice(0, n);
   for (let i = 0; i < n; i++) {
     for (let t = 0; t < k; t++) {
-      const j = indices[i * k + t]!;
-      const v = cond[i * k + t]! / (2 * n);
-      rows[i]!.set(j, (rows[i]!.get(j) ?? 0) + v);
-      rows[j]!.set(i, (rows[j]!.get(i) ?? 0) + v);
+      const j = indices[i * k + t]!, v = cond[i * k + t]! / (2 * n);
+      rawCols[fill[i]!] = j; rawVals[fill[i]!++] = v;
+      rawCols[fill[j]!] = i; rawVals[fill[j]!++] = v;
     }
   }
+  // Merge duplicate columns row by row, compacting in place.
+  const pos = new Int32Array(n).fill(-1);
   const rowPtr = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) rowPtr[i + 1] = rowPtr[i]! + rows[i]!.size;
-  const cols = new Int32Array(rowPtr[n]!);
-  const vals = new Float64Array(rowPtr[n]!);
+  let w = 0;
   for (let i = 0; i < n; i++) {
-    let c = rowPtr[i]!;
-    for (const [j, v] of rows[i]!) { cols[c] = j; vals[c] = v; c++; }
+    const rowStart = w;
+    for (let c = start[i]!; c < start[i + 1]!; c++) {
+      const j = rawCols[c]!;
+      if (pos[j]! >= 0) { rawVals[pos[j]!]! += rawVals[c]!; continue; }
+      pos[j] = w; rawCols[w] = j; rawVals[w] = rawVals[c]!; w++;
+    }
+    for (let c = rowStart; c < w; c++) pos[rawCols[c]!] = -1;
+    rowPtr[i + 1] = w;
   }
-  return { n, rowPtr, cols, vals };
+  return { n, rowPtr, cols: rawCols.slice(0, w), vals: rawVals.slice(0, w) };
 }

@@ -1,0 +1,123 @@
+/**
+ * Our t-SNE against scikit-learn's TSNE() (defaults), side by side on the same points, with the same quality
+ * metrics computed here for both: wall time, 2-D 5-NN accuracy (leave-one-out) and trustworthiness (k = 10, on
+ * seeded 2,000-point subsamples: the mean over 5 subsamples, since one subsample moves it by about 0.002).
+ *   npm run bench:tsne                         10k AE test latents and PCA-50 of the 10k test pixels
+ *   npm run bench:tsne -- --run runs/mnist-ae  use that run's best AE (default: train one, runs/bench-ae)
+ *   npm run bench:tsne -- --large              also all 70,000 MNIST images (PCA-50), ours only
+ *   npm run bench:tsne -- --no-reference       skip scikit-learn
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../src/backend/index.js';
+import { loadConfig } from '../src/config/load.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { encodeSet, loadModel } from '../src/evaluate/latents.js';
+import { trustworthiness } from '../src/evaluate/metrics.js';
+import { knnSearch } from '../src/embed/knn.js';
+import { pca } from '../src/embed/pca.js';
+import { tsne } from '../src/embed/tsne.js';
+import { bestKernels } from '../src/embed/kernels.js';
+import { readRunConfig, train } from '../src/train/trainer.js';
+import { openRunDir } from '../src/train/run-dir.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const value = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
+const mnistDir = value('mnist') ?? process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist');
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function looKnn(coords: Float32Array, n: number, labels: Uint8Array): number {
+  const nb = knnSearch(coords, n, coords, n, 2, 5, true);
+  let ok = 0;
+  const votes = new Int32Array(10);
+  for (let i = 0; i < n; i++) {
+    votes.fill(0);
+    for (let r = 0; r < 5; r++) votes[labels[nb.indices[i * 5 + r]!]!]!++;
+    let best = labels[nb.indices[i * 5]!]!;
+    for (let c = 0; c < 10; c++) if (votes[c]! > votes[best]!) best = c;
+    if (best === labels[i]) ok++;
+  }
+  return ok / n;
+}
+
+function sklearn(x: Float32Array, n: number, dim: number): { seconds: number; coords: Float32Array } | null {
+  if (flag('no-reference')) return null;
+  if (spawnSync('/usr/bin/python3', ['-c', 'import sklearn'], { encoding: 'utf8' }).status !== 0) {
+    console.log('  scikit-learn reference skipped: /usr/bin/python3 has no sklearn (apt-get install python3-sklearn to compare)');
+    return null;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-bench-tsne-'));
+  fs.writeFileSync(path.join(dir, 'in.bin'), Buffer.from(x.buffer, x.byteOffset, n * dim * 4));
+  const r = spawnSync('/usr/bin/python3', [path.join(here, 'reference_tsne.py'), path.join(dir, 'in.bin'), String(n), String(dim), path.join(dir, 'out.bin')], { encoding: 'utf8' });
+  if (r.status !== 0) { console.log(`  scikit-learn failed: ${r.stderr.trim().split('\n').pop()}`); return null; }
+  const coords = new Float32Array(fs.readFileSync(path.join(dir, 'out.bin')).buffer.slice(0));
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { seconds: Number(r.stdout.trim()), coords };
+}
+
+interface Row { input: string; impl: string; seconds: number; knn: number; trust: number }
+
+/** Mean trustworthiness over 5 seeded 2,000-point subsamples. */
+function meanTrust(x: Float32Array, dim: number, coords: Float32Array, n: number): number {
+  let sum = 0;
+  for (let seed = 0; seed < 5; seed++) sum += trustworthiness(x, dim, coords, 2, n, 10, 2000, seed);
+  return sum / 5;
+}
+const rows: Row[] = [];
+
+function compare(name: string, x: Float32Array, n: number, dim: number, labels: Uint8Array, withReference: boolean): void {
+  console.log(`${name}: ${n} points x ${dim}`);
+  const t0 = performance.now();
+  const ours = tsne(x, n, dim, { seed: 0, onStage: (s) => console.log(`  ours: ${s} at ${((performance.now() - t0) / 1000).toFixed(1)} s`) });
+  const seconds = (performance.now() - t0) / 1000;
+  const row = { input: name, impl: `ours (${bestKernels().name} kernels)`, seconds, knn: looKnn(ours.embedding, n, labels), trust: meanTrust(x, dim, ours.embedding, n) };
+  rows.push(row);
+  console.log(`  ours: ${seconds.toFixed(1)} s, 5-NN ${row.knn.toFixed(4)}, trustworthiness ${row.trust.toFixed(4)}, KL ${ours.kl.toFixed(3)}`);
+  if (!withReference) return;
+  const ref = sklearn(x, n, dim);
+  if (!ref) return;
+  const refRow = { input: name, impl: 'scikit-learn TSNE()', seconds: ref.seconds, knn: looKnn(ref.coords, n, labels), trust: meanTrust(x, dim, ref.coords, n) };
+  rows.push(refRow);
+  console.log(`  scikit-learn: ${ref.seconds.toFixed(1)} s, 5-NN ${refRow.knn.toFixed(4)}, trustworthiness ${refRow.trust.toFixed(4)}; time ratio ours/sklearn ${(seconds / ref.seconds).toFixed(2)}`);
+}
+
+await initBackend('wasm');
+console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+const data = await loadMnist(mnistDir, 0.2, 0);
+
+// 1. Latents of a trained AE (the reference AE, 10 epochs).
+let runDir = value('run');
+if (!runDir) {
+  runDir = path.join('runs', 'bench-ae');
+  if (!fs.existsSync(path.join(runDir, 'weights', 'best.ckpt'))) {
+    console.log(`training the reference AE for the benchmark into ${runDir} (10 epochs, ~3 minutes)`);
+    fs.rmSync(runDir, { recursive: true, force: true });
+    await train(loadConfig(path.join(here, '..', 'configs', 'mnist-ae.yaml'), { name: 'bench-ae', MNIST: { path: mnistDir } }), { data });
+  }
+}
+const run = openRunDir(runDir);
+const { model } = loadModel(readRunConfig(run), run.bestCheckpoint);
+const latents = encodeSet(model, data.test);
+compare(`AE test latents (${runDir})`, latents.codes, data.test.count, latents.dim, data.test.labels, true);
+
+// 2. PCA-50 of the raw test pixels.
+const pixels50 = pca(data.test.images, data.test.count, 784, 50, 0).scores;
+compare('PCA-50 of 10k test pixels', pixels50, data.test.count, 50, data.test.labels, true);
+
+// 3. All 70,000 images, PCA-50 (ours only: scikit-learn takes many minutes here).
+if (flag('large')) {
+  const n = data.train.count + data.validation.count + data.test.count;
+  const all = new Float32Array(n * 784);
+  all.set(data.train.images); all.set(data.validation.images, data.train.images.length); all.set(data.test.images, data.train.images.length + data.validation.images.length);
+  const labels = new Uint8Array(n);
+  labels.set(data.train.labels); labels.set(data.validation.labels, data.train.count); labels.set(data.test.labels, data.train.count + data.validation.count);
+  compare('PCA-50 of all 70k MNIST images', pca(all, n, 784, 50, 0).scores, n, 50, labels, false);
+}
+
+console.log('\n| input | implementation | wall time (s) | 2-D 5-NN accuracy | trustworthiness (k=10, mean of 5 subsamples) |');
+console.log('| --- | --- | ---: | ---: | ---: |');
+for (const r of rows) console.log(`| ${r.input} | ${r.impl} | ${r.seconds.toFixed(1)} | ${r.knn.toFixed(3)} | ${r.trust.toFixed(3)} |`);
