@@ -16,8 +16,7 @@ import { initBackend } from '../src/backend/index.js';
 import { loadConfig } from '../src/config/load.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { encodeSet, loadModel } from '../src/evaluate/latents.js';
-import { trustworthiness } from '../src/evaluate/metrics.js';
-import { knnSearch } from '../src/embed/knn.js';
+import { leaveOneOutKnnAccuracy, trustworthiness } from '../src/evaluate/metrics.js';
 import { pca } from '../src/embed/pca.js';
 import { tsne } from '../src/embed/tsne.js';
 import { bestKernels } from '../src/embed/kernels.js';
@@ -29,20 +28,6 @@ const flag = (name: string) => args.includes(`--${name}`);
 const value = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
 const mnistDir = value('mnist') ?? process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist');
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-function looKnn(coords: Float32Array, n: number, labels: Uint8Array): number {
-  const nb = knnSearch(coords, n, coords, n, 2, 5, true);
-  let ok = 0;
-  const votes = new Int32Array(10);
-  for (let i = 0; i < n; i++) {
-    votes.fill(0);
-    for (let r = 0; r < 5; r++) votes[labels[nb.indices[i * 5 + r]!]!]!++;
-    let best = labels[nb.indices[i * 5]!]!;
-    for (let c = 0; c < 10; c++) if (votes[c]! > votes[best]!) best = c;
-    if (best === labels[i]) ok++;
-  }
-  return ok / n;
-}
 
 function sklearn(x: Float32Array, n: number, dim: number): { seconds: number; coords: Float32Array } | null {
   if (flag('no-reference')) return null;
@@ -74,13 +59,13 @@ function compare(name: string, x: Float32Array, n: number, dim: number, labels: 
   const t0 = performance.now();
   const ours = tsne(x, n, dim, { seed: 0, onStage: (s) => console.log(`  ours: ${s} at ${((performance.now() - t0) / 1000).toFixed(1)} s`) });
   const seconds = (performance.now() - t0) / 1000;
-  const row = { input: name, impl: `ours (${bestKernels().name} kernels)`, seconds, knn: looKnn(ours.embedding, n, labels), trust: meanTrust(x, dim, ours.embedding, n) };
+  const row = { input: name, impl: `ours (${bestKernels().name} kernels)`, seconds, knn: leaveOneOutKnnAccuracy(ours.embedding, labels, 2, 5), trust: meanTrust(x, dim, ours.embedding, n) };
   rows.push(row);
   console.log(`  ours: ${seconds.toFixed(1)} s, 5-NN ${row.knn.toFixed(4)}, trustworthiness ${row.trust.toFixed(4)}, KL ${ours.kl.toFixed(3)}`);
   if (!withReference) return;
   const ref = sklearn(x, n, dim);
   if (!ref) return;
-  const refRow = { input: name, impl: 'scikit-learn TSNE()', seconds: ref.seconds, knn: looKnn(ref.coords, n, labels), trust: meanTrust(x, dim, ref.coords, n) };
+  const refRow = { input: name, impl: 'scikit-learn TSNE()', seconds: ref.seconds, knn: leaveOneOutKnnAccuracy(ref.coords, labels, 2, 5), trust: meanTrust(x, dim, ref.coords, n) };
   rows.push(refRow);
   console.log(`  scikit-learn: ${ref.seconds.toFixed(1)} s, 5-NN ${refRow.knn.toFixed(4)}, trustworthiness ${refRow.trust.toFixed(4)}; time ratio ours/sklearn ${(seconds / ref.seconds).toFixed(2)}`);
 }

@@ -123,7 +123,7 @@ async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
   const result = await runTest(runDir, {
     weights: flags.weights, count: flags.count, embed: flags.embed, split: flags.split, limit: flags.limit,
     onMessage: (text) => console.log(text),
-    embedOptions: { reportEvery: 50, onProgress: (iteration, kl) => {
+    embedOptions: { reportEvery: 50, onStage: (stage) => console.log(`  t-SNE: ${stage}`), onProgress: (iteration, kl) => {
       if (iteration !== lastKl) { lastKl = iteration; console.log(`  t-SNE iteration ${iteration}/1000, KL divergence ${kl.toFixed(4)}`); }
     } },
   });

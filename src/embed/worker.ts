@@ -19,6 +19,7 @@ interface Job {
 
 export type WorkerMessage =
   | { type: 'progress'; iteration: number; kl: number }
+  | { type: 'stage'; stage: string }
   | { type: 'done'; embedding: Embedding }
   | { type: 'error'; message: string };
 
@@ -27,6 +28,8 @@ export interface WorkerEmbedOptions {
   perplexity?: number;
   reportEvery?: number;
   onProgress?: (iteration: number, kl: number) => void;
+  /** t-SNE's preparation stages as they start: neighbours, affinities, initialisation, optimisation. */
+  onStage?: (stage: string) => void;
   /** Polled at each report; true stops the optimisation and returns the layout so far. */
   shouldStop?: () => boolean;
 }
@@ -48,6 +51,7 @@ export function embedInWorker(latents: Float32Array, n: number, dim: number, met
     const finish = () => clearInterval(poll);
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') opts.onProgress?.(m.iteration, m.kl);
+      else if (m.type === 'stage') opts.onStage?.(m.stage);
       else if (m.type === 'done') { finish(); resolve(m.embedding); void worker.terminate(); }
       else { finish(); reject(new Error(m.message)); void worker.terminate(); }
     });
@@ -62,7 +66,7 @@ async function workerMain(job: Job): Promise<void> {
   try {
     const embedding = embed(job.latents, job.n, job.dim, job.method, {
       seed: job.seed,
-      tsne: { perplexity: job.perplexity, callbackEvery: job.reportEvery, callback: (iteration, kl) => {
+      tsne: { perplexity: job.perplexity, callbackEvery: job.reportEvery, onStage: (stage) => post({ type: 'stage', stage }), callback: (iteration, kl) => {
         post({ type: 'progress', iteration, kl });
         return Atomics.load(job.stopFlag, 0) === 1;
       } },

@@ -7,18 +7,28 @@ import { Rng } from '../util/rng.js';
  * (testX, testY). Distances are squared Euclidean; computed in blocks against the training set.
  */
 export function knnAccuracy(trainX: Float32Array, trainY: Uint8Array, testX: Float32Array, testY: Uint8Array, dim: number, k = 5): number {
-  const nTrain = trainY.length, nTest = testY.length;
-  const nb = knnSearch(trainX, nTrain, testX, nTest, dim, k, false);
-  let correct = 0;
+  const nb = knnSearch(trainX, trainY.length, testX, testY.length, dim, k, false);
+  return voteAccuracy(nb.indices, k, trainY, testY);
+}
+
+/** Leave-one-out k-NN accuracy within one set of points (each point classified by its k nearest others). */
+export function leaveOneOutKnnAccuracy(x: Float32Array, labels: Uint8Array, dim: number, k = 5): number {
+  const nb = knnSearch(x, labels.length, x, labels.length, dim, k, true);
+  return voteAccuracy(nb.indices, k, labels, labels);
+}
+
+/** Share of queries whose k neighbours' majority label (ties: the nearest neighbour's) is their own label. */
+function voteAccuracy(neighbours: Int32Array, k: number, refLabels: Uint8Array, queryLabels: Uint8Array): number {
   const votes = new Int32Array(256);
-  for (let t = 0; t < nTest; t++) {
+  let correct = 0;
+  for (let q = 0; q < queryLabels.length; q++) {
     votes.fill(0);
-    for (let r = 0; r < k; r++) votes[trainY[nb.indices[t * k + r]!]!]!++;
-    let best = trainY[nb.indices[t * k]!]!; // ties go to the nearest neighbour's label
+    for (let r = 0; r < k; r++) votes[refLabels[neighbours[q * k + r]!]!]!++;
+    let best = refLabels[neighbours[q * k]!]!;
     for (let label = 0; label < 256; label++) if (votes[label]! > votes[best]!) best = label;
-    if (best === testY[t]) correct++;
+    if (best === queryLabels[q]) correct++;
   }
-  return correct / nTest;
+  return correct / queryLabels.length;
 }
 
 /**

@@ -11,7 +11,6 @@ import { subset } from '../data/mnist.js';
 import { reconstruct } from '../models/model.js';
 import type { EmbedMethod } from '../embed/index.js';
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
-import { knnSearch } from '../embed/knn.js';
 import { drawLatentMap } from '../render/latent-map.js';
 import { drawLossPlot } from '../render/loss-plot.js';
 import { drawReconstructions } from '../render/reconstructions.js';
@@ -22,7 +21,7 @@ import { readCheckpoint } from '../checkpoint/checkpoint.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { encodeSet, loadModel } from './latents.js';
-import { knnAccuracy, trustworthiness } from './metrics.js';
+import { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness } from './metrics.js';
 
 export type Split = 'test' | 'validation' | 'train';
 
@@ -46,21 +45,6 @@ export interface TestResult {
 }
 
 const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-
-/** Leave-one-out k-NN accuracy within one set of points. */
-function looKnnAccuracy(coords: Float32Array, n: number, dim: number, labels: Uint8Array, k: number): number {
-  const nb = knnSearch(coords, n, coords, n, dim, k, true);
-  const votes = new Int32Array(256);
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    votes.fill(0);
-    for (let r = 0; r < k; r++) votes[labels[nb.indices[i * k + r]!]!]!++;
-    let best = labels[nb.indices[i * k]!]!;
-    for (let c = 0; c < 256; c++) if (votes[c]! > votes[best]!) best = c;
-    if (best === labels[i]) correct++;
-  }
-  return correct / n;
-}
 
 function seededSubset(set: ImageSet, limit: number, seed: number): ImageSet {
   if (set.count <= limit) return set;
@@ -125,7 +109,7 @@ export async function runTest(runDirPath: string, opts: TestOptions = {}): Promi
   const t0 = performance.now();
   const map = await embedInWorker(latents.codes, set.count, latents.dim, method, { seed: config.seed, ...opts.embedOptions });
   const embedSeconds = (performance.now() - t0) / 1000;
-  const mapKnn = set.count > 5 ? looKnnAccuracy(map.coords, set.count, 2, set.labels, 5) : NaN;
+  const mapKnn = set.count > 5 ? leaveOneOutKnnAccuracy(map.coords, set.labels, 2, 5) : NaN;
   const trust = set.count > 31 ? trustworthiness(latents.codes, latents.dim, map.coords, 2, set.count, 10, 2000, config.seed) : NaN;
   const mapFile = path.join(outDir, `latent_${method}.png`);
   await drawLatentMap({ coords: map.coords, labels: set.labels, classNames: MNIST_CLASSES, images: set.images, height: set.height, width: set.width, channels: set.channels,
