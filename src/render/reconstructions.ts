@@ -16,8 +16,14 @@ export async function drawReconstructions(panel: ReconstructionPanel, file: stri
   const n = panel.columnLabels.length;
   const scale = Math.max(1, Math.floor(96 / Math.max(panel.height, panel.width)));
   const cellW = panel.width * scale, cellH = panel.height * scale;
-  const gap = 8, left = 150, top = 70;
-  const { canvas, ctx } = newCanvas(left + n * (cellW + gap) + gap, top + panel.rows.length * (cellH + gap) + gap);
+  const gap = 8, top = 70;
+  // The left margin fits the longest row label.
+  const probe = newCanvas(1, 1).ctx;
+  probe.font = font(16);
+  const left = Math.ceil(Math.max(...panel.rows.map((r) => probe.measureText(r.label).width))) + 28;
+  probe.font = font(20, true);
+  const width = Math.max(left + n * (cellW + gap) + gap, Math.ceil(probe.measureText(panel.title).width) + 2 * gap);
+  const { canvas, ctx } = newCanvas(width, top + panel.rows.length * (cellH + gap) + gap);
   ctx.fillStyle = '#222';
   ctx.font = font(20, true);
   ctx.fillText(panel.title, gap, 28);
