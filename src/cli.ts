@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option, InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
 import { loadConfig } from './config/load.js';
 import { UserError, TrainingInterrupted } from './errors.js';
 import { train, resume, type TrainOptions } from './train/trainer.js';
@@ -119,18 +120,41 @@ interface TestFlags {
 
 async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
   checkDevice(flags.device);
-  let lastKl = 0;
-  const result = await runTest(runDir, {
-    weights: flags.weights, count: flags.count, embed: flags.embed, split: flags.split, limit: flags.limit,
-    onMessage: (text) => console.log(text),
-    embedOptions: { reportEvery: 50, onStage: (stage) => console.log(`  t-SNE: ${stage}`), onProgress: (iteration, kl) => {
-      if (iteration !== lastKl) { lastKl = iteration; console.log(`  t-SNE iteration ${iteration}/1000, KL divergence ${kl.toFixed(4)}`); }
-    } },
-  });
-  const m = result.metrics as { embedding: { knn5_accuracy_2d: number; trustworthiness_k10: number; seconds: number } };
-  console.log(`2-D map: 5-NN accuracy ${m.embedding.knn5_accuracy_2d.toFixed(4)}, trustworthiness ${m.embedding.trustworthiness_k10.toFixed(4)}, ${m.embedding.seconds.toFixed(1)} s`);
-  console.log(`outputs in ${result.outputDir}:`);
-  for (const f of result.files) console.log(`  ${f}`);
+  // t-SNE progress: a bar with the KL divergence on a terminal, a line every 50 iterations otherwise.
+  const tty = Boolean(process.stdout.isTTY) && !process.env.CI;
+  let bar: cliProgress.SingleBar | null = null;
+  const stopBar = () => { bar?.stop(); bar = null; };
+  let lastReported = 0;
+  try {
+    const result = await runTest(runDir, {
+      weights: flags.weights, count: flags.count, embed: flags.embed, split: flags.split, limit: flags.limit,
+      onMessage: (text) => { stopBar(); console.log(text); },
+      embedOptions: {
+        reportEvery: 50,
+        onStage: (stage) => {
+          if (stage === 'optimisation' && tty) {
+            bar = new cliProgress.SingleBar({ format: 't-SNE {bar} {value}/{total} iterations | KL {kl} | eta {eta_formatted}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+            bar.start(1000, 0, { kl: '-' });
+          } else if (!tty) {
+            console.log(`  t-SNE: ${stage}`);
+          }
+        },
+        onProgress: (iteration, kl) => {
+          if (iteration === lastReported) return;
+          lastReported = iteration;
+          if (bar) bar.update(iteration, { kl: kl.toFixed(4) });
+          else console.log(`  t-SNE iteration ${iteration}/1000, KL divergence ${kl.toFixed(4)}`);
+        },
+      },
+    });
+    stopBar();
+    const m = result.metrics as { embedding: { knn5_accuracy_2d: number; trustworthiness_k10: number; seconds: number } };
+    console.log(`2-D map: 5-NN accuracy ${m.embedding.knn5_accuracy_2d.toFixed(4)}, trustworthiness ${m.embedding.trustworthiness_k10.toFixed(4)}, ${m.embedding.seconds.toFixed(1)} s`);
+    console.log(`outputs in ${result.outputDir}:`);
+    for (const f of result.files) console.log(`  ${f}`);
+  } finally {
+    stopBar();
+  }
 }
 
 function addTestOptions(cmd: Command): Command {

@@ -6,7 +6,7 @@ export { initBackend, tf, type BackendName } from './backend/index.js';
 export { patchWasmBackend, PATCHED_KERNELS } from './backend/wasm-patches.js';
 export { loadMnist, ensureMnistFiles, splitValidation, MNIST_FILES, MNIST_MIRRORS, type MnistSplits } from './data/mnist.js';
 export { parseIdx, parseIdxImages, parseIdxLabels, encodeIdx } from './data/idx.js';
-export { batchTensor, head, type ImageSet } from './data/dataset.js';
+export { batchTensor, head, subset, type ImageSet } from './data/dataset.js';
 export { createModel, reconstruct, type Autoencoder, type ImageShape } from './models/model.js';
 export { AE } from './models/ae.js';
 export { CAE } from './models/cae.js';

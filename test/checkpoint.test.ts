@@ -19,7 +19,7 @@ test('checkpoint round trip keeps header and data', () => {
   const file = path.join(tempDir(), 'a.ckpt');
   const data = Float32Array.from([1, 2, 3, 4.5]);
   const state = { epoch: 1, step: 2, globalStep: 3, epochLossSum: 0, epochSamples: 0, epochSeconds: 0, bestValLoss: 0.5, history: [] };
-  writeCheckpoint(file, { model_signature: 'sig', config: resolveConfig({}), state, variables: [{ name: 'w', shape: [2, 2], offset: 0 }], optimizer: { iterations: 3, slots: [] } }, data);
+  writeCheckpoint(file, { model_signature: 'sig', config_hash: 'abc', config: resolveConfig({}), state, variables: [{ name: 'w', shape: [2, 2], offset: 0 }], optimizer: { iterations: 3, slots: [] } }, data);
   const ckpt = readCheckpoint(file);
   assert.deepEqual(ckpt.data, data);
   assert.equal(ckpt.header.format_version, CHECKPOINT_FORMAT_VERSION);

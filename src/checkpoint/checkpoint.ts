@@ -46,6 +46,8 @@ export interface CheckpointHeader {
   format_version: number;
   created: string;
   model_signature: string;
+  /** Short SHA-256 of the resolved config, to tell at a glance whether two checkpoints share a config. */
+  config_hash: string;
   config: Config;
   state: TrainingState;
   variables: TensorRecord[];

@@ -36,3 +36,16 @@ export function head(set: ImageSet, n: number): ImageSet {
   const size = imageSize(set);
   return { ...set, images: set.images.subarray(0, k * size), labels: set.labels.subarray(0, k), count: k };
 }
+
+/** Takes rows `idx` of `set` into a new set. */
+export function subset(set: ImageSet, idx: ArrayLike<number>): ImageSet {
+  const size = set.height * set.width * set.channels;
+  const images = new Float32Array(idx.length * size);
+  const labels = new Uint8Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const j = idx[i]!;
+    images.set(set.images.subarray(j * size, (j + 1) * size), i * size);
+    labels[i] = set.labels[j]!;
+  }
+  return { ...set, images, labels, count: idx.length };
+}

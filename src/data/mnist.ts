@@ -9,7 +9,7 @@ import { UserError } from '../errors.js';
 import { writeFileAtomic, removeStaleTempFiles } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { parseIdxImages, parseIdxLabels } from './idx.js';
-import { head, type ImageSet } from './dataset.js';
+import { head, subset, type ImageSet } from './dataset.js';
 
 export const MNIST_FILES = {
   trainImages: { name: 'train-images-idx3-ubyte.gz', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873' },
@@ -129,19 +129,6 @@ export interface MnistSplits {
   train: ImageSet;
   validation: ImageSet;
   test: ImageSet;
-}
-
-/** Takes rows `idx` of `set` into a new set. */
-export function subset(set: ImageSet, idx: ArrayLike<number>): ImageSet {
-  const size = set.height * set.width * set.channels;
-  const images = new Float32Array(idx.length * size);
-  const labels = new Uint8Array(idx.length);
-  for (let i = 0; i < idx.length; i++) {
-    const j = idx[i]!;
-    images.set(set.images.subarray(j * size, (j + 1) * size), i * size);
-    labels[i] = set.labels[j]!;
-  }
-  return { ...set, images, labels, count: idx.length };
 }
 
 /** Splits off round(proportion * n) images for validation, chosen by a permutation seeded from `seed`. */

@@ -6,8 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf, initBackend } from '../backend/index.js';
 import { UserError } from '../errors.js';
-import { batchTensor, type ImageSet } from '../data/dataset.js';
-import { subset } from '../data/mnist.js';
+import { batchTensor, head, subset, type ImageSet } from '../data/dataset.js';
 import { reconstruct } from '../models/model.js';
 import type { EmbedMethod } from '../embed/index.js';
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
@@ -67,7 +66,7 @@ export async function runTest(runDirPath: string, opts: TestOptions = {}): Promi
   await initBackend(config.backend);
   const data = await loadData(config, say);
   let set = data[splitName];
-  if (opts.limit !== undefined) set = { ...set, images: set.images.subarray(0, Math.min(opts.limit, set.count) * set.height * set.width * set.channels), labels: set.labels.subarray(0, Math.min(opts.limit, set.count)), count: Math.min(opts.limit, set.count) };
+  if (opts.limit !== undefined) set = head(set, opts.limit);
   if (count > set.count) throw new UserError(`--count ${count} is more than the ${set.count} images of the ${splitName} split`);
   const { model, epoch } = loadModel(config, ckptFile);
   const outDir = path.join(run.dir, 'vis_outputs');

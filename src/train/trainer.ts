@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 import { tf, initBackend } from '../backend/index.js';
 import { UserError, TrainingInterrupted } from '../errors.js';
-import { resolveConfig, modelSignature } from '../config/load.js';
+import { configHash, resolveConfig, modelSignature } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { loadMnist, type MnistSplits } from '../data/mnist.js';
 import { batchTensor } from '../data/dataset.js';
@@ -80,6 +80,7 @@ async function saveCheckpoint(file: string, config: Config, model: Autoencoder, 
   try {
     writeCheckpoint(file, {
       model_signature: modelSignature(config),
+      config_hash: configHash(config),
       config,
       state: structuredClone(state),
       variables: records.slice(0, nVars),
