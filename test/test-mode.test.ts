@@ -77,3 +77,9 @@ test('the CLI: ae test and the reference-style -m test print the loss and the ou
   assert.equal(ref.status, 0, ref.stderr);
   assert.match(ref.stdout, /validation loss \(MSE\)/);
 });
+
+test('too few points for t-SNE is a clear UserError from the worker thread, not a crash', async () => {
+  const dir = await trainedRun({ epochs: 1 }, 128);
+  await assert.rejects(runTest(dir, { limit: 40, count: 3 }), (e: unknown) => e instanceof UserError && /perplexity 30 needs more than 90 points, got 40/.test(e.message) && /--embed pca/.test(e.message));
+  await assert.rejects(runTest(dir, { limit: 0 }), /--limit 0 leaves nothing to evaluate/);
+});

@@ -9,6 +9,7 @@ import { conditionalP, symmetrize, type SparseP } from './affinities.js';
 import { pca } from './pca.js';
 import { bestKernels, type GradientKernels } from './kernels.js';
 import { Rng } from '../util/rng.js';
+import { UserError } from '../errors.js';
 
 export interface TsneOptions {
   perplexity?: number;
@@ -108,7 +109,10 @@ function optimise(p: SparseP, y: Float64Array, state: { update: Float64Array; ga
 /** Affinities for t-SNE from raw data. */
 export function tsneAffinities(data: Float32Array, n: number, dim: number, perplexity: number, onStage?: TsneOptions['onStage']): SparseP {
   const k = Math.min(n - 1, Math.floor(3 * perplexity));
-  if (perplexity * 3 >= n) throw new Error(`perplexity ${perplexity} is too large for ${n} points; use at most ${Math.floor((n - 1) / 3)}`);
+  if (perplexity * 3 >= n) {
+    throw new UserError(`t-SNE with perplexity ${perplexity} needs more than ${Math.floor(3 * perplexity)} points, got ${n}`,
+      `use at least ${Math.floor(3 * perplexity) + 1} points (e.g. a larger --limit), a perplexity below ${Math.max(1, Math.floor((n - 1) / 3))}, or --embed pca`);
+  }
   onStage?.('neighbours');
   const nb = exactKnn(data, n, dim, k);
   onStage?.('affinities');

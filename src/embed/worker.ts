@@ -5,6 +5,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend/index.js';
 import { embed, type EmbedMethod, type Embedding } from './index.js';
+import { UserError } from '../errors.js';
 
 interface Job {
   latents: Float32Array;
@@ -21,7 +22,7 @@ export type WorkerMessage =
   | { type: 'progress'; iteration: number; kl: number }
   | { type: 'stage'; stage: string }
   | { type: 'done'; embedding: Embedding }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string; hint?: string; user: boolean };
 
 export interface WorkerEmbedOptions {
   seed?: number;
@@ -53,7 +54,7 @@ export function embedInWorker(latents: Float32Array, n: number, dim: number, met
       if (m.type === 'progress') opts.onProgress?.(m.iteration, m.kl);
       else if (m.type === 'stage') opts.onStage?.(m.stage);
       else if (m.type === 'done') { finish(); resolve(m.embedding); void worker.terminate(); }
-      else { finish(); reject(new Error(m.message)); void worker.terminate(); }
+      else { finish(); reject(m.user ? new UserError(m.message, m.hint) : new Error(m.message)); void worker.terminate(); }
     });
     worker.on('error', (e) => { finish(); reject(e); });
     worker.on('exit', (code) => { finish(); if (code !== 0) reject(new Error(`embedding worker exited with code ${code}`)); });
@@ -73,7 +74,9 @@ async function workerMain(job: Job): Promise<void> {
     });
     post({ type: 'done', embedding });
   } catch (e) {
-    post({ type: 'error', message: (e as Error).message });
+    // A UserError keeps its kind across the thread boundary, so the CLI still prints it without a stack trace.
+    if (e instanceof UserError) post({ type: 'error', message: e.message.split('\n  hint: ')[0]!, hint: e.hint, user: true });
+    else post({ type: 'error', message: (e as Error).message, user: false });
   }
 }
 

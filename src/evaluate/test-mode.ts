@@ -66,7 +66,11 @@ export async function runTest(runDirPath: string, opts: TestOptions = {}): Promi
   await initBackend(config.backend);
   const data = await loadData(config, say);
   let set = data[splitName];
-  if (opts.limit !== undefined) set = head(set, opts.limit);
+  if (opts.limit !== undefined) {
+    if (opts.limit < 2) throw new UserError(`--limit ${opts.limit} leaves nothing to evaluate`, 'pass --limit 2 or more (t-SNE needs more than 90 points)');
+    set = head(set, opts.limit);
+  }
+  if (count < 1) throw new UserError(`--count ${count}: reconstructions.png needs at least one image`, 'pass --count 1 or more');
   if (count > set.count) throw new UserError(`--count ${count} is more than the ${set.count} images of the ${splitName} split`);
   const { model, epoch } = loadModel(config, ckptFile);
   const outDir = path.join(run.dir, 'vis_outputs');
