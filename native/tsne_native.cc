@@ -5,6 +5,8 @@
 //     Barnes-Hut: force[2i..2i+1] = sum_j q_ij^2 (y_i - y_j), Z = sum_i sum_{j!=i} q_ij, q = 1/(1+|y_i-y_j|^2).
 //   attraction(rowPtr: Int32Array, cols: Int32Array, vals: Float64Array, y: Float64Array, n, out: Float64Array, threads)
 //     out[2i..2i+1] = sum_j p_ij q_ij (y_i - y_j) over the sparse P.
+//   knn(data: Float32Array, n, dim, k, indices: Int32Array, distances: Float32Array, threads)
+//     exact k nearest neighbours (squared Euclidean) of every row among the others, nearest first.
 #include <node_api.h>
 #include <algorithm>
 #include <cmath>
@@ -126,6 +128,51 @@ double RepulsionRange(const std::vector<PackedNode>& nodes, const std::vector<in
   return zTotal;
 }
 
+// Dot product with 8 independent partial sums: without -ffast-math the compiler may not reorder a float
+// reduction, so separate accumulators are what lets it use SIMD and keep the pipeline full.
+inline float Dot(const float* a, const float* b, int dim) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int d = 0;
+  for (; d + 8 <= dim; d += 8)
+    for (int t = 0; t < 8; t++) acc[t] += a[d + t] * b[d + t];
+  float dot = 0;
+  for (; d < dim; d++) dot += a[d] * b[d];
+  for (int t = 0; t < 8; t++) dot += acc[t];
+  return dot;
+}
+
+// Exact kNN by brute force: distances from dot products and norms, a bounded max-heap per row. The distance
+// computation and the selection happen in one pass, so no n x n matrix is ever stored.
+void KnnRange(const float* x, const std::vector<float>& norms, int n, int dim, int k, int32_t* outIdx, float* outDist, int from, int to) {
+  std::vector<std::pair<float, int32_t>> heap;
+  heap.reserve(k + 1);
+  for (int i = from; i < to; i++) {
+    heap.clear();
+    const float* xi = x + static_cast<size_t>(i) * dim;
+    const float ni = norms[i];
+    for (int j = 0; j < n; j++) {
+      if (j == i) continue;
+      const float* xj = x + static_cast<size_t>(j) * dim;
+      float dot = Dot(xi, xj, dim);
+      float dist = ni + norms[j] - 2 * dot;
+      if (dist < 0) dist = 0;
+      if (static_cast<int>(heap.size()) < k) {
+        heap.emplace_back(dist, j);
+        std::push_heap(heap.begin(), heap.end());
+      } else if (dist < heap.front().first) {
+        std::pop_heap(heap.begin(), heap.end());
+        heap.back() = {dist, j};
+        std::push_heap(heap.begin(), heap.end());
+      }
+    }
+    std::sort_heap(heap.begin(), heap.end());  // ascending by (distance, index)
+    for (int r = 0; r < k; r++) {
+      outIdx[static_cast<size_t>(i) * k + r] = heap[r].second;
+      outDist[static_cast<size_t>(i) * k + r] = heap[r].first;
+    }
+  }
+}
+
 template <typename F>
 void ParallelFor(int n, int threads, F body) {
   threads = std::max(1, std::min(threads, n / 256 + 1));
@@ -224,12 +271,41 @@ napi_value Attraction(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value Knn(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value args[7];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  if (argc < 7) return Throw(env, "knn(data, n, dim, k, indices, distances, threads)");
+  float* x; int32_t* idx; float* dist;
+  size_t lx, li, ld;
+  int32_t n, dim, k, threads;
+  if (!GetTyped(env, args[0], napi_float32_array, reinterpret_cast<void**>(&x), &lx)) return Throw(env, "data must be a Float32Array");
+  napi_get_value_int32(env, args[1], &n);
+  napi_get_value_int32(env, args[2], &dim);
+  napi_get_value_int32(env, args[3], &k);
+  if (!GetTyped(env, args[4], napi_int32_array, reinterpret_cast<void**>(&idx), &li)) return Throw(env, "indices must be an Int32Array");
+  if (!GetTyped(env, args[5], napi_float32_array, reinterpret_cast<void**>(&dist), &ld)) return Throw(env, "distances must be a Float32Array");
+  napi_get_value_int32(env, args[6], &threads);
+  if (n < 2 || dim < 1 || k < 1 || k >= n || lx < static_cast<size_t>(n) * dim || li < static_cast<size_t>(n) * k || ld < static_cast<size_t>(n) * k) {
+    return Throw(env, "knn: sizes do not match (need 1 <= k < n)");
+  }
+  std::vector<float> norms(n);
+  for (int i = 0; i < n; i++) {
+    float s = 0;
+    for (int d = 0; d < dim; d++) s += x[static_cast<size_t>(i) * dim + d] * x[static_cast<size_t>(i) * dim + d];
+    norms[i] = s;
+  }
+  ParallelFor(n, threads, [&](int, int from, int to) { KnnRange(x, norms, n, dim, k, idx, dist, from, to); });
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"repulsion", nullptr, Repulsion, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"attraction", nullptr, Attraction, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"knn", nullptr, Knn, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 3, props);
   return exports;
 }
 

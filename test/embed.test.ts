@@ -34,13 +34,15 @@ test('exact kNN agrees with brute force, nearest first, self excluded', async ()
   await initBackend('wasm');
   const n = 300, dim = 7, k = 9;
   const x = gaussian(n, dim, 1);
-  const nb = exactKnn(x, n, dim, k);
+  for (const native of [undefined, null]) { // the native addon when built, then the TypeScript path
+  const nb = exactKnn(x, n, dim, k, native);
   for (let i = 0; i < n; i += 37) {
     const d = Array.from({ length: n }, (_, j) => {
       let s = 0; for (let t = 0; t < dim; t++) s += (x[i * dim + t]! - x[j * dim + t]!) ** 2; return { j, s };
     }).filter((e) => e.j !== i).sort((a, b) => a.s - b.s).slice(0, k);
     assert.deepEqual([...nb.indices.subarray(i * k, i * k + k)], d.map((e) => e.j));
     d.forEach((e, r) => assert.ok(Math.abs(nb.distances[i * k + r]! - e.s) < 1e-3 * Math.max(1, e.s)));
+  }
   }
   const q = knnSearch(x, n, x.subarray(0, 5 * dim), 5, dim, 1, false);
   assert.deepEqual([...q.indices], [0, 1, 2, 3, 4], 'a query equal to a reference row finds it');

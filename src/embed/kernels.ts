@@ -17,9 +17,10 @@ export interface GradientKernels {
   attraction(p: SparseP, y: Float64Array, out: Float64Array): void;
 }
 
-interface NativeAddon {
+export interface NativeAddon {
   repulsion(y: Float64Array, n: number, theta: number, force: Float64Array, threads: number): number;
   attraction(rowPtr: Int32Array, cols: Int32Array, vals: Float64Array, y: Float64Array, n: number, out: Float64Array, threads: number): void;
+  knn(data: Float32Array, n: number, dim: number, k: number, indices: Int32Array, distances: Float32Array, threads: number): void;
 }
 
 export function typescriptKernels(): GradientKernels {
