@@ -2,18 +2,18 @@
 import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet } from '../data/dataset.js';
 import { createModel, type Autoencoder } from '../models/model.js';
-import { readCheckpoint } from '../checkpoint/checkpoint.js';
+import { readCheckpoint, type HistoryRow } from '../checkpoint/checkpoint.js';
 import { checkSignature, restoreWeights } from '../train/trainer.js';
 import { evalBatchSize } from '../train/validate.js';
 import type { Config } from '../config/schema.js';
 
 /** Builds the run's model and loads a checkpoint's weights into it (signature checked). */
-export function loadModel(config: Config, checkpointFile: string): { model: Autoencoder; epoch: number } {
+export function loadModel(config: Config, checkpointFile: string): { model: Autoencoder; epoch: number; history: HistoryRow[] } {
   const ckpt = readCheckpoint(checkpointFile);
   checkSignature(ckpt, config, checkpointFile);
   const model = createModel(config);
   restoreWeights(ckpt, model, checkpointFile);
-  return { model, epoch: ckpt.header.state.epoch };
+  return { model, epoch: ckpt.header.state.epoch, history: ckpt.header.state.history };
 }
 
 /** Latent codes of every image in `set`, flattened: count x prod(latentShape), in inference mode. */

@@ -16,7 +16,6 @@ import { drawReconstructions } from '../render/reconstructions.js';
 import { loadData, readRunConfig } from '../train/trainer.js';
 import { openRunDir } from '../train/run-dir.js';
 import { addNoise, evaluateLoss } from '../train/validate.js';
-import { readCheckpoint } from '../checkpoint/checkpoint.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { encodeSet, loadModel } from './latents.js';
@@ -72,7 +71,7 @@ export async function runTest(runDirPath: string, opts: TestOptions = {}): Promi
   }
   if (count < 1) throw new UserError(`--count ${count}: reconstructions.png needs at least one image`, 'pass --count 1 or more');
   if (count > set.count) throw new UserError(`--count ${count} is more than the ${set.count} images of the ${splitName} split`);
-  const { model, epoch } = loadModel(config, ckptFile);
+  const { model, epoch, history } = loadModel(config, ckptFile);
   const outDir = path.join(run.dir, 'vis_outputs');
   fs.mkdirSync(outDir, { recursive: true });
   const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
@@ -119,7 +118,6 @@ export async function runTest(runDirPath: string, opts: TestOptions = {}): Promi
     title: `${map.description} of ${set.count} ${splitName} latents (${latents.dim}-d) — ${config.model_type} ${config.name}`, seed: config.seed }, mapFile);
   files.push(mapFile);
 
-  const history = readCheckpoint(ckptFile).header.state.history;
   const lossFile = path.join(outDir, 'loss.png');
   if (history.length > 0) {
     await drawLossPlot(history, `${config.model_type} ${config.name}: loss per epoch`, lossFile);
