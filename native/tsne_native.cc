@@ -77,7 +77,7 @@ struct PackedNode {
 
 // Points in the order a depth-first walk of the tree meets them: neighbours in this order traverse nearly the
 // same cells, so consecutive traversals reuse the cache.
-void TreeOrder(const QuadTree& t, std::vector<int32_t>& order, const double* y, int n) {
+void TreeOrder(const QuadTree& t, std::vector<int32_t>& order, int n) {
   order.clear();
   std::vector<int32_t> stack{0};
   std::vector<char> seen(n, 0);
@@ -92,7 +92,6 @@ void TreeOrder(const QuadTree& t, std::vector<int32_t>& order, const double* y, 
     for (int c = 3; c >= 0; c--) stack.push_back(t.child[node] + c);
   }
   for (int i = 0; i < n; i++) if (!seen[i]) order.push_back(i);  // coincident points sharing a capped leaf
-  (void)y;
 }
 
 double RepulsionRange(const std::vector<PackedNode>& nodes, const std::vector<int32_t>& order, const double* y,
@@ -228,7 +227,7 @@ napi_value Repulsion(napi_env env, napi_callback_info info) {
     nd.w2 = theta2 > 0 ? w * w / theta2 : INFINITY;
   }
   std::vector<int32_t> order;
-  TreeOrder(tree, order, y, n);
+  TreeOrder(tree, order, n);
   std::vector<double> partial(std::max(1, threads), 0.0);
   ParallelFor(n, threads, [&](int t, int from, int to) { partial[t] = RepulsionRange(nodes, order, y, force, from, to); });
   double z = 0;
