@@ -57,9 +57,10 @@ const rows: Row[] = [];
 function compare(name: string, x: Float32Array, n: number, dim: number, labels: Uint8Array, withReference: boolean): void {
   console.log(`${name}: ${n} points x ${dim}`);
   const t0 = performance.now();
-  const ours = tsne(x, n, dim, { seed: 0, onStage: (s) => console.log(`  ours: ${s} at ${((performance.now() - t0) / 1000).toFixed(1)} s`) });
+  const ours = tsne(x, n, dim, { seed: 0, onStage: (s) => console.log(`  ours: ${s} from ${((performance.now() - t0) / 1000).toFixed(1)} s`) });
   const seconds = (performance.now() - t0) / 1000;
-  const row = { input: name, impl: `ours (${bestKernels().name} kernels)`, seconds, knn: leaveOneOutKnnAccuracy(ours.embedding, labels, 2, 5), trust: meanTrust(x, dim, ours.embedding, n) };
+  const how = ours.repulsion === 'fft' ? 'FFT' : `Barnes-Hut ${ours.theta}`;
+  const row = { input: name, impl: `ours (${how}, ${bestKernels().name} kernels)`, seconds, knn: leaveOneOutKnnAccuracy(ours.embedding, labels, 2, 5), trust: meanTrust(x, dim, ours.embedding, n) };
   rows.push(row);
   console.log(`  ours: ${seconds.toFixed(1)} s, 5-NN ${row.knn.toFixed(4)}, trustworthiness ${row.trust.toFixed(4)}, KL ${ours.kl.toFixed(3)}`);
   if (!withReference) return;

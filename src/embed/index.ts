@@ -42,7 +42,12 @@ export function embed(latents: Float32Array, n: number, dim: number, method: Emb
   if (method === 'tsne') {
     const perplexity = opts.tsne?.perplexity ?? 30;
     const r = tsne(input.data, n, input.dim, { ...opts.tsne, seed });
-    return { coords: r.embedding, description: `t-SNE (perplexity ${perplexity}${via})`, params: { perplexity, iterations: r.iterations, kl_divergence: Number(r.kl.toFixed(4)) } };
+    const repulsion = r.repulsion === 'fft' ? 'FFT' : `Barnes-Hut ${r.theta}`;
+    return {
+      coords: r.embedding,
+      description: `t-SNE (perplexity ${perplexity}, ${repulsion}${via})`,
+      params: { perplexity, iterations: r.iterations, repulsion: r.repulsion, ...(r.theta === undefined ? {} : { theta: r.theta }), kl_divergence: Number(r.kl.toFixed(4)) },
+    };
   }
   const nNeighbors = opts.umapNeighbors ?? 15;
   const rng = new Rng(seed);

@@ -13,14 +13,17 @@ export interface GradientKernels {
   threads: number;
   /** force[2i..] = sum_j q_ij^2 (y_i - y_j) (Barnes-Hut with theta); returns Z = sum_{i != j} q_ij. */
   repulsion(y: Float64Array, n: number, theta: number, force: Float64Array): number;
+  /** The same sums by FFT-accelerated interpolation (FIt-SNE); only the native kernels have it. */
+  repulsionFft?(y: Float64Array, n: number, force: Float64Array): number;
   /** out[2i..] = sum_j p_ij q_ij (y_i - y_j). */
   attraction(p: SparseP, y: Float64Array, out: Float64Array): void;
 }
 
 export interface NativeAddon {
   repulsion(y: Float64Array, n: number, theta: number, force: Float64Array, threads: number): number;
-  attraction(rowPtr: Int32Array, cols: Int32Array, vals: Float64Array, y: Float64Array, n: number, out: Float64Array, threads: number): void;
+  attraction(rowPtr: Int32Array, cols: Int32Array, vals: Float32Array | Float64Array, y: Float64Array, n: number, out: Float64Array, threads: number): void;
   knn(data: Float32Array, n: number, dim: number, k: number, indices: Int32Array, distances: Float32Array, threads: number): void;
+  repulsionFft(y: Float64Array, n: number, force: Float64Array, threads: number, nodes?: number, boxWidth?: number): number;
 }
 
 export function typescriptKernels(): GradientKernels {
@@ -64,11 +67,19 @@ export function loadNativeAddon(): NativeAddon | null {
 }
 
 export function nativeKernels(native: NativeAddon, threads = os.availableParallelism()): GradientKernels {
+  // P's values in single precision for the native loop, converted once per P (it is bandwidth-bound).
+  const singleVals = new WeakMap<SparseP, Float32Array>();
+  const valsOf = (p: SparseP): Float32Array => {
+    let v = singleVals.get(p);
+    if (!v) { v = Float32Array.from(p.vals); singleVals.set(p, v); }
+    return v;
+  };
   return {
     name: 'native',
     threads,
     repulsion: (y, n, theta, force) => native.repulsion(y, n, theta, force, threads),
-    attraction: (p, y, out) => native.attraction(p.rowPtr, p.cols, p.vals, y, p.n, out, threads),
+    repulsionFft: (y, n, force) => native.repulsionFft(y, n, force, threads),
+    attraction: (p, y, out) => native.attraction(p.rowPtr, p.cols, valsOf(p), y, p.n, out, threads),
   };
 }
 

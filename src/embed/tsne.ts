@@ -2,10 +2,11 @@
  * t-SNE (van der Maaten & Hinton 2008) with the modern optimisation schedule (openTSNE's conventions):
  * k = 3 x perplexity exact neighbours -> sparse symmetric P -> PCA initialisation scaled to std 1e-4 ->
  * early exaggeration 12 for 250 iterations with momentum 0.5, then 750 iterations with momentum 0.8, with gains,
- * learning rate max(N / 12, 50), and Barnes-Hut repulsion (theta 0.5).
+ * learning rate max(N / 12, 50); repulsion by FFT-accelerated interpolation (FIt-SNE) for large N with the
+ * native kernels, else Barnes-Hut (theta 0.35).
  */
 import { exactKnn } from './knn.js';
-import { conditionalP, symmetrize, type SparseP } from './affinities.js';
+import { conditionalP, localityOrder, permuteP, symmetrize, type SparseP } from './affinities.js';
 import { pca } from './pca.js';
 import { bestKernels, type GradientKernels } from './kernels.js';
 import { Rng } from '../util/rng.js';
@@ -18,7 +19,11 @@ export interface TsneOptions {
   iterations?: number;
   /** 'auto' = max(N / earlyExaggeration, 50). */
   learningRate?: number | 'auto';
+  /** Barnes-Hut opening angle (default DEFAULT_THETA). */
   theta?: number;
+  /** Repulsive forces: 'fft' (interpolation, needs the native kernels), 'barnes-hut', or 'auto' (fft from
+   *  FFT_MIN_POINTS points when available, where it measured faster). */
+  repulsion?: 'auto' | 'fft' | 'barnes-hut';
   init?: 'pca' | 'random';
   seed?: number;
   /** Called every `callbackEvery` iterations with the KL divergence; return true to stop early. */
@@ -35,6 +40,9 @@ export interface TsneResult {
   embedding: Float32Array;
   kl: number;
   iterations: number;
+  /** How the repulsive forces were computed. */
+  repulsion: 'fft' | 'barnes-hut';
+  theta?: number;
 }
 
 /** KL(P || Q) over the sparse P, with Z from the last repulsion pass. */
@@ -70,18 +78,49 @@ function initialLayout(data: Float32Array, n: number, dim: number, opts: TsneOpt
   return y;
 }
 
+type Repel = (y: Float64Array, n: number, force: Float64Array) => number;
+
+/** From this many points FFT interpolation beats Barnes-Hut: its cost grows with the embedding's extent (the
+ *  grid), Barnes-Hut's with N log N. Measured on 2 cores (PCA-50 of MNIST): 10k points, Barnes-Hut (theta 0.35)
+ *  23.8 s vs FFT 29.4 s; 20k, FFT 34.2 s vs 49.3 s; 40k and 70k, FFT ahead by more. */
+export const FFT_MIN_POINTS = 15000;
+
+/** Barnes-Hut's default opening angle: 0.35 rather than the customary 0.5, for accuracy: on the 10k AE test
+ *  latents it lowers the final KL (1.817 vs 1.826) and raises trustworthiness (0.9718 vs 0.9704) for 1.27x the time. */
+export const DEFAULT_THETA = 0.35;
+
+export interface RepulsionChoice {
+  method: 'fft' | 'barnes-hut';
+  /** Barnes-Hut's opening angle (undefined for FFT). */
+  theta?: number;
+  repel: Repel;
+}
+
+/** The repulsion method the options ask for, or the faster one available for n points. */
+export function chooseRepulsion(kernels: GradientKernels, n: number, opts: Pick<TsneOptions, 'repulsion' | 'theta'>): RepulsionChoice {
+  const method = opts.repulsion ?? 'auto';
+  const theta = opts.theta ?? DEFAULT_THETA;
+  const fft = kernels.repulsionFft?.bind(kernels);
+  if (method === 'fft' && !fft) {
+    throw new UserError('FFT-accelerated t-SNE needs the native kernels, which were not built on this machine',
+      'reinstall with a C++ compiler present (npm rebuild autoencoders), or use the Barnes-Hut repulsion');
+  }
+  if (fft && (method === 'fft' || (method === 'auto' && n >= FFT_MIN_POINTS))) return { method: 'fft', repel: fft };
+  return { method: 'barnes-hut', theta, repel: (y, count, force) => kernels.repulsion(y, count, theta, force) };
+}
+
 /** Optimises the layout y in place for `iterations` steps of gradient descent with momentum and gains. */
 function optimise(p: SparseP, y: Float64Array, state: { update: Float64Array; gains: Float64Array; iteration: number },
-  iterations: number, exaggeration: number, momentum: number, lr: number, theta: number, opts: TsneOptions): { kl: number; stopped: boolean } {
+  iterations: number, exaggeration: number, momentum: number, lr: number, kernels: GradientKernels, repel: Repel,
+  opts: TsneOptions): { kl: number; stopped: boolean } {
   const n = p.n;
-  const kernels = opts.kernels ?? bestKernels();
   const rep = new Float64Array(2 * n);
   const attr = new Float64Array(2 * n);
   const grad = new Float64Array(2 * n);
   const every = opts.callbackEvery ?? 50;
   let kl = NaN;
   for (let it = 0; it < iterations; it++) {
-    const z = kernels.repulsion(y, n, theta, rep);
+    const z = repel(y, n, rep);
     const last = it === iterations - 1;
     const report = (state.iteration + 1) % every === 0 || last;
     if (report) kl = klDivergence(p, y, z);
@@ -122,15 +161,29 @@ export function tsneAffinities(data: Float32Array, n: number, dim: number, perpl
 /** 2-D t-SNE of `data` (n x dim, row-major). */
 export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptions = {}): TsneResult {
   const exaggeration = opts.earlyExaggeration ?? 12;
-  const p = tsneAffinities(data, n, dim, opts.perplexity ?? 30, opts.onStage);
+  const affinities = tsneAffinities(data, n, dim, opts.perplexity ?? 30, opts.onStage);
   opts.onStage?.('initialisation');
-  const y = initialLayout(data, n, dim, opts);
+  const initial = initialLayout(data, n, dim, opts);
+  // Optimise in an order where neighbours are close in memory; the result is mapped back at the end.
+  const order = localityOrder(affinities);
+  const p = permuteP(affinities, order);
+  const y = new Float64Array(2 * n);
+  for (let r = 0; r < n; r++) { y[2 * r] = initial[2 * order[r]!]!; y[2 * r + 1] = initial[2 * order[r]! + 1]!; }
   const lr = opts.learningRate === undefined || opts.learningRate === 'auto' ? Math.max(n / exaggeration, 50) : opts.learningRate;
-  const theta = opts.theta ?? 0.5;
+  const kernels = opts.kernels ?? bestKernels();
+  const choice = chooseRepulsion(kernels, n, opts);
+  const repel = choice.repel;
   const state = { update: new Float64Array(2 * n), gains: new Float64Array(2 * n).fill(1), iteration: 0 };
+  const unpermuted = new Float64Array(2 * n);
+  const restoreOrder = (from: Float64Array): Float64Array => {
+    for (let r = 0; r < n; r++) { unpermuted[2 * order[r]!] = from[2 * r]!; unpermuted[2 * order[r]! + 1] = from[2 * r + 1]!; }
+    return unpermuted;
+  };
+  const callback = opts.callback;
+  const inner: TsneOptions = callback ? { ...opts, callback: (it, kl, emb) => callback(it, kl, restoreOrder(emb)) } : opts;
   opts.onStage?.('optimisation');
-  const early = optimise(p, y, state, opts.earlyIterations ?? 250, exaggeration, 0.5, lr, theta, opts);
+  const early = optimise(p, y, state, opts.earlyIterations ?? 250, exaggeration, 0.5, lr, kernels, repel, inner);
   let kl = early.kl;
-  if (!early.stopped) kl = optimise(p, y, state, opts.iterations ?? 750, 1, 0.8, lr, theta, opts).kl;
-  return { embedding: Float32Array.from(y), kl, iterations: state.iteration };
+  if (!early.stopped) kl = optimise(p, y, state, opts.iterations ?? 750, 1, 0.8, lr, kernels, repel, inner).kl;
+  return { embedding: Float32Array.from(restoreOrder(y)), kl, iterations: state.iteration, repulsion: choice.method, theta: choice.theta };
 }

@@ -1,0 +1,30 @@
+// Portable SIMD for the native kernels: GCC/Clang vector types (8 floats: one AVX register, or two SSE/NEON
+// ones), and run-time dispatch to versions of a loop compiled for AVX2 + FMA, so the addon is built for the
+// baseline x86-64 and still loads on any CPU, yet uses the wider units where they exist.
+#pragma once
+
+namespace simd {
+
+typedef float V8 __attribute__((vector_size(32)));
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SIMD_HAS_AVX2_PATH 1
+#define SIMD_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define SIMD_HAS_AVX2_PATH 0
+#define SIMD_AVX2
+#endif
+
+/** Whether this CPU runs the AVX2 + FMA versions. */
+inline bool HasAvx2() {
+#if SIMD_HAS_AVX2_PATH
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+inline float Sum(V8 v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
+
+}  // namespace simd
