@@ -4,6 +4,8 @@
  *   npm run bench:train                    both models, PyTorch reference if available
  *   npm run bench:train -- --models AE     one model
  *   npm run bench:train -- --no-reference skip PyTorch
+ * It also prints where a training step's time goes: the 10 kernels with the largest share (exclusive time: our
+ * patched kernels call other kernels, whose time is counted once, under its own name), peak RSS and threads.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +33,47 @@ function measure(fn: () => void, samplesPerCall: number, warmup: number, minSeco
 
 interface Row { model: string; train: number; infer: number; rssMB: number }
 
+/**
+ * Wraps every wasm kernel with a timer. The wasm backend runs kernels synchronously, so wall time around the
+ * kernel function is the kernel's time; a stack subtracts nested kernels from their caller.
+ */
+function instrumentKernels(): { reset(): void; exclusiveMs(): Map<string, number> } {
+  const exclusive = new Map<string, number>();
+  const childTime: number[] = [];
+  for (const kernel of tf.getKernelsForBackend('wasm')) {
+    const inner = kernel.kernelFunc;
+    tf.unregisterKernel(kernel.kernelName, 'wasm');
+    tf.registerKernel({
+      ...kernel,
+      kernelFunc: (args) => {
+        childTime.push(0);
+        const t0 = performance.now();
+        const out = inner(args);
+        const total = performance.now() - t0;
+        const nested = childTime.pop()!;
+        exclusive.set(kernel.kernelName, (exclusive.get(kernel.kernelName) ?? 0) + total - nested);
+        if (childTime.length > 0) childTime[childTime.length - 1]! += total;
+        return out;
+      },
+    });
+  }
+  return { reset: () => exclusive.clear(), exclusiveMs: () => exclusive };
+}
+const kernelTimer = instrumentKernels();
+
+/** Runs `steps` training steps with the kernel timer and prints the top 10 kernels' share of the step time. */
+function profileSteps(label: string, step: () => void, steps: number): void {
+  step();
+  kernelTimer.reset();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const totalMs = performance.now() - t0;
+  const kernels = [...kernelTimer.exclusiveMs()].sort((a, b) => b[1] - a[1]);
+  const inKernels = kernels.reduce((sum, [, ms]) => sum + ms, 0);
+  console.log(`  ${label}: ${(totalMs / steps).toFixed(1)} ms per step; kernels ${(100 * inKernels / totalMs).toFixed(0)}%, the rest (JS: dispatch, autodiff tape, optimizer bookkeeping) ${(100 - 100 * inKernels / totalMs).toFixed(0)}%`);
+  for (const [name, ms] of kernels.slice(0, 10)) console.log(`    ${name.padEnd(22)} ${(100 * ms / totalMs).toFixed(1).padStart(5)}%  ${(ms / steps).toFixed(2)} ms/step`);
+}
+
 function benchOurs(kind: 'AE' | 'CAE'): Row {
   const config = resolveConfig({ model_type: kind, batch_size: TRAIN_BATCH });
   const model = createModel(config);
@@ -39,7 +82,9 @@ function benchOurs(kind: 'AE' | 'CAE'): Row {
   const x = tf.randomUniform([TRAIN_BATCH, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
   let step = 0;
   const slow = kind === 'CAE';
-  const train = measure(() => { trainStep(model, optimizer, vars, x, config, 0, step++); }, TRAIN_BATCH, 1, slow ? 20 : 5, slow ? 2 : 20);
+  const oneStep = () => { trainStep(model, optimizer, vars, x, config, 0, step++); };
+  const train = measure(oneStep, TRAIN_BATCH, 1, slow ? 20 : 5, slow ? 2 : 20);
+  profileSteps(`${kind} training step profile`, oneStep, slow ? 2 : 20);
   // The CAE's activations for 1000 images at once exceed what the 32-bit wasm heap can hold, so it infers the
   // same 1000 images as 4 chunks of 250.
   const chunk = slow ? 250 : INFER_BATCH;
@@ -53,7 +98,7 @@ function benchOurs(kind: 'AE' | 'CAE'): Row {
     }
   };
   const infer = measure(inferBatch, INFER_BATCH, 1, slow ? 10 : 5, slow ? 1 : 10);
-  const rssMB = process.memoryUsage().rss / 2 ** 20;
+  const rssMB = process.resourceUsage().maxRSS / 2 ** 10; // peak so far (kB -> MB)
   tf.dispose([x, xi]);
   optimizer.dispose();
   model.params.dispose();
@@ -78,9 +123,9 @@ function benchPytorch(kinds: string[]): Record<string, { train: number; infer: n
 const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n.toFixed(1);
 
 await initBackend('wasm');
-console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend, 1 thread; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend, threads: 1 (tfjs runs wasm single-threaded under Node); load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`training: forward + backward + Adam, batch ${TRAIN_BATCH}, after warm-up; inference: batch ${INFER_BATCH} (CAE: 4 x 250)`);
-const ours = models.map((m) => { const r = benchOurs(m); console.log(`  ours ${m}: train ${fmt(r.train)} samples/s, infer ${fmt(r.infer)} samples/s, RSS ${r.rssMB.toFixed(0)} MB`); return r; });
+const ours = models.map((m) => { const r = benchOurs(m); console.log(`  ours ${m}: train ${fmt(r.train)} samples/s, infer ${fmt(r.infer)} samples/s, peak RSS so far ${r.rssMB.toFixed(0)} MB`); return r; });
 const ref = withReference ? benchPytorch(models) : null;
 console.log('');
 console.log('| model | ours train (samples/s) | ours infer | PyTorch train | PyTorch infer | train ratio | infer ratio |');

@@ -16,6 +16,7 @@ import { createReporter } from './cli/progress.js';
 import { runTest, type Split } from './evaluate/test-mode.js';
 import type { EmbedMethod } from './embed/index.js';
 import type { Config } from './config/schema.js';
+import { initBackend, type BackendName } from './backend/index.js';
 
 const EXIT_USER_ERROR = 1;
 const EXIT_INTERRUPTED = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -33,10 +34,11 @@ function numArg(v: string): number {
   return n;
 }
 
-function checkDevice(device: string | undefined): void {
-  if (device === 'gpu') {
-    throw new UserError('--device gpu is not available yet: this version trains on the CPU only (TensorFlow.js WebAssembly backend)', 'drop -d gpu, or use -d cpu');
-  }
+/** -d gpu: the WebGPU backend, brought up now so a missing adapter is reported before anything is written. */
+async function deviceBackend(device: string | undefined): Promise<BackendName | undefined> {
+  if (device !== 'gpu') return undefined;
+  await initBackend('webgpu');
+  return 'webgpu';
 }
 
 /** Runs training with Ctrl-C/SIGTERM handling: the first signal stops at the next step and saves `last`. */
@@ -93,9 +95,9 @@ function uniqueName(config: Config): string {
 }
 
 async function trainCommand(flags: TrainFlags): Promise<void> {
-  checkDevice(flags.device);
+  const gpu = await deviceBackend(flags.device);
   const overrides = {
-    name: flags.name, project: flags.project, epochs: flags.epochs, batch_size: flags.batchSize, lr: flags.lr, seed: flags.seed, backend: flags.backend,
+    name: flags.name, project: flags.project, epochs: flags.epochs, batch_size: flags.batchSize, lr: flags.lr, seed: flags.seed, backend: gpu ?? flags.backend,
   };
   let config = loadConfig(flags.config, overrides);
   if (flags.unique) config = { ...config, name: uniqueName(config) };
@@ -104,8 +106,8 @@ async function trainCommand(flags: TrainFlags): Promise<void> {
 }
 
 async function resumeCommand(runDir: string, flags: { epochs?: number; device?: string }): Promise<void> {
-  checkDevice(flags.device);
-  await withSignals((opts) => resume(runDir, { ...opts, epochs: flags.epochs }));
+  const backend = await deviceBackend(flags.device);
+  await withSignals((opts) => resume(runDir, { ...opts, epochs: flags.epochs, backend }));
   console.log(`run directory: ${runDir}`);
 }
 
@@ -119,7 +121,7 @@ interface TestFlags {
 }
 
 async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
-  checkDevice(flags.device);
+  const backend = await deviceBackend(flags.device);
   // t-SNE progress: a bar with the KL divergence on a terminal, a line every 50 iterations otherwise.
   const tty = Boolean(process.stdout.isTTY) && !process.env.CI;
   let bar: cliProgress.SingleBar | null = null;
@@ -127,7 +129,7 @@ async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
   let lastReported = 0;
   try {
     const result = await runTest(runDir, {
-      weights: flags.weights, count: flags.count, embed: flags.embed, split: flags.split, limit: flags.limit,
+      weights: flags.weights, count: flags.count, embed: flags.embed, split: flags.split, limit: flags.limit, backend,
       onMessage: (text) => { stopBar(); console.log(text); },
       embedOptions: {
         reportEvery: 50,
@@ -175,8 +177,8 @@ function addTrainOptions(cmd: Command): Command {
     .option('--batch-size <n>', 'batch size (overrides `batch_size`)', intArg)
     .option('--lr <x>', 'learning rate (overrides `lr`)', numArg)
     .option('--seed <n>', 'random seed (overrides `seed`)', intArg)
-    .addOption(new Option('--backend <name>', 'compute backend (overrides `backend`)').choices(['wasm', 'cpu']))
-    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (not available yet)').choices(['cpu', 'gpu']))
+    .addOption(new Option('--backend <name>', 'compute backend (overrides `backend`)').choices(['wasm', 'cpu', 'webgpu']))
+    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (WebGPU; needs a GPU adapter)').choices(['cpu', 'gpu']))
     .option('--unique', 'if the run name is taken, use name-2, name-3, ... instead of refusing');
 }
 
@@ -194,13 +196,13 @@ function buildProgram(): Command {
     .description('continue an interrupted run from its weights/last.ckpt')
     .argument('<run_dir>', 'the run directory, e.g. runs/mnist-ae')
     .option('--epochs <n>', 'train up to this many epochs in total (to extend a finished run)', intArg)
-    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (not available yet)').choices(['cpu', 'gpu']))
+    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (WebGPU; needs a GPU adapter)').choices(['cpu', 'gpu']))
     .action((runDir: string, flags: { epochs?: number; device?: string }) => resumeCommand(runDir, flags));
 
   addTestOptions(program.command('test')
     .description('evaluate a run: test loss, reconstructions.png, latent_<method>.png, loss.png, metrics.json in <run_dir>/vis_outputs/')
     .argument('<run_dir>', 'the run directory, e.g. runs/mnist-ae'))
-    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (not available yet)').choices(['cpu', 'gpu']))
+    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (WebGPU; needs a GPU adapter)').choices(['cpu', 'gpu']))
     .action((runDir: string, flags: TestFlags) => testCommand(runDir, flags));
 
   return program;

@@ -39,7 +39,7 @@ export const FIELDS: FieldSpec[] = [
   { key: 'hidden_dim', schema: positiveInt, default: 256, doc: 'AE: width of the hidden layer.' },
   { key: 'latent_dim', schema: positiveInt, default: 32, doc: 'AE: size of the latent code.' },
   { key: 'dropout', schema: z.number().min(0).lt(1), default: 0.1, doc: 'AE: dropout rate after each hidden ReLU, in [0, 1).' },
-  { key: 'backend', schema: z.enum(['wasm', 'cpu']), default: 'wasm', doc: '`wasm` (XNNPACK, fast) or `cpu` (pure JS, slow; for checking).' },
+  { key: 'backend', schema: z.enum(['wasm', 'cpu', 'webgpu']), default: 'wasm', doc: '`wasm` (XNNPACK, fast), `cpu` (pure JS, slow; for checking) or `webgpu` (a GPU through WebGPU; what `--device gpu` sets).' },
 ];
 
 export interface Config {
@@ -63,7 +63,7 @@ export interface Config {
   hidden_dim: number;
   latent_dim: number;
   dropout: number;
-  backend: 'wasm' | 'cpu';
+  backend: 'wasm' | 'cpu' | 'webgpu';
 }
 
 /** Builds the strict (unknown keys refused) nested zod object from FIELDS. */

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf, initBackend } from '../backend/index.js';
+import { tf, initBackend, type BackendName } from '../backend/index.js';
 import { UserError } from '../errors.js';
 import { batchTensor, head, subset, type ImageSet } from '../data/dataset.js';
 import { reconstruct } from '../models/model.js';
@@ -34,6 +34,8 @@ export interface TestOptions {
   knnTrainLimit?: number;
   embedOptions?: Omit<WorkerEmbedOptions, 'seed'>;
   onMessage?: (text: string) => void;
+  /** Compute backend instead of the run's own (e.g. --device gpu). */
+  backend?: BackendName;
 }
 
 export interface TestResult {
@@ -62,7 +64,7 @@ export async function runTest(runDirPath: string, opts: TestOptions = {}): Promi
   const method = opts.embed ?? 'tsne';
   const count = opts.count ?? 10;
   const splitName = opts.split ?? 'test';
-  await initBackend(config.backend);
+  await initBackend(opts.backend ?? config.backend);
   const data = await loadData(config, say);
   let set = data[splitName];
   if (opts.limit !== undefined) {

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import YAML from 'yaml';
-import { tf, initBackend } from '../backend/index.js';
+import { tf, initBackend, type BackendName } from '../backend/index.js';
 import { UserError, TrainingInterrupted } from '../errors.js';
 import { configHash, resolveConfig, modelSignature } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -35,6 +35,8 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /** Preloaded data (skips loading MNIST from the config). */
   data?: MnistSplits;
+  /** resume: compute backend for this session instead of the run's own (e.g. --device gpu). */
+  backend?: BackendName;
 }
 
 export interface TrainResult {
@@ -259,7 +261,7 @@ export async function resume(runDirPath: string, opts: TrainOptions & { epochs?:
   if (state.epoch >= config.epochs) {
     throw new UserError(`${run.dir} already finished its ${config.epochs} epochs`, `to train longer, pass --epochs N with N > ${config.epochs}`);
   }
-  await initBackend(config.backend);
+  await initBackend(opts.backend ?? config.backend);
   const emit = opts.onEvent ?? (() => {});
   const data = opts.data ?? await loadData(config, (text) => emit({ type: 'message', text }));
   const model = createModel(config);
