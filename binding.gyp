@@ -1,9 +1,9 @@
 {
   "targets": [
     {
-      "target_name": "tsne_native",
-      "sources": ["native/tsne_native.cc"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions"],
+      "target_name": "ae_native",
+      "sources": ["native/ae_native.cc"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-ffp-contract=fast"],
       "cflags_cc!": ["-fno-exceptions"],
       "ldflags": ["-pthread"]
     }

@@ -15,6 +15,7 @@ import { tf, initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
 import { createModel, reconstruct } from '../src/models/model.js';
 import { createOptimizer, trainStep } from '../src/train/trainer.js';
+import { loadNativeAddon } from '../src/native.js';
 
 const args = process.argv.slice(2);
 const models = (args.includes('--models') ? args[args.indexOf('--models') + 1]! : 'AE,CAE').split(',') as Array<'AE' | 'CAE'>;
@@ -59,7 +60,7 @@ function instrumentKernels(): { reset(): void; exclusiveMs(): Map<string, number
   }
   return { reset: () => exclusive.clear(), exclusiveMs: () => exclusive };
 }
-const kernelTimer = instrumentKernels();
+let kernelTimer: ReturnType<typeof instrumentKernels>;
 
 /** Runs `steps` training steps with the kernel timer and prints the top 10 kernels' share of the step time. */
 function profileSteps(label: string, step: () => void, steps: number): void {
@@ -123,7 +124,8 @@ function benchPytorch(kinds: string[]): Record<string, { train: number; infer: n
 const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n.toFixed(1);
 
 await initBackend('wasm');
-console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend, threads: 1 (tfjs runs wasm single-threaded under Node); load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+kernelTimer = instrumentKernels(); // after initBackend: it registers the native kernels
+console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend (single-threaded under Node), native kernels ${loadNativeAddon() ? `on, ${os.availableParallelism()} threads` : 'not built'}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`training: forward + backward + Adam, batch ${TRAIN_BATCH}, after warm-up; inference: batch ${INFER_BATCH} (CAE: 4 x 250)`);
 const ours = models.map((m) => { const r = benchOurs(m); console.log(`  ours ${m}: train ${fmt(r.train)} samples/s, infer ${fmt(r.infer)} samples/s, peak RSS so far ${r.rssMB.toFixed(0)} MB`); return r; });
 const ref = withReference ? benchPytorch(models) : null;

@@ -1,4 +1,4 @@
-// Builds the optional native t-SNE kernels (native/tsne_native.cc) with node-gyp and the machine's compiler.
+// Builds the optional native kernels (native/ae_native.cc: t-SNE, convolutions, matrix products) with node-gyp and the machine's compiler.
 // Nothing is downloaded: node-gyp is pointed at the headers of the Node.js that runs this script (or npm's
 // configured nodedir); without headers or a compiler, installation continues and autoencoders uses its
 // TypeScript kernels instead (same algorithms, about 3x slower).
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const fallback = (why) => {
-  console.warn(`autoencoders: not building the native t-SNE kernels (${why}); t-SNE will use the TypeScript kernels.`);
+  console.warn(`autoencoders: not building the native kernels (${why}); t-SNE will use its TypeScript kernels and training the wasm ones.`);
   process.exit(0);
 };
 

@@ -91,3 +91,22 @@ test('reconstruct in training mode differs between dropout seeds and is repeatab
   assert.notDeepEqual(a, c);
   model.params.dispose();
 });
+
+test("CAE subsample equals the reference's MaxPool(kernel 1, stride 2), values and gradients (against cpu)", async () => {
+  // The wasm backend's own MaxPoolGrad is wrong for kernel 1 / stride 2 (it drops channels), which is one
+  // reason the CAE does not use maxPool; the cpu backend is the reference here.
+  const { subsample } = await import('../src/models/cae.js');
+  const run = (pool: boolean) => tf.tidy(() => {
+    const x = tf.randomNormal([2, 8, 12, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const weights = tf.randomNormal([2, 4, 6, 3], 0, 1, 'float32', 6);
+    const f = (t: tf.Tensor) => (pool ? tf.maxPool(t as tf.Tensor4D, 1, 2, 'valid') : subsample(t as tf.Tensor4D));
+    return [[...f(x).dataSync()], [...tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), weights)))(x).dataSync()]];
+  });
+  await initBackend('cpu');
+  const [refValues, refGrad] = run(true);
+  await initBackend('wasm');
+  const [values, grad] = run(false);
+  assert.deepEqual(values, refValues);
+  assert.deepEqual(grad, refGrad);
+  assert.ok(grad!.filter((v) => v !== 0).length === 2 * 4 * 6 * 3, 'every channel of every kept pixel gets its gradient');
+});

@@ -11,6 +11,8 @@
  * returned Tensor is handed to the caller as it is.
  */
 import * as tf from '@tensorflow/tfjs';
+import { loadNativeAddon } from '../native.js';
+import { registerNativeKernels } from './native-kernels.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type Inputs = Record<string, tf.Tensor | undefined>;
@@ -154,8 +156,9 @@ function conv2dBackpropInput(original: KernelFunc | undefined): KernelFunc {
 let patched = false;
 
 /**
- * Registers our wasm kernels once per process. Call after the wasm backend module is imported and before the
- * backend is first initialised, so the kept setupFuncs run.
+ * Registers our wasm kernels once per process, and on top of them the native addon's training kernels when it
+ * was built (they fall back to the kernels below). Call after the wasm backend module is imported and before
+ * the backend is first initialised, so the kept setupFuncs run.
  */
 export function patchWasmBackend(): void {
   if (patched) return;
@@ -163,6 +166,13 @@ export function patchWasmBackend(): void {
   patchKernel('_FusedMatMul', fusedMatMul);
   patchKernel('Conv2DBackpropFilter', conv2dBackpropFilter);
   patchKernel('Conv2DBackpropInput', conv2dBackpropInput);
+  const native = loadNativeAddon();
+  if (native) {
+    registerNativeKernels(native, (name, make) => patchKernel(name, (current) => {
+      if (!current) throw new Error(`wasm backend has no ${name} kernel to fall back to`);
+      return make(current);
+    }));
+  }
   patched = true;
 }
 

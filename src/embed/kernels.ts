@@ -1,12 +1,14 @@
 /**
  * The t-SNE gradient's two heavy sums, in two implementations with the same algorithms: the native addon
- * (native/tsne_native.cc, C++ with threads, built by node-gyp at install when a compiler is present) and
+ * (native/ae_native.cc, C++ with threads, built by node-gyp at install when a compiler is present) and
  * TypeScript. The addon is used when it loaded; AE_NATIVE=0 forces TypeScript (tests run both and compare).
  */
 import os from 'node:os';
-import { createRequire } from 'node:module';
+import { loadNativeAddon, type NativeAddon } from '../native.js';
 import { QuadTree } from './quadtree.js';
 import type { SparseP } from './affinities.js';
+
+export { loadNativeAddon, type NativeAddon };
 
 export interface GradientKernels {
   name: 'native' | 'typescript';
@@ -17,13 +19,6 @@ export interface GradientKernels {
   repulsionFft?(y: Float64Array, n: number, force: Float64Array): number;
   /** out[2i..] = sum_j p_ij q_ij (y_i - y_j). */
   attraction(p: SparseP, y: Float64Array, out: Float64Array): void;
-}
-
-export interface NativeAddon {
-  repulsion(y: Float64Array, n: number, theta: number, force: Float64Array, threads: number): number;
-  attraction(rowPtr: Int32Array, cols: Int32Array, vals: Float32Array | Float64Array, y: Float64Array, n: number, out: Float64Array, threads: number): void;
-  knn(data: Float32Array, n: number, dim: number, k: number, indices: Int32Array, distances: Float32Array, threads: number): void;
-  repulsionFft(y: Float64Array, n: number, force: Float64Array, threads: number, nodes?: number, boxWidth?: number): number;
 }
 
 export function typescriptKernels(): GradientKernels {
@@ -49,21 +44,6 @@ export function typescriptKernels(): GradientKernels {
       }
     },
   };
-}
-
-let addon: NativeAddon | null | undefined;
-
-/** The native addon, or null when it was not built (or AE_NATIVE=0). */
-export function loadNativeAddon(): NativeAddon | null {
-  if (process.env.AE_NATIVE === '0') return null;
-  if (addon !== undefined) return addon;
-  try {
-    // src/embed/ and dist/embed/ both sit two levels below the package root, where node-gyp puts build/.
-    addon = createRequire(import.meta.url)('../../build/Release/tsne_native.node') as NativeAddon;
-  } catch {
-    addon = null;
-  }
-  return addon;
 }
 
 export function nativeKernels(native: NativeAddon, threads = os.availableParallelism()): GradientKernels {

@@ -1,5 +1,7 @@
-// Native t-SNE gradient kernels for autoencoders (N-API, C++17, std::thread). Optional: when this addon cannot be
-// built, src/embed/ uses its TypeScript implementation of the same algorithms (tests check they agree).
+// Native kernels for autoencoders (N-API, C++17, std::thread): t-SNE's neighbour search and gradient sums, and
+// the convolutions and matrix products of training. Optional: when this addon cannot be built, src/embed/ uses
+// its TypeScript implementation of the same algorithms and training uses TensorFlow.js's wasm kernels (tests
+// check that each pair agrees).
 //
 //   repulsion(y: Float64Array, n, theta, force: Float64Array, threads) -> Z
 //     Barnes-Hut: force[2i..2i+1] = sum_j q_ij^2 (y_i - y_j), Z = sum_i sum_{j!=i} q_ij, q = 1/(1+|y_i-y_j|^2).
@@ -16,7 +18,9 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+#include "conv.hpp"
 #include "fft_repulsion.hpp"
+#include "gemm.hpp"
 #include "knn.hpp"
 
 namespace {
@@ -330,14 +334,117 @@ napi_value RepulsionFft(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// ---- Training kernels: convolutions and matrix products on float32 buffers (tfjs tensors in wasm memory). ----
+
+bool GetF32(napi_env env, napi_value v, float** data, size_t* length) {
+  return GetTyped(env, v, napi_float32_array, reinterpret_cast<void**>(data), length);
+}
+
+bool ReadGeometry(napi_env env, napi_value v, conv::Geometry* g) {
+  int32_t* p; size_t len;
+  if (!GetTyped(env, v, napi_int32_array, reinterpret_cast<void**>(&p), &len) || len < 13) return false;
+  *g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12]};
+  return g->batch > 0 && g->inH > 0 && g->inW > 0 && g->inC > 0 && g->outH > 0 && g->outW > 0 && g->outC > 0 &&
+         g->kH > 0 && g->kW > 0 && g->strideH > 0 && g->strideW > 0;
+}
+
+// conv2d(x, w, out, geometry: Int32Array(13), threads), conv2dBackpropInput(dy, w, dx, geometry, threads),
+// conv2dBackpropFilter(x, dy, dw, geometry, threads). Geometry: batch, inH, inW, inC, outH, outW, outC, kH, kW,
+// strideH, strideW, padTop, padLeft.
+template <int Which>
+napi_value ConvOp(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value args[5];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *a, *b, *out; size_t la, lb, lo;
+  conv::Geometry g;
+  int32_t threads = 1;
+  if (argc < 5 || !GetF32(env, args[0], &a, &la) || !GetF32(env, args[1], &b, &lb) || !GetF32(env, args[2], &out, &lo) ||
+      !ReadGeometry(env, args[3], &g)) return Throw(env, "conv: (Float32Array, Float32Array, Float32Array, Int32Array geometry, threads)");
+  napi_get_value_int32(env, args[4], &threads);
+  const size_t xSize = static_cast<size_t>(g.batch) * g.inH * g.inW * g.inC, ySize = static_cast<size_t>(g.Rows()) * g.outC;
+  const size_t wSize = static_cast<size_t>(g.K()) * g.outC;
+  const size_t need[3][3] = {{xSize, wSize, ySize}, {ySize, wSize, xSize}, {xSize, ySize, wSize}};
+  if (la < need[Which][0] || lb < need[Which][1] || lo < need[Which][2]) return Throw(env, "conv: buffer sizes do not match the geometry");
+  if (Which == 0) conv::Forward(a, b, out, g, threads);
+  else if (Which == 1) conv::BackpropInput(a, b, out, g, threads);
+  else conv::BackpropFilter(a, b, out, g, threads);
+  return nullptr;
+}
+
+// matmul(a, b, c, batch, m, n, k, transA, transB, broadcastB, threads): for each batch index,
+// c[m x n] = op(a)[m x k] op(b)[k x n]; broadcastB: b has batch 1.
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value args[11];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *a, *b, *c; size_t la, lb, lc;
+  if (argc < 11 || !GetF32(env, args[0], &a, &la) || !GetF32(env, args[1], &b, &lb) || !GetF32(env, args[2], &c, &lc))
+    return Throw(env, "matmul(a, b, c, batch, m, n, k, transA, transB, broadcastB, threads)");
+  int32_t batch, m, n, k, threads; bool transA, transB, broadcastB;
+  napi_get_value_int32(env, args[3], &batch);
+  napi_get_value_int32(env, args[4], &m);
+  napi_get_value_int32(env, args[5], &n);
+  napi_get_value_int32(env, args[6], &k);
+  napi_get_value_bool(env, args[7], &transA);
+  napi_get_value_bool(env, args[8], &transB);
+  napi_get_value_bool(env, args[9], &broadcastB);
+  napi_get_value_int32(env, args[10], &threads);
+  const size_t sa = static_cast<size_t>(m) * k, sb = static_cast<size_t>(k) * n, sc = static_cast<size_t>(m) * n;
+  if (batch < 1 || m < 0 || n < 0 || k < 0 || la < sa * batch || lb < sb * (broadcastB ? 1 : batch) || lc < sc * batch)
+    return Throw(env, "matmul: buffer sizes do not match");
+  for (int t = 0; t < batch; t++) {
+    const gemm::Matrix am{a + sa * t, transA ? m : k, transA};
+    const gemm::Matrix bm{b + (broadcastB ? 0 : sb * t), transB ? k : n, transB};
+    gemm::Sgemm(m, n, k, am, bm, c + sc * t, n, false, threads);
+  }
+  return nullptr;
+}
+
+// sumRows(x, rows, cols, out, scale, threads): out[c] = scale * sum_r x[r, c], accumulated in double. The
+// per-channel reductions of batch norm and bias gradients (NHWC tensors summed over N, H, W).
+napi_value SumRows(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value args[6];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *x, *out; size_t lx, lo;
+  int32_t rows, cols, threads; double scale;
+  if (argc < 6 || !GetF32(env, args[0], &x, &lx) || !GetF32(env, args[3], &out, &lo)) return Throw(env, "sumRows(x, rows, cols, out, scale, threads)");
+  napi_get_value_int32(env, args[1], &rows);
+  napi_get_value_int32(env, args[2], &cols);
+  napi_get_value_double(env, args[4], &scale);
+  napi_get_value_int32(env, args[5], &threads);
+  if (rows < 1 || cols < 1 || lx < static_cast<size_t>(rows) * cols || lo < static_cast<size_t>(cols)) return Throw(env, "sumRows: sizes do not match");
+  threads = std::max(1, std::min(threads, static_cast<int>((static_cast<int64_t>(rows) * cols) >> 16)));
+  std::vector<std::vector<double>> partial(threads, std::vector<double>(cols, 0.0));
+  ParallelFor(rows, threads, [&](int t, int from, int to) {
+    double* acc = partial[t].data();
+    for (int r = from; r < to; r++) {
+      const float* row = x + static_cast<size_t>(r) * cols;
+      for (int c = 0; c < cols; c++) acc[c] += row[c];
+    }
+  }, 1);
+  for (int c = 0; c < cols; c++) {
+    double sum = 0;
+    for (int t = 0; t < threads; t++) sum += partial[t][c];
+    out[c] = static_cast<float>(sum * scale);
+  }
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"repulsion", nullptr, Repulsion, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"attraction", nullptr, Attraction, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"knn", nullptr, Knn, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"repulsionFft", nullptr, RepulsionFft, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"conv2d", nullptr, ConvOp<0>, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"conv2dBackpropInput", nullptr, ConvOp<1>, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"conv2dBackpropFilter", nullptr, ConvOp<2>, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  napi_define_properties(env, exports, 4, props);
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
 }
 

@@ -1,0 +1,147 @@
+/**
+ * Training's hot kernels in the native addon, registered as TensorFlow.js wasm kernels: Conv2D and its two
+ * gradients (im2col + a blocked GEMM with AVX2/FMA and one thread per core), BatchMatMul, and Sum/Mean over
+ * leading axes. The wasm backend
+ * keeps its tensors in WebAssembly memory, so the addon reads and writes them in place through Float32Array
+ * views of that memory: no copies, and TensorFlow.js stays the framework (autodiff, optimizers, every other op).
+ *
+ * Each kernel falls back to the previous (wasm) kernel for what it does not handle (dilation, NCHW, non-float
+ * inputs, batch broadcasting of the first operand), and `useNativeKernels(false)` switches them all back, so
+ * tests check the two paths against each other and against the cpu backend.
+ */
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { NativeAddon } from '../native.js';
+
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+type Info = tf.TensorInfo;
+
+let enabled = true;
+
+/** Turns the native training kernels on or off (they stay registered; off delegates to the wasm kernels). */
+export function useNativeKernels(on: boolean): void {
+  enabled = on;
+}
+
+export function nativeKernelsEnabled(): boolean {
+  return enabled;
+}
+
+/** A Float32Array over a tensor's bytes in wasm memory (re-read after any allocation: memory may have grown). */
+function view(backend: BackendWasm, t: Info): Float32Array {
+  const { memoryOffset } = backend.dataIdMap.get(t.dataId)!;
+  return new Float32Array(backend.wasm.HEAPU8.buffer, memoryOffset, tf.util.sizeFromShape(t.shape));
+}
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** Our geometry array, or null when the attributes need the fallback. */
+function geometry(xShape: number[], filterShape: number[], attrs: ConvAttrs): Int32Array | null {
+  if (attrs.dataFormat === 'NCHW') return null;
+  const dil = attrs.dilations ?? 1;
+  if (!(dil === 1 || (Array.isArray(dil) && dil[0] === 1 && dil[1] === 1))) return null;
+  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    attrs.strides, 1, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast');
+  return Int32Array.from([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left]);
+}
+
+const allFloat = (...ts: Info[]) => ts.every((t) => t.dtype === 'float32');
+
+function conv2d(native: NativeAddon, threads: number, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, filter } = args.inputs as unknown as { x: Info; filter: Info };
+    const g = enabled && allFloat(x, filter) ? geometry(x.shape, filter.shape, args.attrs as unknown as ConvAttrs) : null;
+    if (!g) return fallback(args);
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput([g[0]!, g[4]!, g[5]!, g[6]!], 'float32');
+    native.conv2d(view(backend, x), view(backend, filter), view(backend, out), g, threads);
+    return out;
+  };
+}
+
+function conv2dBackpropInput(native: NativeAddon, threads: number, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs as unknown as { dy: Info; filter: Info };
+    const attrs = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
+    const g = enabled && allFloat(dy, filter) ? geometry(attrs.inputShape, filter.shape, attrs) : null;
+    if (!g) return fallback(args);
+    const backend = args.backend as BackendWasm;
+    const dx = backend.makeOutput([...attrs.inputShape], 'float32');
+    native.conv2dBackpropInput(view(backend, dy), view(backend, filter), view(backend, dx), g, threads);
+    return dx;
+  };
+}
+
+function conv2dBackpropFilter(native: NativeAddon, threads: number, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as unknown as { x: Info; dy: Info };
+    const attrs = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
+    const g = enabled && allFloat(x, dy) ? geometry(x.shape, attrs.filterShape, attrs) : null;
+    if (!g) return fallback(args);
+    const backend = args.backend as BackendWasm;
+    const dw = backend.makeOutput([...attrs.filterShape], 'float32');
+    native.conv2dBackpropFilter(view(backend, x), view(backend, dy), view(backend, dw), g, threads);
+    return dw;
+  };
+}
+
+function batchMatMul(native: NativeAddon, threads: number, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as unknown as { a: Info; b: Info };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const ra = a.shape.length, rb = b.shape.length;
+    if (!enabled || !allFloat(a, b) || ra < 2 || rb < 2) return fallback(args);
+    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2)), batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+    if (batchB !== batchA && batchB !== 1) return fallback(args);
+    const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!, k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+    const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+    const backend = args.backend as BackendWasm;
+    const outShape = ra >= rb ? [...a.shape.slice(0, -2), m, n] : [...b.shape.slice(0, -2), m, n];
+    if (ra < rb) return fallback(args);
+    const c = backend.makeOutput(outShape, 'float32');
+    native.matmul(view(backend, a), view(backend, b), view(backend, c), batchA, m, n, k, transposeA, transposeB, batchB === 1 && batchA > 1, threads);
+    return c;
+  };
+}
+
+/**
+ * Sum or Mean over leading axes (e.g. N, H, W of an NHWC tensor: batch norm's statistics and the bias
+ * gradients), which the wasm backend runs slowly (it transposes first); other axes fall back.
+ */
+function reduceLeading(native: NativeAddon, threads: number, fallback: KernelFunc, mean: boolean): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as unknown as { x: Info };
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    if (!enabled || x.dtype !== 'float32' || axes.length === 0 || !axes.every((a, i) => a === i) || x.shape.length === 0) return fallback(args);
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length)), cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
+    if (rows === 0) return fallback(args);
+    const backend = args.backend as BackendWasm;
+    const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    const out = backend.makeOutput(outShape, 'float32');
+    native.sumRows(view(backend, x), rows, cols, view(backend, out), mean ? 1 / rows : 1, threads);
+    return out;
+  };
+}
+
+/** Kernel names this module replaces when the addon is present. */
+export const NATIVE_TRAINING_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum', 'Mean'] as const;
+
+/** Replaces the wasm kernels above with native ones; `current(name)` is the kernel to fall back to. */
+export function registerNativeKernels(native: NativeAddon, register: (name: string, make: (fallback: KernelFunc) => KernelFunc) => void,
+  threads = os.availableParallelism()): void {
+  register('Conv2D', (f) => conv2d(native, threads, f));
+  register('Conv2DBackpropInput', (f) => conv2dBackpropInput(native, threads, f));
+  register('Conv2DBackpropFilter', (f) => conv2dBackpropFilter(native, threads, f));
+  register('BatchMatMul', (f) => batchMatMul(native, threads, f));
+  register('Sum', (f) => reduceLeading(native, threads, f, false));
+  register('Mean', (f) => reduceLeading(native, threads, f, true));
+}
