@@ -90,6 +90,8 @@ const convCases: Array<{ x: number[]; f: number[]; s: number; pad: Pad }> = [
   { x: [2, 8, 6, 4], f: [2, 2, 4, 3], s: 2, pad: 'valid' },
   { x: [1, 10, 10, 2], f: [5, 5, 2, 3], s: 3, pad: 'same' },
   { x: [1, 6, 6, 1], f: [1, 1, 1, 2], s: 2, pad: 'valid' },
+  // Enough images for the native kernels to split them across threads (batch >= 2 x threads).
+  { x: [6, 12, 12, 3], f: [3, 3, 3, 5], s: 2, pad: 'same' },
   // More output pixels than one native im2col chunk holds (2^20 / (3*3*4) = 29,127), so chunking is exercised.
   { x: [3, 100, 100, 4], f: [3, 3, 4, 8], s: 1, pad: 'same' },
 ];
