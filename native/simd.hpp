@@ -25,6 +25,6 @@ inline bool HasAvx2() {
 #endif
 }
 
-inline float Sum(V8 v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
+inline float Sum(const V8& v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
 
 }  // namespace simd
