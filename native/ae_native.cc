@@ -22,6 +22,7 @@
 #include "fft_repulsion.hpp"
 #include "gemm.hpp"
 #include "knn.hpp"
+#include "parallel.hpp"
 
 namespace {
 
@@ -136,18 +137,7 @@ double RepulsionRange(const std::vector<PackedNode>& nodes, const std::vector<in
   return zTotal;
 }
 
-template <typename F>
-void ParallelFor(int n, int threads, F body, int minPerThread = 256) {
-  threads = std::max(1, std::min(threads, n / minPerThread));
-  if (threads == 1) { body(0, 0, n); return; }
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; t++) {
-    const int from = static_cast<int>(static_cast<int64_t>(n) * t / threads);
-    const int to = static_cast<int>(static_cast<int64_t>(n) * (t + 1) / threads);
-    pool.emplace_back(body, t, from, to);
-  }
-  for (auto& th : pool) th.join();
-}
+using parallel::For;
 
 bool GetTyped(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* length) {
   bool is = false;
@@ -193,7 +183,7 @@ napi_value Repulsion(napi_env env, napi_callback_info info) {
   std::vector<int32_t> order;
   TreeOrder(tree, order, n);
   std::vector<double> partial(std::max(1, threads), 0.0);
-  ParallelFor(n, threads, [&](int t, int from, int to) { partial[t] = RepulsionRange(nodes, order, y, force, from, to); });
+  For(n, threads, [&](int t, int from, int to) { partial[t] = RepulsionRange(nodes, order, y, force, from, to); });
   double z = 0;
   for (double p : partial) z += p;
   napi_value out;
@@ -271,7 +261,7 @@ napi_value Attraction(napi_env env, napi_callback_info info) {
   napi_get_value_int32(env, args[6], &threads);
   if (n < 1 || l0 < static_cast<size_t>(n + 1) || l3 < static_cast<size_t>(2 * n) || l5 < static_cast<size_t>(2 * n) ||
       static_cast<size_t>(rowPtr[n]) > std::min(l1, l2)) return Throw(env, "array sizes do not match n");
-  ParallelFor(n, threads, [&](int, int from, int to) {
+  For(n, threads, [&](int, int from, int to) {
     if (single) Attract(rowPtr, cols, static_cast<const float*>(vals), y, out, from, to);
     else Attract(rowPtr, cols, static_cast<const double*>(vals), y, out, from, to);
   });
@@ -303,7 +293,7 @@ napi_value Knn(napi_env env, napi_callback_info info) {
     norms[i] = s;
   }
   const std::vector<float> packed = knn::PackPanels(x, n, dim);
-  ParallelFor(n, threads, [&](int, int from, int to) { knn::SearchRows(x, packed, norms, n, dim, k, idx, dist, from, to); });
+  For(n, threads, [&](int, int from, int to) { knn::SearchRows(x, packed, norms, n, dim, k, idx, dist, from, to); });
   return nullptr;
 }
 
@@ -311,24 +301,19 @@ fftrep::KernelCache kernelCache;  // the kernel's transform, reused while the gr
 std::mutex kernelCacheMutex;
 
 napi_value RepulsionFft(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value args[6];
+  size_t argc = 4;
+  napi_value args[4];
   napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
-  if (argc < 4) return Throw(env, "repulsionFft(y, n, force, threads, nodes?, boxWidth?)");
+  if (argc < 4) return Throw(env, "repulsionFft(y, n, force, threads)");
   double* y; double* force; size_t ly, lf;
   int32_t n, threads;
   if (!GetTyped(env, args[0], napi_float64_array, reinterpret_cast<void**>(&y), &ly)) return Throw(env, "y must be a Float64Array");
   napi_get_value_int32(env, args[1], &n);
   if (!GetTyped(env, args[2], napi_float64_array, reinterpret_cast<void**>(&force), &lf)) return Throw(env, "force must be a Float64Array");
   napi_get_value_int32(env, args[3], &threads);
-  fftrep::Params prm;
-  if (argc >= 5) napi_get_value_int32(env, args[4], &prm.nodes);
-  if (argc >= 6) napi_get_value_double(env, args[5], &prm.boxWidth);
-  if (prm.nodes < 2 || prm.nodes > fftrep::kMaxNodes || !(prm.boxWidth > 0)) return Throw(env, "repulsionFft: nodes must be 2..8 and boxWidth > 0");
   if (n < 1 || ly < static_cast<size_t>(2 * n) || lf < static_cast<size_t>(2 * n)) return Throw(env, "arrays shorter than 2n");
   std::lock_guard<std::mutex> lock(kernelCacheMutex);
-  const double z = fftrep::Repulsion(y, n, force, std::max(1, threads), prm, kernelCache,
-                                     [](int count, int th, auto body, int minPer = 256) { ParallelFor(count, th, body, minPer); });
+  const double z = fftrep::Repulsion(y, n, force, std::max(1, threads), kernelCache);
   napi_value out;
   napi_create_double(env, z, &out);
   return out;
@@ -417,7 +402,7 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   if (rows < 1 || cols < 1 || lx < static_cast<size_t>(rows) * cols || lo < static_cast<size_t>(cols)) return Throw(env, "sumRows: sizes do not match");
   threads = std::max(1, std::min(threads, static_cast<int>((static_cast<int64_t>(rows) * cols) >> 16)));
   std::vector<std::vector<double>> partial(threads, std::vector<double>(cols, 0.0));
-  ParallelFor(rows, threads, [&](int t, int from, int to) {
+  For(rows, threads, [&](int t, int from, int to) {
     double* acc = partial[t].data();
     for (int r = from; r < to; r++) {
       const float* row = x + static_cast<size_t>(r) * cols;

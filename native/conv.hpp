@@ -6,10 +6,9 @@
 //   filter grad:    dW[K, co]      = sum over chunks of col(x)^T[K, rows] . dy[rows, co]
 #pragma once
 #include <algorithm>
-#include <mutex>
-#include <thread>
 #include <vector>
 #include "gemm.hpp"
+#include "parallel.hpp"
 
 namespace conv {
 
@@ -61,26 +60,21 @@ inline void Col2imAdd(const float* col, const Geometry& g, int r0, int rows, flo
   }
 }
 
-// Runs body(rowFrom, rowTo, thread) over the output pixels split by whole images across threads: every
+// Runs body(thread, rowFrom, rowTo, gemmThreads) over the output pixels split by whole images across threads: every
 // thread builds its own im2col chunks and runs a single-threaded GEMM on them, so the copies are parallel too
 // and threads start once per call. Whole images keep col2im's writes to dx disjoint between threads. With
 // fewer images than threads, one range and a multithreaded GEMM instead.
 template <typename Body>
 void SplitByImages(const Geometry& g, int threads, Body body) {
   const int perImage = g.outH * g.outW;
-  if (threads <= 1 || g.batch < 2 * threads) { body(0, g.Rows(), threads); return; }
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; t++) {
-    const int b0 = static_cast<int>(static_cast<int64_t>(g.batch) * t / threads), b1 = static_cast<int>(static_cast<int64_t>(g.batch) * (t + 1) / threads);
-    pool.emplace_back([=, &body] { body(b0 * perImage, b1 * perImage, 1); });
-  }
-  for (auto& th : pool) th.join();
+  if (threads <= 1 || g.batch < 2 * threads) { body(0, 0, g.Rows(), threads); return; }
+  parallel::For(g.batch, threads, [&](int t, int b0, int b1) { body(t, b0 * perImage, b1 * perImage, 1); }, 2);
 }
 
 inline void Forward(const float* x, const float* w, float* out, const Geometry& g, int threads) {
   const int K = g.K(), chunk = ChunkRows(g);
   const gemm::Matrix wm{w, g.outC, false};
-  SplitByImages(g, threads, [&](int from, int to, int gemmThreads) {
+  SplitByImages(g, threads, [&](int, int from, int to, int gemmThreads) {
     std::vector<float> col(static_cast<size_t>(chunk) * K);
     for (int r0 = from; r0 < to; r0 += chunk) {
       const int rows = std::min(chunk, to - r0);
@@ -94,7 +88,7 @@ inline void BackpropInput(const float* dy, const float* w, float* dx, const Geom
   const int K = g.K(), chunk = ChunkRows(g);
   std::fill(dx, dx + static_cast<size_t>(g.batch) * g.inH * g.inW * g.inC, 0.0f);
   const gemm::Matrix wt{w, g.outC, true};  // W^T: [co, K] from W stored [K, co]
-  SplitByImages(g, threads, [&](int from, int to, int gemmThreads) {
+  SplitByImages(g, threads, [&](int, int from, int to, int gemmThreads) {
     std::vector<float> col(static_cast<size_t>(chunk) * K);
     for (int r0 = from; r0 < to; r0 += chunk) {
       const int rows = std::min(chunk, to - r0);
@@ -107,16 +101,10 @@ inline void BackpropInput(const float* dy, const float* w, float* dx, const Geom
 inline void BackpropFilter(const float* x, const float* dy, float* dw, const Geometry& g, int threads) {
   const int K = g.K(), chunk = ChunkRows(g);
   const size_t wSize = static_cast<size_t>(K) * g.outC;
-  std::vector<std::vector<float>> partial(std::max(1, threads));
-  std::vector<int> used(std::max(1, threads), 0);
-  int slot = 0;
-  std::mutex slotMutex;
-  SplitByImages(g, threads, [&](int from, int to, int gemmThreads) {
-    int mine;
-    { std::lock_guard<std::mutex> lock(slotMutex); mine = slot++; }
-    std::vector<float>& acc = partial[mine];
+  std::vector<std::vector<float>> partial(std::max(1, threads));  // one dW per thread, summed below
+  SplitByImages(g, threads, [&](int t, int from, int to, int gemmThreads) {
+    std::vector<float>& acc = partial[t];
     acc.assign(wSize, 0.0f);
-    used[mine] = 1;
     std::vector<float> col(static_cast<size_t>(chunk) * K);
     for (int r0 = from; r0 < to; r0 += chunk) {
       const int rows = std::min(chunk, to - r0);
@@ -126,10 +114,8 @@ inline void BackpropFilter(const float* x, const float* dy, float* dw, const Geo
     }
   });
   std::fill(dw, dw + wSize, 0.0f);
-  for (size_t t = 0; t < partial.size(); t++) {
-    if (!used[t]) continue;
-    for (size_t i = 0; i < wSize; i++) dw[i] += partial[t][i];
-  }
+  for (const auto& acc : partial)
+    for (size_t i = 0; i < acc.size(); i++) dw[i] += acc[i];
 }
 
 }  // namespace conv

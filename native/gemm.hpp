@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
+#include "parallel.hpp"
 #include "simd.hpp"
 
 namespace gemm {
@@ -81,13 +81,13 @@ inline void Sgemm(int m, int n, int k, const Matrix& a, const Matrix& b, float* 
   const int nPanels = (n + kNr - 1) / kNr;
   std::vector<float> packedB(static_cast<size_t>(nPanels) * kKc * kNr);
   const int mBlocks = (m + kMr - 1) / kMr;
-  threads = std::max(1, std::min(threads, mBlocks / 4));
+  threads = std::max(1, std::min(threads, mBlocks / 4));  // a thread gets at least 4 row blocks
   for (int k0 = 0; k0 < k; k0 += kKc) {
     const int kc = std::min(kKc, k - k0);
-    auto packRange = [&](int from, int to) {
+    parallel::For(nPanels, threads, [&](int, int from, int to) {
       for (int p = from; p < to; p++) PackB(b, k0, kc, p * kNr, n, packedB.data() + static_cast<size_t>(p) * kKc * kNr);
-    };
-    auto rowsRange = [&](int from, int to) {
+    }, 1);
+    parallel::For(mBlocks, threads, [&](int, int from, int to) {
       std::vector<float> packedA(static_cast<size_t>(kKc) * kMr);
       float tile[kMr * kNr];
       for (int blk = from; blk < to; blk++) {
@@ -102,20 +102,7 @@ inline void Sgemm(int m, int n, int k, const Matrix& a, const Matrix& b, float* 
           }
         }
       }
-    };
-    if (threads == 1) {
-      packRange(0, nPanels);
-      rowsRange(0, mBlocks);
-      continue;
-    }
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; t++)
-      pool.emplace_back(packRange, static_cast<int>(static_cast<int64_t>(nPanels) * t / threads), static_cast<int>(static_cast<int64_t>(nPanels) * (t + 1) / threads));
-    for (auto& th : pool) th.join();
-    pool.clear();
-    for (int t = 0; t < threads; t++)
-      pool.emplace_back(rowsRange, static_cast<int>(static_cast<int64_t>(mBlocks) * t / threads), static_cast<int>(static_cast<int64_t>(mBlocks) * (t + 1) / threads));
-    for (auto& th : pool) th.join();
+    }, 4);
   }
 }
 

@@ -9,7 +9,7 @@ export interface NativeAddon {
   repulsion(y: Float64Array, n: number, theta: number, force: Float64Array, threads: number): number;
   attraction(rowPtr: Int32Array, cols: Int32Array, vals: Float32Array | Float64Array, y: Float64Array, n: number, out: Float64Array, threads: number): void;
   knn(data: Float32Array, n: number, dim: number, k: number, indices: Int32Array, distances: Float32Array, threads: number): void;
-  repulsionFft(y: Float64Array, n: number, force: Float64Array, threads: number, nodes?: number, boxWidth?: number): number;
+  repulsionFft(y: Float64Array, n: number, force: Float64Array, threads: number): number;
   /** Geometry: batch, inH, inW, inC, outH, outW, outC, kH, kW, strideH, strideW, padTop, padLeft. */
   conv2d(x: Float32Array, w: Float32Array, out: Float32Array, geometry: Int32Array, threads: number): void;
   conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, geometry: Int32Array, threads: number): void;

@@ -55,43 +55,40 @@ function geometry(xShape: number[], filterShape: number[], attrs: ConvAttrs): In
 
 const allFloat = (...ts: Info[]) => ts.every((t) => t.dtype === 'float32');
 
-function conv2d(native: NativeAddon, threads: number, fallback: KernelFunc): KernelFunc {
+type ConvFn = (a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array, threads: number) => void;
+
+/**
+ * One convolution kernel: inputs `names` (the tensor whose shape is the conv input, if any, comes from
+ * `inputShape`), geometry from the input and filter shapes, an output of `outputShape`, then the native call.
+ */
+function convKernel(threads: number, fallback: KernelFunc, names: [string, string], run: ConvFn,
+  shapes: (first: Info, second: Info, attrs: Record<string, unknown>) => { input: number[]; filter: number[] },
+  outputShape: (g: Int32Array, attrs: Record<string, unknown>) => number[]): KernelFunc {
   return (args) => {
-    const { x, filter } = args.inputs as unknown as { x: Info; filter: Info };
-    const g = enabled && allFloat(x, filter) ? geometry(x.shape, filter.shape, args.attrs as unknown as ConvAttrs) : null;
+    const inputs = args.inputs as unknown as Record<string, Info>;
+    const first = inputs[names[0]]!, second = inputs[names[1]]!;
+    const attrs = args.attrs as Record<string, unknown>;
+    const { input, filter } = shapes(first, second, attrs);
+    const g = enabled && allFloat(first, second) ? geometry(input, filter, attrs as unknown as ConvAttrs) : null;
     if (!g) return fallback(args);
     const backend = args.backend as BackendWasm;
-    const out = backend.makeOutput([g[0]!, g[4]!, g[5]!, g[6]!], 'float32');
-    native.conv2d(view(backend, x), view(backend, filter), view(backend, out), g, threads);
+    const out = backend.makeOutput(outputShape(g, attrs), 'float32');
+    run(view(backend, first), view(backend, second), view(backend, out), g, threads);
     return out;
   };
 }
 
-function conv2dBackpropInput(native: NativeAddon, threads: number, fallback: KernelFunc): KernelFunc {
-  return (args) => {
-    const { dy, filter } = args.inputs as unknown as { dy: Info; filter: Info };
-    const attrs = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
-    const g = enabled && allFloat(dy, filter) ? geometry(attrs.inputShape, filter.shape, attrs) : null;
-    if (!g) return fallback(args);
-    const backend = args.backend as BackendWasm;
-    const dx = backend.makeOutput([...attrs.inputShape], 'float32');
-    native.conv2dBackpropInput(view(backend, dy), view(backend, filter), view(backend, dx), g, threads);
-    return dx;
-  };
-}
+/** Conv2D: out = conv(x, filter), shape [batch, outH, outW, outC]. */
+const conv2d = (native: NativeAddon, threads: number, fallback: KernelFunc) => convKernel(threads, fallback, ['x', 'filter'],
+  native.conv2d.bind(native), (x, f) => ({ input: x.shape, filter: f.shape }), (g) => [g[0]!, g[4]!, g[5]!, g[6]!]);
 
-function conv2dBackpropFilter(native: NativeAddon, threads: number, fallback: KernelFunc): KernelFunc {
-  return (args) => {
-    const { x, dy } = args.inputs as unknown as { x: Info; dy: Info };
-    const attrs = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
-    const g = enabled && allFloat(x, dy) ? geometry(x.shape, attrs.filterShape, attrs) : null;
-    if (!g) return fallback(args);
-    const backend = args.backend as BackendWasm;
-    const dw = backend.makeOutput([...attrs.filterShape], 'float32');
-    native.conv2dBackpropFilter(view(backend, x), view(backend, dy), view(backend, dw), g, threads);
-    return dw;
-  };
-}
+/** Conv2DBackpropInput: dx (attrs.inputShape) from dy and the filter. */
+const conv2dBackpropInput = (native: NativeAddon, threads: number, fallback: KernelFunc) => convKernel(threads, fallback, ['dy', 'filter'],
+  native.conv2dBackpropInput.bind(native), (_dy, f, a) => ({ input: a.inputShape as number[], filter: f.shape }), (_g, a) => [...a.inputShape as number[]]);
+
+/** Conv2DBackpropFilter: dW (attrs.filterShape) from x and dy. */
+const conv2dBackpropFilter = (native: NativeAddon, threads: number, fallback: KernelFunc) => convKernel(threads, fallback, ['x', 'dy'],
+  native.conv2dBackpropFilter.bind(native), (x, _dy, a) => ({ input: x.shape, filter: a.filterShape as number[] }), (_g, a) => [...a.filterShape as number[]]);
 
 function batchMatMul(native: NativeAddon, threads: number, fallback: KernelFunc): KernelFunc {
   return (args) => {
