@@ -6,6 +6,7 @@
  *   npm run bench:tsne -- --run runs/mnist-ae  use that run's best AE (default: train one, runs/bench-ae)
  *   npm run bench:tsne -- --large              also all 70,000 MNIST images (PCA-50), ours only
  *   npm run bench:tsne -- --no-reference       skip scikit-learn
+ *   npm run bench:tsne -- --large-only         only the 70,000-point run
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -75,9 +76,10 @@ await initBackend('wasm');
 console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const data = await loadMnist(mnistDir, 0.2, 0);
 
+const largeOnly = flag('large-only');
 // 1. Latents of a trained AE (the reference AE, 10 epochs).
 let runDir = value('run');
-if (!runDir) {
+if (!runDir && !largeOnly) {
   runDir = path.join('runs', 'bench-ae');
   if (!fs.existsSync(path.join(runDir, 'weights', 'best.ckpt'))) {
     console.log(`training the reference AE for the benchmark into ${runDir} (10 epochs, ~3 minutes)`);
@@ -85,17 +87,19 @@ if (!runDir) {
     await train(loadConfig(path.join(here, '..', 'configs', 'mnist-ae.yaml'), { name: 'bench-ae', MNIST: { path: mnistDir } }), { data });
   }
 }
-const run = openRunDir(runDir);
-const { model } = loadModel(readRunConfig(run), run.bestCheckpoint);
-const latents = encodeSet(model, data.test);
-compare(`AE test latents (${runDir})`, latents.codes, data.test.count, latents.dim, data.test.labels, true);
+if (runDir && !largeOnly) {
+  const run = openRunDir(runDir);
+  const { model } = loadModel(readRunConfig(run), run.bestCheckpoint);
+  const latents = encodeSet(model, data.test);
+  compare(`AE test latents (${runDir})`, latents.codes, data.test.count, latents.dim, data.test.labels, true);
 
-// 2. PCA-50 of the raw test pixels.
-const pixels50 = pca(data.test.images, data.test.count, 784, 50, 0).scores;
-compare('PCA-50 of 10k test pixels', pixels50, data.test.count, 50, data.test.labels, true);
+  // 2. PCA-50 of the raw test pixels.
+  const pixels50 = pca(data.test.images, data.test.count, 784, 50, 0).scores;
+  compare('PCA-50 of 10k test pixels', pixels50, data.test.count, 50, data.test.labels, true);
+}
 
 // 3. All 70,000 images, PCA-50 (ours only: scikit-learn takes many minutes here).
-if (flag('large')) {
+if (flag('large') || largeOnly) {
   const n = data.train.count + data.validation.count + data.test.count;
   const all = new Float32Array(n * 784);
   all.set(data.train.images); all.set(data.validation.images, data.train.images.length); all.set(data.test.images, data.train.images.length + data.validation.images.length);

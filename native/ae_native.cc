@@ -9,6 +9,9 @@
 //     out[2i..2i+1] = sum_j p_ij q_ij (y_i - y_j) over the sparse P.
 //   repulsionFft(y: Float64Array, n, force: Float64Array, threads) -> Z
 //     the same sums by FFT-accelerated interpolation (FIt-SNE), native/fft_repulsion.hpp.
+//   klTerm(rowPtr, cols, vals: Float32Array, y, n, threads) -> sum p_ij log(1 + |y_i - y_j|^2), for the KL divergence.
+//   descend(y, attr, rep, update, gains, n, exaggeration, invZ, momentum, lr)
+//     one gradient step with momentum and gains, then re-centring (all Float64Arrays of 2n).
 //   knn(data: Float32Array, n, dim, k, indices: Int32Array, distances: Float32Array, threads)
 //     exact k nearest neighbours (squared Euclidean) of every row among the others, nearest first (native/knn.hpp).
 #include <node_api.h>
@@ -268,6 +271,78 @@ napi_value Attraction(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// sum_ij p_ij log(1 + |y_i - y_j|^2): with sum p log p and log Z it gives the KL divergence (KL = sum p log p +
+// this + log Z when sum p = 1), on the iterations that report it.
+napi_value KlTerm(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value args[6];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  if (argc < 6) return Throw(env, "klTerm(rowPtr, cols, vals, y, n, threads)");
+  int32_t* rowPtr; int32_t* cols; float* vals; double* y;
+  size_t l0, l1, l2, l3;
+  int32_t n, threads;
+  if (!GetTyped(env, args[0], napi_int32_array, reinterpret_cast<void**>(&rowPtr), &l0)) return Throw(env, "rowPtr must be an Int32Array");
+  if (!GetTyped(env, args[1], napi_int32_array, reinterpret_cast<void**>(&cols), &l1)) return Throw(env, "cols must be an Int32Array");
+  if (!GetTyped(env, args[2], napi_float32_array, reinterpret_cast<void**>(&vals), &l2)) return Throw(env, "vals must be a Float32Array");
+  if (!GetTyped(env, args[3], napi_float64_array, reinterpret_cast<void**>(&y), &l3)) return Throw(env, "y must be a Float64Array");
+  napi_get_value_int32(env, args[4], &n);
+  napi_get_value_int32(env, args[5], &threads);
+  if (n < 1 || l0 < static_cast<size_t>(n + 1) || l3 < static_cast<size_t>(2 * n) ||
+      static_cast<size_t>(rowPtr[n]) > std::min(l1, l2)) return Throw(env, "array sizes do not match n");
+  std::vector<double> partial(std::max(1, threads), 0.0);
+  For(n, threads, [&](int t, int from, int to) {
+    double sum = 0;
+    for (int i = from; i < to; i++) {
+      for (int c = rowPtr[i]; c < rowPtr[i + 1]; c++) {
+        const int j = cols[c];
+        const double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
+        sum += vals[c] * std::log1p(dx * dx + dy * dy);
+      }
+    }
+    partial[t] = sum;
+  });
+  double total = 0;
+  for (double v : partial) total += v;
+  napi_value out;
+  napi_create_double(env, total, &out);
+  return out;
+}
+
+// One gradient-descent step of t-SNE with momentum and gains (delta-bar-delta, as in every implementation), then
+// re-centring: grad = exaggeration attr - rep / Z.
+napi_value Descend(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value args[10];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  if (argc < 10) return Throw(env, "descend(y, attr, rep, update, gains, n, exaggeration, invZ, momentum, lr)");
+  double* a[5];
+  size_t len[5];
+  for (int k = 0; k < 5; k++) {
+    if (!GetTyped(env, args[k], napi_float64_array, reinterpret_cast<void**>(&a[k]), &len[k])) return Throw(env, "descend: the first five arguments must be Float64Arrays");
+  }
+  int32_t n;
+  double exaggeration, invZ, momentum, lr;
+  napi_get_value_int32(env, args[5], &n);
+  napi_get_value_double(env, args[6], &exaggeration);
+  napi_get_value_double(env, args[7], &invZ);
+  napi_get_value_double(env, args[8], &momentum);
+  napi_get_value_double(env, args[9], &lr);
+  for (size_t l : len) if (n < 1 || l < 2 * static_cast<size_t>(n)) return Throw(env, "descend: arrays shorter than 2n");
+  double *y = a[0], *attr = a[1], *rep = a[2], *update = a[3], *gains = a[4];
+  double mean[2] = {0, 0};
+  for (int k = 0; k < 2 * n; k++) {
+    const double g = exaggeration * attr[k] - rep[k] * invZ, u = update[k];
+    const double gain = g * u < 0 ? gains[k] + 0.2 : gains[k] * 0.8;
+    gains[k] = std::max(gain, 0.01);
+    update[k] = momentum * u - lr * gains[k] * g;
+    y[k] += update[k];
+    mean[k & 1] += y[k];
+  }
+  mean[0] /= n; mean[1] /= n;
+  for (int k = 0; k < 2 * n; k++) y[k] -= mean[k & 1];
+  return nullptr;
+}
+
 napi_value Knn(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value args[7];
@@ -286,14 +361,8 @@ napi_value Knn(napi_env env, napi_callback_info info) {
   if (n < 2 || dim < 1 || k < 1 || k >= n || lx < static_cast<size_t>(n) * dim || li < static_cast<size_t>(n) * k || ld < static_cast<size_t>(n) * k) {
     return Throw(env, "knn: sizes do not match (need 1 <= k < n)");
   }
-  std::vector<float> norms(n);
-  for (int i = 0; i < n; i++) {
-    float s = 0;
-    for (int d = 0; d < dim; d++) s += x[static_cast<size_t>(i) * dim + d] * x[static_cast<size_t>(i) * dim + d];
-    norms[i] = s;
-  }
-  const std::vector<float> packed = knn::PackPanels(x, n, dim);
-  For(n, threads, [&](int, int from, int to) { knn::SearchRows(x, packed, norms, n, dim, k, idx, dist, from, to); });
+  const knn::Layout layout = knn::BuildLayout(x, n, dim);
+  For(n, threads, [&](int, int from, int to) { knn::SearchRows(layout, k, idx, dist, from, to); });
   return nullptr;
 }
 
@@ -421,6 +490,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"repulsion", nullptr, Repulsion, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"attraction", nullptr, Attraction, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"klTerm", nullptr, KlTerm, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"descend", nullptr, Descend, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"knn", nullptr, Knn, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"repulsionFft", nullptr, RepulsionFft, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"conv2d", nullptr, ConvOp<0>, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -25,7 +25,6 @@
 
 namespace fftrep {
 
-using fft::cplx;
 
 constexpr int kNodes = 3;            // equispaced interpolation nodes per box and axis
 constexpr double kMaxBoxWidth = 1;   // embedding units (openTSNE's intervals_per_integer = 1)
@@ -48,47 +47,113 @@ inline void LagrangeWeights(int p, double t, double* w) {
 
 constexpr int kColumnBlock = 16;  // columns transformed together: L x 16 values stay in L2 through every stage
 
-/** 2-D DFT of an L x L row-major grid whose rows >= nonzeroRows are zero (forward), or of which only rows <
- *  neededRows are wanted (inverse). Columns are transformed in blocks gathered into `block` (L x kColumnBlock),
- *  which keeps every stage of their transform in cache instead of streaming the whole grid once per stage;
- *  `work` must hold L x kColumnBlock values too. */
-inline void Fft2d(const fft::Plan& plan, cplx* grid, cplx* block, cplx* work, int nonzeroRows, int neededRows, bool inverse) {
-  const int L = plan.size();
-  auto rows = [&](int count) {
-    for (int r = 0; r < count; r++) plan.Transform(grid + static_cast<size_t>(r) * L, work, 1, inverse);
-  };
-  if (!inverse) rows(nonzeroRows);  // the zero rows transform to zero
-  for (int c0 = 0; c0 < L; c0 += kColumnBlock) {
-    const int width = std::min(kColumnBlock, L - c0);
-    for (int r = 0; r < L; r++)
-      std::copy(grid + static_cast<size_t>(r) * L + c0, grid + static_cast<size_t>(r) * L + c0 + width, block + static_cast<size_t>(r) * width);
-    plan.Transform(block, work, width, inverse);
-    for (int r = 0; r < L; r++)
-      std::copy(block + static_cast<size_t>(r) * width, block + static_cast<size_t>(r + 1) * width, grid + static_cast<size_t>(r) * L + c0);
-  }
-  if (inverse) rows(neededRows);  // the other rows are never read
-}
-
-/** Buffers of one grid's convolution, kept between calls (allocating and faulting in ~10 MB per call costs more
- *  than the transforms). */
-struct Workspace {
-  std::vector<cplx> grid, block, work;
-  void Prepare(int L) {
-    const size_t cells = static_cast<size_t>(L) * L;
-    if (grid.size() != cells) grid.assign(cells, cplx(0, 0));
-    if (block.size() != static_cast<size_t>(L) * kColumnBlock) {
-      block.assign(static_cast<size_t>(L) * kColumnBlock, cplx(0, 0));
-      work.assign(static_cast<size_t>(L) * kColumnBlock, cplx(0, 0));
-    }
+/** A split-complex L x L grid (row-major). */
+struct Grid {
+  std::vector<float> re, im;
+  void Resize(size_t cells) {
+    if (re.size() != cells) { re.assign(cells, 0.0f); im.assign(cells, 0.0f); }
   }
 };
 
-/** The kernel's transform for a grid of n x n nodes with spacing h (scaled by 1 / L^2, the inverse's factor). */
+/** One block's gather buffer and the FFT's work space (L x kColumnBlock values each). */
+struct BlockBuffers {
+  std::vector<float> re, im, workRe, workIm;
+  void Resize(int L) {
+    const size_t size = static_cast<size_t>(L) * kColumnBlock;
+    if (re.size() != size) { re.assign(size, 0); im.assign(size, 0); workRe.assign(size, 0); workIm.assign(size, 0); }
+  }
+};
+
+/**
+ * Transforms columns [0, cols) of src along its rows (1-D DFTs of length L), reading only rows < inRows (the
+ * others are taken as zero) and writing only output rows < outRows: into dst at the same place, or transposed
+ * (column c of the result becomes row c of dst). Columns go through in blocks of kColumnBlock, gathered into
+ * a small buffer so every stage runs in cache on unit-stride vectors.
+ *
+ * With `filter` (a real L x L spectrum stored block by block, see KernelCache), each block is transformed
+ * forward, multiplied by the filter and transformed back before it is written: a whole convolution along this
+ * axis without the spectrum ever leaving the cache.
+ */
+inline void ColumnPass(const fft::Plan& plan, const Grid& src, Grid& dst, int cols, int inRows, int outRows,
+                       bool transpose, bool inverse, BlockBuffers& b, const float* filter = nullptr) {
+  const int L = plan.size();
+  for (int c0 = 0; c0 < cols; c0 += kColumnBlock) {
+    const int w = std::min(kColumnBlock, cols - c0);
+    for (int r = 0; r < L; r++) {
+      float* br = b.re.data() + static_cast<size_t>(r) * w;
+      float* bi = b.im.data() + static_cast<size_t>(r) * w;
+      if (r < inRows) {
+        const size_t at = static_cast<size_t>(r) * L + c0;
+        std::copy(src.re.data() + at, src.re.data() + at + w, br);
+        std::copy(src.im.data() + at, src.im.data() + at + w, bi);
+      } else {
+        std::fill(br, br + w, 0.0f);
+        std::fill(bi, bi + w, 0.0f);
+      }
+    }
+    if (filter) {
+      plan.Transform(b.re.data(), b.im.data(), b.workRe.data(), b.workIm.data(), w, false);
+      const float* f = filter + static_cast<size_t>(c0) * L;  // this block's L x w values
+      const size_t count = static_cast<size_t>(L) * w;
+      for (size_t t = 0; t < count; t++) { b.re[t] *= f[t]; b.im[t] *= f[t]; }
+      plan.Transform(b.re.data(), b.im.data(), b.workRe.data(), b.workIm.data(), w, true);
+    } else {
+      plan.Transform(b.re.data(), b.im.data(), b.workRe.data(), b.workIm.data(), w, inverse);
+    }
+    if (transpose) {
+      for (int j = 0; j < w; j++) {
+        float* dr = dst.re.data() + static_cast<size_t>(c0 + j) * L;
+        float* di = dst.im.data() + static_cast<size_t>(c0 + j) * L;
+        for (int r = 0; r < outRows; r++) {
+          dr[r] = b.re[static_cast<size_t>(r) * w + j];
+          di[r] = b.im[static_cast<size_t>(r) * w + j];
+        }
+      }
+    } else {
+      for (int r = 0; r < outRows; r++) {
+        const size_t at = static_cast<size_t>(r) * L + c0;
+        std::copy(b.re.data() + static_cast<size_t>(r) * w, b.re.data() + static_cast<size_t>(r + 1) * w, dst.re.data() + at);
+        std::copy(b.im.data() + static_cast<size_t>(r) * w, b.im.data() + static_cast<size_t>(r + 1) * w, dst.im.data() + at);
+      }
+    }
+  }
+}
+
+/**
+ * The 2-D convolution of `grid` (nonzero only in its top-left n x n corner; L = 2n) with the kernel whose
+ * spectrum is `filter`, leaving the top-left n x n corner of the result in `grid`. Three column passes with two
+ * transposes, so no pass walks a row with a short stride: along the first axis forward (only the n nonzero
+ * columns); along the second axis forward, times the filter, and back, block by block; along the first axis
+ * back (only the n wanted columns). `scratch` holds the transposed intermediate.
+ */
+inline void Convolve2d(const fft::Plan& plan, Grid& grid, Grid& scratch, const float* filter, int n, BlockBuffers& b) {
+  const int L = plan.size();
+  ColumnPass(plan, grid, scratch, n, n, L, true, false, b);         // scratch rows >= n are stale ...
+  ColumnPass(plan, scratch, grid, L, n, n, true, false, b, filter);  // ... and read as zero here
+  ColumnPass(plan, grid, grid, n, L, n, false, true, b);
+}
+
+/** Buffers of one charge grid's convolution, kept between calls (allocating and faulting in ~10 MB per call
+ *  costs more than the transforms). */
+struct Workspace {
+  Grid grid, scratch;
+  BlockBuffers block;
+  void Prepare(int L) {
+    const size_t cells = static_cast<size_t>(L) * L;
+    grid.Resize(cells);
+    scratch.Resize(cells);
+    block.Resize(L);
+  }
+};
+
+/** The kernel's transform for a grid of n x n nodes with spacing h, scaled by 1 / L^2 (the inverse's factor).
+ *  The kernel is real and even in both axes, so its transform is real (and symmetric): one real plane, stored
+ *  column block by column block in the order ColumnPass reads it. */
 struct KernelCache {
   int n = 0;
   double h = 0;
   std::unique_ptr<fft::Plan> plan;
-  std::vector<cplx> hat;
+  std::vector<float> filter;
   Workspace grids[2];  // the two charge grids' buffers
   std::vector<int32_t> base;   // per point: first node row and column
   std::vector<double> weights; // per point: interpolation weights
@@ -98,9 +163,11 @@ struct KernelCache {
     n = nodes; h = spacing;
     const int L = 2 * n;
     plan = std::make_unique<fft::Plan>(L);
-    hat.assign(static_cast<size_t>(L) * L, cplx(0, 0));
     for (auto& g : grids) g.Prepare(L);
     // Circulant embedding: entry (a, b) holds K at offsets (a or a - L, b or b - L); offset n is never used.
+    Grid kernel, spectrum;
+    kernel.Resize(static_cast<size_t>(L) * L);
+    spectrum.Resize(static_cast<size_t>(L) * L);
     for (int a = 0; a < L; a++) {
       if (a == n) continue;
       const double dx = h * (a < n ? a : L - a);
@@ -108,12 +175,20 @@ struct KernelCache {
         if (b == n) continue;
         const double dy = h * (b < n ? b : L - b);
         const double q = 1 / (1 + dx * dx + dy * dy);
-        hat[static_cast<size_t>(a) * L + b] = cplx(q * q, 0);
+        kernel.re[static_cast<size_t>(a) * L + b] = static_cast<float>(q * q);
       }
     }
-    Fft2d(*plan, hat.data(), grids[0].block.data(), grids[0].work.data(), L, L, false);
+    // Forward along the first axis (transposed out), then along the second: the layout Convolve2d multiplies in.
+    ColumnPass(*plan, kernel, spectrum, L, L, L, true, false, grids[0].block);
+    ColumnPass(*plan, spectrum, spectrum, L, L, L, false, false, grids[0].block);
     const double scale = 1.0 / (static_cast<double>(L) * L);
-    for (auto& v : hat) v *= scale;
+    filter.resize(static_cast<size_t>(L) * L);
+    for (int c0 = 0; c0 < L; c0 += kColumnBlock) {
+      const int w = std::min(kColumnBlock, L - c0);
+      for (int r = 0; r < L; r++)
+        for (int j = 0; j < w; j++)
+          filter[static_cast<size_t>(c0) * L + static_cast<size_t>(r) * w + j] = static_cast<float>(spectrum.re[static_cast<size_t>(r) * L + c0 + j] * scale);
+    }
   }
 };
 
@@ -154,48 +229,50 @@ inline double Repulsion(const double* y, int npts, double* force, int threads, K
 
   // Two complex grids carry the four real charges: A = 1 + i y_x, B = y_y + i |y|^2. The kernel is real, so the
   // real and imaginary parts convolve independently. One thread per grid.
-  const size_t cells = static_cast<size_t>(L) * L;
   auto convolve = [&](int which) {
     Workspace& ws = cache.grids[which];
-    std::vector<cplx>& g = ws.grid;
-    std::fill(g.begin(), g.end(), cplx(0, 0));
+    Grid& g = ws.grid;
+    for (int r = 0; r < n; r++) {  // only the top-left n x n corner is ever spread into or read
+      std::fill(g.re.data() + static_cast<size_t>(r) * L, g.re.data() + static_cast<size_t>(r) * L + n, 0.0f);
+      std::fill(g.im.data() + static_cast<size_t>(r) * L, g.im.data() + static_cast<size_t>(r) * L + n, 0.0f);
+    }
     for (int i = 0; i < npts; i++) {
       const double yx = y[2 * i], yy = y[2 * i + 1];
-      const cplx charge = which == 0 ? cplx(1, yx) : cplx(yy, yx * yx + yy * yy);
+      const double chargeRe = which == 0 ? 1 : yy, chargeIm = which == 0 ? yx : yx * yx + yy * yy;
       const double* w = &wts[2 * P * static_cast<size_t>(i)];
       const int r0 = base[2 * i], c0 = base[2 * i + 1];
       for (int a = 0; a < P; a++) {
-        cplx* row = g.data() + static_cast<size_t>(r0 + a) * L + c0;
-        for (int b = 0; b < P; b++) row[b] += (w[a] * w[P + b]) * charge;
+        const size_t row = static_cast<size_t>(r0 + a) * L + c0;
+        for (int b = 0; b < P; b++) {
+          const double wab = w[a] * w[P + b];
+          g.re[row + b] += static_cast<float>(wab * chargeRe);
+          g.im[row + b] += static_cast<float>(wab * chargeIm);
+        }
       }
     }
-    Fft2d(*cache.plan, g.data(), ws.block.data(), ws.work.data(), n, n, false);
-    for (size_t c = 0; c < cells; c++) {
-      const cplx k = cache.hat[c], v = g[c];
-      g[c] = cplx(v.real() * k.real() - v.imag() * k.imag(), v.real() * k.imag() + v.imag() * k.real());
-    }
-    Fft2d(*cache.plan, g.data(), ws.block.data(), ws.work.data(), n, n, true);
+    Convolve2d(*cache.plan, g, ws.scratch, cache.filter.data(), n, ws.block);
   };
   parallel::For(2, std::min(threads, 2), [&](int, int from, int to) { for (int g = from; g < to; g++) convolve(g); }, 1);
 
   std::vector<double> partial(std::max(1, threads), 0.0);
-  const std::vector<cplx>& gridA = cache.grids[0].grid;
-  const std::vector<cplx>& gridB = cache.grids[1].grid;
+  const Grid& gridA = cache.grids[0].grid;
+  const Grid& gridB = cache.grids[1].grid;
   parallel::For(npts, threads, [&](int t, int from, int to) {
     double z = 0;
     for (int i = from; i < to; i++) {
       const double* w = &wts[2 * P * static_cast<size_t>(i)];
       const int r0 = base[2 * i], c0 = base[2 * i + 1];
-      cplx pa(0, 0), pb(0, 0);
+      double phi0 = 0, phi1 = 0, phi2 = 0, phi3 = 0;
       for (int a = 0; a < P; a++) {
         const size_t row = static_cast<size_t>(r0 + a) * L + c0;
         for (int b = 0; b < P; b++) {
           const double wab = w[a] * w[P + b];
-          pa += wab * gridA[row + b];
-          pb += wab * gridB[row + b];
+          phi0 += wab * gridA.re[row + b];
+          phi1 += wab * gridA.im[row + b];
+          phi2 += wab * gridB.re[row + b];
+          phi3 += wab * gridB.im[row + b];
         }
       }
-      const double phi0 = pa.real(), phi1 = pa.imag(), phi2 = pb.real(), phi3 = pb.imag();
       const double yx = y[2 * i], yy = y[2 * i + 1];
       force[2 * i] = yx * phi0 - phi1;
       force[2 * i + 1] = yy * phi0 - phi2;

@@ -19,6 +19,42 @@ export interface GradientKernels {
   repulsionFft?(y: Float64Array, n: number, force: Float64Array): number;
   /** out[2i..] = sum_j p_ij q_ij (y_i - y_j). */
   attraction(p: SparseP, y: Float64Array, out: Float64Array): void;
+  /** sum_ij p_ij log(1 + |y_i - y_j|^2): the KL divergence is sum p log p + this + log Z (for sum p = 1). */
+  klTerm(p: SparseP, y: Float64Array): number;
+  /** One step: grad = exaggeration attr - rep / z; gains and momentum update of y; then y is re-centred. */
+  descend(y: Float64Array, attr: Float64Array, rep: Float64Array, state: DescentState, step: DescentStep): void;
+}
+
+/** The optimiser's per-coordinate memory, carried across iterations. */
+export interface DescentState { update: Float64Array; gains: Float64Array }
+export interface DescentStep { exaggeration: number; z: number; momentum: number; lr: number }
+
+function klTermTs(p: SparseP, y: Float64Array): number {
+  let sum = 0;
+  for (let i = 0; i < p.n; i++) {
+    for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
+      const j = p.cols[c]!;
+      const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+      sum += p.vals[c]! * Math.log1p(dx * dx + dy * dy);
+    }
+  }
+  return sum;
+}
+
+function descendTs(y: Float64Array, attr: Float64Array, rep: Float64Array, state: DescentState, step: DescentStep): void {
+  const n2 = y.length, { update, gains } = state, { exaggeration, momentum, lr } = step, invZ = 1 / step.z;
+  let mx = 0, my = 0;
+  for (let k = 0; k < n2; k++) {
+    const g = exaggeration * attr[k]! - rep[k]! * invZ, u = update[k]!;
+    const gain = g * u < 0 ? gains[k]! + 0.2 : gains[k]! * 0.8;
+    gains[k] = Math.max(gain, 0.01);
+    update[k] = momentum * u - lr * gains[k]! * g;
+    y[k]! += update[k]!;
+    if (k & 1) my += y[k]!; else mx += y[k]!;
+  }
+  // Keep the embedding centred (as openTSNE does), so the tree's bounds and the FFT grid stay tight.
+  mx /= n2 / 2; my /= n2 / 2;
+  for (let k = 0; k < n2; k += 2) { y[k]! -= mx; y[k + 1]! -= my; }
 }
 
 export function typescriptKernels(): GradientKernels {
@@ -43,6 +79,8 @@ export function typescriptKernels(): GradientKernels {
         out[2 * i] = ax; out[2 * i + 1] = ay;
       }
     },
+    klTerm: klTermTs,
+    descend: descendTs,
   };
 }
 
@@ -60,6 +98,9 @@ export function nativeKernels(native: NativeAddon, threads = os.availableParalle
     repulsion: (y, n, theta, force) => native.repulsion(y, n, theta, force, threads),
     repulsionFft: (y, n, force) => native.repulsionFft(y, n, force, threads),
     attraction: (p, y, out) => native.attraction(p.rowPtr, p.cols, valsOf(p), y, p.n, out, threads),
+    klTerm: (p, y) => native.klTerm(p.rowPtr, p.cols, valsOf(p), y, p.n, threads),
+    descend: (y, attr, rep, state, step) =>
+      native.descend(y, attr, rep, state.update, state.gains, y.length / 2, step.exaggeration, 1 / step.z, step.momentum, step.lr),
   };
 }
 

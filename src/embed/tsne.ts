@@ -8,7 +8,7 @@
 import { exactKnn } from './knn.js';
 import { conditionalP, localityOrder, permuteP, symmetrize, type SparseP } from './affinities.js';
 import { pca } from './pca.js';
-import { bestKernels, type GradientKernels } from './kernels.js';
+import { bestKernels, type DescentState, type GradientKernels } from './kernels.js';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../errors.js';
 
@@ -46,18 +46,11 @@ export interface TsneResult {
 }
 
 /** KL(P || Q) over the sparse P, with Z from the last repulsion pass. */
-function klDivergence(p: SparseP, y: Float64Array, z: number): number {
-  let kl = 0;
-  for (let i = 0; i < p.n; i++) {
-    for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
-      const j = p.cols[c]!;
-      const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
-      const q = 1 / (1 + dx * dx + dy * dy) / z;
-      const pij = p.vals[c]!;
-      if (pij > 0) kl += pij * Math.log(pij / Math.max(q, 1e-300));
-    }
-  }
-  return kl;
+/** sum_ij p_ij log p_ij, the constant part of the KL divergence (computed once per P). */
+function pEntropyTerm(p: SparseP): number {
+  let sum = 0;
+  for (let c = 0; c < p.vals.length; c++) { const v = p.vals[c]!; if (v > 0) sum += v * Math.log(v); }
+  return sum;
 }
 
 /** Initial layout: the first two principal components, scaled so the first has standard deviation 1e-4. */
@@ -110,35 +103,24 @@ export function chooseRepulsion(kernels: GradientKernels, n: number, opts: Pick<
 }
 
 /** Optimises the layout y in place for `iterations` steps of gradient descent with momentum and gains. */
-function optimise(p: SparseP, y: Float64Array, state: { update: Float64Array; gains: Float64Array; iteration: number },
+function optimise(p: SparseP, y: Float64Array, state: DescentState & { iteration: number },
   iterations: number, exaggeration: number, momentum: number, lr: number, kernels: GradientKernels, repel: Repel,
   opts: TsneOptions): { kl: number; stopped: boolean } {
   const n = p.n;
   const rep = new Float64Array(2 * n);
   const attr = new Float64Array(2 * n);
-  const grad = new Float64Array(2 * n);
   const every = opts.callbackEvery ?? 50;
+  const entropy = pEntropyTerm(p);
   let kl = NaN;
   for (let it = 0; it < iterations; it++) {
     const z = repel(y, n, rep);
     const last = it === iterations - 1;
     const report = (state.iteration + 1) % every === 0 || last;
-    if (report) kl = klDivergence(p, y, z);
+    // KL(P || Q) with q_ij = 1 / ((1 + d_ij^2) Z) and sum p = 1.
+    if (report) kl = entropy + kernels.klTerm(p, y) + Math.log(z);
     // Attraction: exaggeration * sum_j p_ij q_ij (y_i - y_j); repulsion: sum_j q_ij^2 (y_i - y_j) / Z.
     kernels.attraction(p, y, attr);
-    for (let k = 0; k < 2 * n; k++) grad[k] = exaggeration * attr[k]! - rep[k]! / z;
-    for (let k = 0; k < 2 * n; k++) {
-      const g = grad[k]!, u = state.update[k]!;
-      const gain = g * u < 0 ? state.gains[k]! + 0.2 : state.gains[k]! * 0.8;
-      state.gains[k] = Math.max(gain, 0.01);
-      state.update[k] = momentum * u - lr * state.gains[k]! * g;
-      y[k]! += state.update[k]!;
-    }
-    // Keep the embedding centred (as openTSNE does), so the tree's bounds stay tight.
-    let mx = 0, my = 0;
-    for (let i = 0; i < n; i++) { mx += y[2 * i]!; my += y[2 * i + 1]!; }
-    mx /= n; my /= n;
-    for (let i = 0; i < n; i++) { y[2 * i]! -= mx; y[2 * i + 1]! -= my; }
+    kernels.descend(y, attr, rep, state, { exaggeration, z, momentum, lr });
     state.iteration++;
     if (report && opts.callback?.(state.iteration, kl, y) === true) return { kl, stopped: true };
   }
