@@ -9,6 +9,8 @@
 //     out[2i..2i+1] = sum_j p_ij q_ij (y_i - y_j) over the sparse P.
 //   repulsionFft(y: Float64Array, n, force: Float64Array, threads) -> Z
 //     the same sums by FFT-accelerated interpolation (FIt-SNE), native/fft_repulsion.hpp.
+//   conditionalP(distances: Float32Array, n, k, perplexity, tol, maxIter, out: Float64Array, threads)
+//     t-SNE's per-row Gaussian affinities at the target perplexity (binary search on the precision).
 //   klTerm(rowPtr, cols, vals: Float32Array, y, n, threads) -> sum p_ij log(1 + |y_i - y_j|^2), for the KL divergence.
 //   descend(y, attr, rep, update, gains, n, exaggeration, invZ, momentum, lr)
 //     one gradient step with momentum and gains, then re-centring (all Float64Arrays of 2n).
@@ -296,7 +298,8 @@ napi_value KlTerm(napi_env env, napi_callback_info info) {
       for (int c = rowPtr[i]; c < rowPtr[i + 1]; c++) {
         const int j = cols[c];
         const double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
-        sum += vals[c] * std::log1p(dx * dx + dy * dy);
+        // Single-precision log (several times faster than log1p; the KL is reported, not differentiated).
+        sum += vals[c] * std::log(1.0f + static_cast<float>(dx * dx + dy * dy));
       }
     }
     partial[t] = sum;
@@ -340,6 +343,53 @@ napi_value Descend(napi_env env, napi_callback_info info) {
   }
   mean[0] /= n; mean[1] /= n;
   for (int k = 0; k < 2 * n; k++) y[k] -= mean[k & 1];
+  return nullptr;
+}
+
+// Conditional affinities P_j|i over each row's k neighbours: a Gaussian whose precision beta is found by binary
+// search so that the row's perplexity is the target (the same search as src/embed/affinities.ts).
+napi_value ConditionalP(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value args[8];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  if (argc < 8) return Throw(env, "conditionalP(distances, n, k, perplexity, tol, maxIter, out, threads)");
+  float* distances; double* out;
+  size_t ld, lo;
+  int32_t n, k, maxIter, threads;
+  double perplexity, tol;
+  if (!GetTyped(env, args[0], napi_float32_array, reinterpret_cast<void**>(&distances), &ld)) return Throw(env, "distances must be a Float32Array");
+  napi_get_value_int32(env, args[1], &n);
+  napi_get_value_int32(env, args[2], &k);
+  napi_get_value_double(env, args[3], &perplexity);
+  napi_get_value_double(env, args[4], &tol);
+  napi_get_value_int32(env, args[5], &maxIter);
+  if (!GetTyped(env, args[6], napi_float64_array, reinterpret_cast<void**>(&out), &lo)) return Throw(env, "out must be a Float64Array");
+  napi_get_value_int32(env, args[7], &threads);
+  if (n < 1 || k < 1 || ld < static_cast<size_t>(n) * k || lo < static_cast<size_t>(n) * k) return Throw(env, "conditionalP: sizes do not match");
+  const double target = std::log(perplexity);
+  For(n, threads, [&](int, int from, int to) {
+    std::vector<double> row(k);
+    for (int i = from; i < to; i++) {
+      const float* d = distances + static_cast<size_t>(i) * k;
+      // Distances relative to the nearest neighbour keep exp() in range; the shift cancels in the normalisation.
+      const double d0 = d[0];
+      double beta = 1, lo = 0, hi = INFINITY;
+      for (int it = 0; it < maxIter; it++) {
+        double sum = 0, sumDP = 0;
+        for (int j = 0; j < k; j++) {
+          const double dj = d[j] - d0, v = std::exp(-beta * dj);
+          row[j] = v; sum += v; sumDP += dj * v;
+        }
+        const double entropy = std::log(sum) + beta * sumDP / sum;
+        if (std::fabs(entropy - target) < tol) break;
+        if (entropy > target) { lo = beta; beta = hi == INFINITY ? beta * 2 : (beta + hi) / 2; }
+        else { hi = beta; beta = (beta + lo) / 2; }
+      }
+      double sum = 0;
+      for (int j = 0; j < k; j++) sum += row[j];
+      for (int j = 0; j < k; j++) out[static_cast<size_t>(i) * k + j] = row[j] / sum;
+    }
+  }, 64);
   return nullptr;
 }
 
@@ -490,6 +540,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"repulsion", nullptr, Repulsion, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"attraction", nullptr, Attraction, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"conditionalP", nullptr, ConditionalP, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"klTerm", nullptr, KlTerm, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"descend", nullptr, Descend, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"knn", nullptr, Knn, nullptr, nullptr, nullptr, napi_default, nullptr},

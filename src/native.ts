@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 export interface NativeAddon {
   repulsion(y: Float64Array, n: number, theta: number, force: Float64Array, threads: number): number;
   attraction(rowPtr: Int32Array, cols: Int32Array, vals: Float32Array | Float64Array, y: Float64Array, n: number, out: Float64Array, threads: number): void;
+  conditionalP(distances: Float32Array, n: number, k: number, perplexity: number, tol: number, maxIter: number, out: Float64Array, threads: number): void;
   /** sum_ij p_ij log(1 + |y_i - y_j|^2). */
   klTerm(rowPtr: Int32Array, cols: Int32Array, vals: Float32Array, y: Float64Array, n: number, threads: number): number;
   descend(y: Float64Array, attr: Float64Array, rep: Float64Array, update: Float64Array, gains: Float64Array, n: number,

@@ -60,11 +60,14 @@ test('affinities reach the target perplexity and P is symmetric, summing to 1', 
   const x = gaussian(n, dim, 2);
   const nb = exactKnn(x, n, dim, 30);
   const cond = conditionalP(nb, n, perplexity);
+  const typescript = conditionalP(nb, n, perplexity, 1e-5, 100, null);
   for (let i = 0; i < n; i += 50) {
     let h = 0;
     for (let t = 0; t < 30; t++) { const p = cond[i * 30 + t]!; if (p > 0) h -= p * Math.log(p); }
     assert.ok(Math.abs(Math.exp(h) - perplexity) < 0.01, `perplexity of row ${i}: ${Math.exp(h)}`);
   }
+  // The native search (when built) and the TypeScript one give the same rows.
+  for (let t = 0; t < n * 30; t++) assert.ok(Math.abs(cond[t]! - typescript[t]!) < 1e-9, `P_j|i ${t}: ${cond[t]} vs ${typescript[t]}`);
   const p = symmetrize(nb, n, cond);
   let total = 0;
   const entry = (i: number, j: number) => { for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) if (p.cols[c] === j) return p.vals[c]!; return 0; };

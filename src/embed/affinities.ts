@@ -2,7 +2,9 @@
  * t-SNE input affinities: for each point a Gaussian over its k nearest neighbours whose bandwidth is found by
  * binary search so that the distribution's perplexity equals the target; then P = (P_j|i + P_i|j) / 2N, sparse.
  */
+import os from 'node:os';
 import type { Neighbours } from './knn.js';
+import { loadNativeAddon } from '../native.js';
 
 /** Symmetric sparse matrix in CSR form; values sum to 1. */
 export interface SparseP {
@@ -12,11 +14,18 @@ export interface SparseP {
   vals: Float64Array;
 }
 
-/** Conditional probabilities P_j|i over each row's neighbours (row-major n x k). */
-export function conditionalP(nb: Neighbours, n: number, perplexity: number, tol = 1e-5, maxIter = 100): Float64Array {
+/**
+ * Conditional probabilities P_j|i over each row's neighbours (row-major n x k). The native addon runs the same
+ * search on all cores when it is built (pass null to force this TypeScript loop).
+ */
+export function conditionalP(nb: Neighbours, n: number, perplexity: number, tol = 1e-5, maxIter = 100, native = loadNativeAddon()): Float64Array {
   const { k, distances } = nb;
   const target = Math.log(perplexity);
   const p = new Float64Array(n * k);
+  if (native) {
+    native.conditionalP(distances, n, k, perplexity, tol, maxIter, p, os.availableParallelism());
+    return p;
+  }
   const row = new Float64Array(k);
   for (let i = 0; i < n; i++) {
     const off = i * k;

@@ -84,14 +84,19 @@ export function typescriptKernels(): GradientKernels {
   };
 }
 
-export function nativeKernels(native: NativeAddon, threads = os.availableParallelism()): GradientKernels {
-  // P's values in single precision for the native loop, converted once per P (it is bandwidth-bound).
-  const singleVals = new WeakMap<SparseP, Float32Array>();
-  const valsOf = (p: SparseP): Float32Array => {
-    let v = singleVals.get(p);
-    if (!v) { v = Float32Array.from(p.vals); singleVals.set(p, v); }
+/** f memoised per P (the kernels see the same P on every iteration). */
+function cached<T extends object>(f: (p: SparseP) => T): (p: SparseP) => T {
+  const memo = new WeakMap<SparseP, T>();
+  return (p) => {
+    let v = memo.get(p);
+    if (!v) { v = f(p); memo.set(p, v); }
     return v;
   };
+}
+
+export function nativeKernels(native: NativeAddon, threads = os.availableParallelism()): GradientKernels {
+  // P's values in single precision for the native loops, converted once per P (they are bandwidth-bound).
+  const valsOf = cached((p) => Float32Array.from(p.vals));
   return {
     name: 'native',
     threads,
