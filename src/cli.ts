@@ -150,8 +150,9 @@ async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
       },
     });
     stopBar();
-    const m = result.metrics as { embedding: { knn5_accuracy_2d: number; trustworthiness_k10: number; seconds: number } };
-    console.log(`2-D map: 5-NN accuracy ${m.embedding.knn5_accuracy_2d.toFixed(4)}, trustworthiness ${m.embedding.trustworthiness_k10.toFixed(4)}, ${m.embedding.seconds.toFixed(1)} s`);
+    const m = result.metrics as { embedding: { knn5_accuracy_2d: number | null; trustworthiness_k10: number; seconds: number } };
+    const knn = m.embedding.knn5_accuracy_2d === null ? '' : `5-NN accuracy ${m.embedding.knn5_accuracy_2d.toFixed(4)}, `;
+    console.log(`2-D map: ${knn}trustworthiness ${m.embedding.trustworthiness_k10.toFixed(4)}, ${m.embedding.seconds.toFixed(1)} s`);
     console.log(`outputs in ${result.outputDir}:`);
     for (const f of result.files) console.log(`  ${f}`);
   } finally {

@@ -48,10 +48,12 @@ test('unknown keys are refused with the allowed ones, nested keys included', () 
   refused({ MNIST: { valset: 0.1 } }, /MNIST\.valset: unknown key/, /allowed keys under MNIST: path, MNIST_valset_proportion/);
 });
 
-test('cross-key checks: CAE needs sizes divisible by 4; MNIST is 28x28x1; custom data is not available yet', () => {
-  refused({ model_type: 'CAE', height: 30, width: 30, MNIST_train: false }, /divisible by 4/);
+test('cross-key checks: CAE needs sizes divisible by 4; MNIST is 28x28x1; image folders need a training folder', () => {
+  refused({ model_type: 'CAE', height: 30, width: 30, MNIST_train: false, CUSTOM: { train_data_path: 'x' } }, /divisible by 4/);
   refused({ height: 32 }, /MNIST images are 28x28x1/);
-  refused({ MNIST_train: false }, /MNIST_train: given false/);
+  refused({ MNIST_train: false }, /CUSTOM\.train_data_path: missing/);
+  refused({ dataset: 'mnist', MNIST_train: false }, /dataset\/MNIST_train: given dataset mnist with MNIST_train false/);
+  assert.equal(resolveConfig({ MNIST_train: false, height: 64, width: 48, color_channel: 3, CUSTOM: { train_data_path: 'x' } }).color_channel, 3);
 });
 
 test('config files: YAML and JSON load, overrides apply, bad files are refused clearly', () => {
@@ -76,7 +78,7 @@ test('config files: YAML and JSON load, overrides apply, bad files are refused c
 
 test('every preset in configs/ is valid', () => {
   const presets = fs.readdirSync(path.join(ROOT, 'configs')).filter((f) => f.endsWith('.yaml'));
-  assert.deepEqual(presets.sort(), ['mnist-ae.yaml', 'mnist-cae.yaml', 'mnist-dae.yaml', 'mnist-dcae.yaml', 'mnist-tiny.yaml']);
+  assert.deepEqual(presets.sort(), ['fashion-ae.yaml', 'fashion-cae.yaml', 'mnist-ae.yaml', 'mnist-cae.yaml', 'mnist-dae.yaml', 'mnist-dcae.yaml', 'mnist-tiny.yaml']);
   for (const p of presets) loadConfig(path.join(ROOT, 'configs', p));
 });
 

@@ -14,7 +14,7 @@ let cached: MnistSplits | null = null;
 /** Real MNIST, split with seed 0, cut to small sizes so tests stay fast on 2 cores. */
 export async function smallMnist(nTrain = 512, nVal = 128): Promise<MnistSplits> {
   cached ??= await loadMnist(MNIST_DIR, 0.2, 0);
-  return { train: head(cached.train, nTrain), validation: head(cached.validation, nVal), test: head(cached.test, nVal) };
+  return { train: head(cached.train, nTrain), validation: head(cached.validation, nVal), test: head(cached.test, nVal), classNames: cached.classNames };
 }
 
 export function tempDir(prefix = 'ae-test-'): string {

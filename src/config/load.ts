@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { configSchema, FIELDS, type Config } from './schema.js';
+import { datasetOf, configSchema, FIELDS, type Config } from './schema.js';
 
 type Plain = Record<string, unknown>;
 
@@ -42,11 +42,18 @@ function checkCrossField(c: Config, source: string): void {
   if (c.model_type === 'CAE' && (c.height % 4 !== 0 || c.width % 4 !== 0)) {
     problems.push(`  height/width: given ${c.height}x${c.width}; the CAE subsamples twice by 2, so both must be divisible by 4`);
   }
-  if (c.MNIST_train && (c.height !== 28 || c.width !== 28 || c.color_channel !== 1)) {
-    problems.push(`  height/width/color_channel: given ${c.height}x${c.width}x${c.color_channel}; MNIST images are 28x28x1`);
+  const dataset = datasetOf(c);
+  if (c.dataset !== null && c.dataset !== 'folder' && !c.MNIST_train) {
+    problems.push(`  dataset/MNIST_train: given dataset ${c.dataset} with MNIST_train false; drop MNIST_train, or set dataset: folder for your images`);
   }
-  if (!c.MNIST_train) {
-    problems.push('  MNIST_train: given false; custom image folders are not supported yet, set MNIST_train: true');
+  if (dataset !== 'folder' && (c.height !== 28 || c.width !== 28 || c.color_channel !== 1)) {
+    problems.push(`  height/width/color_channel: given ${c.height}x${c.width}x${c.color_channel}; ${dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} images are 28x28x1`);
+  }
+  if (dataset === 'folder' && c.CUSTOM.train_data_path === null) {
+    problems.push('  CUSTOM.train_data_path: missing; image folders need at least a training folder (one sub-folder per class, or images directly inside)');
+  }
+  if (c.convert2grayscale && c.color_channel !== 1) {
+    problems.push(`  convert2grayscale/color_channel: given true with color_channel ${c.color_channel}; converting to grayscale leaves one channel, set color_channel: 1`);
   }
   if (problems.length) throw new UserError(`invalid config ${source}:\n${problems.join('\n')}`);
 }

@@ -23,14 +23,22 @@ export const FIELDS: FieldSpec[] = [
   { key: 'height', schema: positiveInt, default: 28, doc: 'Image height in pixels (MNIST: 28; CAE: divisible by 4).' },
   { key: 'width', schema: positiveInt, default: 28, doc: 'Image width in pixels (MNIST: 28; CAE: divisible by 4).' },
   { key: 'color_channel', schema: z.union([z.literal(1), z.literal(3)]), default: 1, doc: 'Channels per image: 1 (grayscale) or 3 (RGB). MNIST: 1.' },
-  { key: 'convert2grayscale', schema: z.boolean(), default: false, doc: 'Convert colour images to one channel (custom data; reserved).' },
-  { key: 'MNIST_train', schema: z.boolean(), default: true, doc: 'Train on MNIST. `false` selects custom data (`CUSTOM.*`), not available yet.' },
+  { key: 'convert2grayscale', schema: z.boolean(), default: false, doc: 'Image folders: convert colour images to one channel (needs `color_channel: 1`).' },
+  { key: 'dataset', schema: z.enum(['mnist', 'fashion-mnist', 'folder']).nullable(), default: null, doc: '`mnist`, `fashion-mnist` or `folder` (your images, `CUSTOM.*`); `null` follows `MNIST_train` (true: mnist, false: folder).' },
+  { key: 'MNIST_train', schema: z.boolean(), default: true, doc: 'The reference\'s switch: `true` trains on MNIST, `false` on the image folders of `CUSTOM.*` (used when `dataset` is null).' },
   { key: 'MNIST.path', schema: z.string().min(1), default: 'data/mnist', doc: 'Folder of the four MNIST `.gz` IDX files, relative to the working directory; missing files are fetched and MD5-checked.' },
   { key: 'MNIST.MNIST_valset_proportion', schema: z.number().gt(0).lt(1), default: 0.2, doc: 'Share of the 60,000 training images held out for validation, chosen with `seed`; in (0, 1).' },
   { key: 'MNIST.subset', schema: z.number().int().min(10).max(60000).nullable(), default: null, doc: 'Use only the first N of the 60,000 training images (before the split), for quick runs; `null` uses all.' },
-  { key: 'CUSTOM.train_data_path', schema: z.string().nullable(), default: null, doc: 'Custom data: training image folder (reserved).' },
-  { key: 'CUSTOM.validation_data_path', schema: z.string().nullable(), default: null, doc: 'Custom data: validation image folder (reserved).' },
-  { key: 'CUSTOM.test_data_path', schema: z.string().nullable(), default: null, doc: 'Custom data: test image folder (reserved).' },
+  { key: 'FASHION_MNIST.path', schema: z.string().min(1), default: 'data/fashion-mnist', doc: 'Folder of the four Fashion-MNIST `.gz` IDX files; missing files are fetched and MD5-checked.' },
+  { key: 'FASHION_MNIST.valset_proportion', schema: z.number().gt(0).lt(1), default: 0.2, doc: 'Share of the 60,000 Fashion-MNIST training images held out for validation; in (0, 1).' },
+  { key: 'FASHION_MNIST.subset', schema: z.number().int().min(10).max(60000).nullable(), default: null, doc: 'Use only the first N Fashion-MNIST training images (before the split); `null` uses all.' },
+  { key: 'CUSTOM.train_data_path', schema: z.string().min(1).nullable(), default: null, doc: 'Image folder for training: one sub-folder per class (labelled) or images directly inside (unlabelled).' },
+  { key: 'CUSTOM.validation_data_path', schema: z.string().min(1).nullable(), default: null, doc: 'Image folder for validation; `null` splits it from the training folder by `CUSTOM.valset_proportion`.' },
+  { key: 'CUSTOM.test_data_path', schema: z.string().min(1).nullable(), default: null, doc: 'Image folder for test mode; `null` uses the validation images.' },
+  { key: 'CUSTOM.valset_proportion', schema: z.number().gt(0).lt(1), default: 0.2, doc: 'Share of the training folder held out for validation when no validation folder is given, chosen with `seed`.' },
+  { key: 'CUSTOM.fit', schema: z.enum(['squash', 'pad']), default: 'squash', doc: 'Resizing to height x width: `squash` stretches to fill; `pad` keeps the aspect ratio and pads with `CUSTOM.background`.' },
+  { key: 'CUSTOM.background', schema: z.enum(['black', 'white']), default: 'black', doc: 'Colour under transparent pixels (RGBA images are composited on it) and of the padding.' },
+  { key: 'CUSTOM.data_name', schema: z.string().min(1).regex(/^[\w.-]+$/, 'only letters, digits, _, . and -').nullable(), default: null, doc: 'Cache folder name: preprocessed images go to `<project>/data/<data_name>/`; `null` takes the training folder\'s name.' },
   { key: 'project', schema: z.string().min(1), default: 'runs', doc: 'Folder that holds the runs.' },
   { key: 'name', schema: z.string().min(1).regex(/^[\w.-]+$/, 'only letters, digits, _, . and -'), default: 'mnist-ae', doc: 'Run name: the run directory is `<project>/<name>/`.' },
   { key: 'batch_size', schema: positiveInt, default: 128, doc: 'Images per training batch.' },
@@ -52,9 +60,14 @@ export interface Config {
   width: number;
   color_channel: 1 | 3;
   convert2grayscale: boolean;
+  dataset: 'mnist' | 'fashion-mnist' | 'folder' | null;
   MNIST_train: boolean;
   MNIST: { path: string; MNIST_valset_proportion: number; subset: number | null };
-  CUSTOM: { train_data_path: string | null; validation_data_path: string | null; test_data_path: string | null };
+  FASHION_MNIST: { path: string; valset_proportion: number; subset: number | null };
+  CUSTOM: {
+    train_data_path: string | null; validation_data_path: string | null; test_data_path: string | null;
+    valset_proportion: number; fit: 'squash' | 'pad'; background: 'black' | 'white'; data_name: string | null;
+  };
   project: string;
   name: string;
   batch_size: number;
@@ -87,6 +100,11 @@ function buildSchema(): z.ZodType<Config> {
 }
 
 export const configSchema = buildSchema();
+
+/** The dataset a config selects: `dataset` when set, else the reference's `MNIST_train` switch. */
+export function datasetOf(c: Config): 'mnist' | 'fashion-mnist' | 'folder' {
+  return c.dataset ?? (c.MNIST_train ? 'mnist' : 'folder');
+}
 
 /** Default config, as the schema resolves an empty file. */
 export function defaultConfig(): Config {

@@ -11,6 +11,14 @@ export interface ImageSet {
   channels: number;
 }
 
+/** A dataset's three splits; classNames[label] names each class, or null when the images are unlabelled. */
+export interface DataSplits {
+  train: ImageSet;
+  validation: ImageSet;
+  test: ImageSet;
+  classNames: string[] | null;
+}
+
 export function imageSize(set: ImageSet): number {
   return set.height * set.width * set.channels;
 }

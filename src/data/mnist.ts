@@ -1,6 +1,6 @@
 /**
- * MNIST: find the four IDX files (or fetch them, MD5-checked, written atomically), parse them and split the
- * training set into train/validation with the config's seed.
+ * MNIST and Fashion-MNIST (the same four-file IDX layout): find the files (or fetch them, MD5-checked, written
+ * atomically), parse them and split the training set into train/validation with the config's seed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { UserError } from '../errors.js';
 import { writeFileAtomic, removeStaleTempFiles } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { parseIdxImages, parseIdxLabels } from './idx.js';
-import { head, subset, type ImageSet } from './dataset.js';
+import { head, subset, type DataSplits, type ImageSet } from './dataset.js';
 
 export const MNIST_FILES = {
   trainImages: { name: 'train-images-idx3-ubyte.gz', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873' },
@@ -24,9 +24,41 @@ export const MNIST_MIRRORS = [
   'http://yann.lecun.com/exdb/mnist/',
 ];
 
+interface IdxFile { name: string; md5: string }
+
+/** One dataset in MNIST's four-file IDX layout. */
+export interface IdxDataset {
+  /** Its sub-folder in the local data folders (`mnist`, `fashion-mnist`). */
+  name: string;
+  /** Its name in messages. */
+  title: string;
+  files: { trainImages: IdxFile; trainLabels: IdxFile; testImages: IdxFile; testLabels: IdxFile };
+  mirrors: string[];
+  classNames: string[];
+}
+
+export const MNIST: IdxDataset = {
+  name: 'mnist', title: 'MNIST', files: MNIST_FILES, mirrors: MNIST_MIRRORS,
+  classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+};
+
+/** Zalando's Fashion-MNIST: 28x28 grayscale clothing in 10 classes, a drop-in harder MNIST. */
+export const FASHION_MNIST: IdxDataset = {
+  name: 'fashion-mnist',
+  title: 'Fashion-MNIST',
+  files: {
+    trainImages: { name: 'train-images-idx3-ubyte.gz', md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d' },
+    trainLabels: { name: 'train-labels-idx1-ubyte.gz', md5: '25c81989df183df01b3e8a0aad5dffbe' },
+    testImages: { name: 't10k-images-idx3-ubyte.gz', md5: 'bef4ecab320f06d8554ea6380940ec79' },
+    testLabels: { name: 't10k-labels-idx1-ubyte.gz', md5: 'bb300cfdad3c16e7a12a480ee83cd310' },
+  },
+  mirrors: ['http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'],
+  classNames: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+};
+
 /**
  * Folders searched for verified copies before going to the network: `AE_DATA_DIRS` (path-separated list of
- * folders holding `mnist/`), else a `shared/data` folder beside the project, as on our CI machines. A copy is
+ * folders holding `mnist/` or `fashion-mnist/`), else a `shared/data` folder beside the project, as on our CI machines. A copy is
  * used only if its MD5 matches; it is copied into MNIST.path, never used in place.
  */
 export function localDataDirs(): string[] {
@@ -54,20 +86,25 @@ export interface EnsureOptions {
 }
 
 /** Makes sure every MNIST file is present in `dir` (copying or downloading what is missing). */
-export async function ensureMnistFiles(dir: string, opts: EnsureOptions = {}): Promise<void> {
+export function ensureMnistFiles(dir: string, opts: EnsureOptions = {}): Promise<void> {
+  return ensureIdxFiles(MNIST, dir, opts);
+}
+
+/** Makes sure every file of `spec` is present in `dir` (copying or downloading what is missing). */
+export async function ensureIdxFiles(spec: IdxDataset, dir: string, opts: EnsureOptions = {}): Promise<void> {
   const log = opts.log ?? (() => {});
-  const missing = Object.values(MNIST_FILES).filter((f) => !fs.existsSync(path.join(dir, f.name)));
+  const missing = Object.values(spec.files).filter((f) => !fs.existsSync(path.join(dir, f.name)));
   if (missing.length === 0) return;
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new UserError(`cannot create the MNIST folder ${dir}: ${(e as NodeJS.ErrnoException).code}`, 'set MNIST.path to a folder you can write, or put the files there yourself');
+    throw new UserError(`cannot create the ${spec.title} folder ${dir}: ${(e as NodeJS.ErrnoException).code}`, `set ${pathKey(spec)} to a folder you can write, or put the files there yourself`);
   }
   removeStaleTempFiles(dir);
   const failures: string[] = [];
   for (const file of missing) {
     const target = path.join(dir, file.name);
-    const local = localDataDirs().map((d) => path.join(d, 'mnist', file.name)).find((p) => fs.existsSync(p));
+    const local = localDataDirs().map((d) => path.join(d, spec.name, file.name)).find((p) => fs.existsSync(p));
     if (local) {
       const bytes = fs.readFileSync(local);
       if (md5(bytes) === file.md5) {
@@ -78,7 +115,7 @@ export async function ensureMnistFiles(dir: string, opts: EnsureOptions = {}): P
       log(`ignoring ${local}: MD5 mismatch`);
     }
     let done = false;
-    for (const mirror of opts.mirrors ?? MNIST_MIRRORS) {
+    for (const mirror of opts.mirrors ?? spec.mirrors) {
       const url = mirror + file.name;
       try {
         log(`downloading ${url}`);
@@ -97,10 +134,14 @@ export async function ensureMnistFiles(dir: string, opts: EnsureOptions = {}): P
     }
     if (!done) {
       throw new UserError(
-        `MNIST file ${file.name} is missing from ${dir} and could not be downloaded:\n    ${failures.join('\n    ')}`,
-        `put the four MNIST files (${Object.values(MNIST_FILES).map((f) => f.name).join(', ')}) into ${path.resolve(dir)}, or set MNIST.path to the folder that holds them`);
+        `${spec.title} file ${file.name} is missing from ${dir} and could not be downloaded:\n    ${failures.join('\n    ')}`,
+        `put the four ${spec.title} files (${Object.values(spec.files).map((f) => f.name).join(', ')}) into ${path.resolve(dir)}, or set ${pathKey(spec)} to the folder that holds them`);
     }
   }
+}
+
+function pathKey(spec: IdxDataset): string {
+  return spec === FASHION_MNIST ? 'FASHION_MNIST.path' : 'MNIST.path';
 }
 
 function readFile(dir: string, name: string): Uint8Array {
@@ -113,23 +154,19 @@ function readFile(dir: string, name: string): Uint8Array {
 }
 
 /** Parses one images+labels pair and checks they agree with each other and with 28x28. */
-function loadPair(dir: string, images: string, labels: string): ImageSet {
+function loadPair(spec: IdxDataset, dir: string, images: string, labels: string): ImageSet {
   const img = parseIdxImages(readFile(dir, images), path.join(dir, images));
   const lab = parseIdxLabels(readFile(dir, labels), path.join(dir, labels));
   if (img.count !== lab.length) {
     throw new UserError(`${path.join(dir, images)} holds ${img.count} images but ${path.join(dir, labels)} holds ${lab.length} labels`, 'the two files must come from the same set; replace the damaged one');
   }
   if (img.rows !== 28 || img.cols !== 28) {
-    throw new UserError(`${path.join(dir, images)} holds ${img.rows}x${img.cols} images; MNIST images are 28x28`);
+    throw new UserError(`${path.join(dir, images)} holds ${img.rows}x${img.cols} images; ${spec.title} images are 28x28`);
   }
   return { images: img.images, labels: lab, count: img.count, height: img.rows, width: img.cols, channels: 1 };
 }
 
-export interface MnistSplits {
-  train: ImageSet;
-  validation: ImageSet;
-  test: ImageSet;
-}
+export type MnistSplits = DataSplits;
 
 /** Splits off round(proportion * n) images for validation, chosen by a permutation seeded from `seed`. */
 export function splitValidation(set: ImageSet, proportion: number, seed: number): { train: ImageSet; validation: ImageSet } {
@@ -144,10 +181,15 @@ export function splitValidation(set: ImageSet, proportion: number, seed: number)
 }
 
 /** Loads MNIST from `dir` (fetching missing files), split into train/validation/test. */
-export async function loadMnist(dir: string, valProportion: number, seed: number, opts: EnsureOptions & { subset?: number | null } = {}): Promise<MnistSplits> {
-  await ensureMnistFiles(dir, opts);
-  const full = loadPair(dir, MNIST_FILES.trainImages.name, MNIST_FILES.trainLabels.name);
+export function loadMnist(dir: string, valProportion: number, seed: number, opts: EnsureOptions & { subset?: number | null } = {}): Promise<DataSplits> {
+  return loadIdxDataset(MNIST, dir, valProportion, seed, opts);
+}
+
+/** Loads an IDX dataset from `dir` (fetching missing files), split into train/validation/test. */
+export async function loadIdxDataset(spec: IdxDataset, dir: string, valProportion: number, seed: number, opts: EnsureOptions & { subset?: number | null } = {}): Promise<DataSplits> {
+  await ensureIdxFiles(spec, dir, opts);
+  const full = loadPair(spec, dir, spec.files.trainImages.name, spec.files.trainLabels.name);
   const all = opts.subset ? head(full, opts.subset) : full;
-  const test = loadPair(dir, MNIST_FILES.testImages.name, MNIST_FILES.testLabels.name);
-  return { ...splitValidation(all, valProportion, seed), test };
+  const test = loadPair(spec, dir, spec.files.testImages.name, spec.files.testLabels.name);
+  return { ...splitValidation(all, valProportion, seed), test, classNames: spec.classNames };
 }

@@ -44,8 +44,6 @@ export interface TestResult {
   metrics: Record<string, unknown>;
 }
 
-const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-
 function seededSubset(set: ImageSet, limit: number, seed: number): ImageSet {
   if (set.count <= limit) return set;
   const idx = new Rng(seed).permutation(set.count).subarray(0, limit).slice().sort();
@@ -98,25 +96,31 @@ export async function runTest(runDirPath: string, opts: TestOptions = {}): Promi
   ];
   tf.dispose([inputs, recons]);
   const reconFile = path.join(outDir, 'reconstructions.png');
-  await drawReconstructions({ rows, columnLabels: Array.from(chosen.labels, (l) => `label ${MNIST_CLASSES[l] ?? l}`), height: set.height, width: set.width, channels: set.channels,
+  const classNames = data.classNames;
+  const columnLabels = classNames ? Array.from(chosen.labels, (l) => classNames[l] ?? String(l)) : Array.from(picks, (i) => `#${i}`);
+  await drawReconstructions({ rows, columnLabels, height: set.height, width: set.width, channels: set.channels,
     title: `${config.model_type}${config.denoising ? ' (denoising)' : ''} ${config.name}: ${splitName} images and reconstructions, MSE ${loss.toFixed(5)}` }, reconFile);
   files.push(reconFile);
 
   // Latents, the latent k-NN classifier, and the 2-D map.
   say('encoding latent codes');
   const latents = encodeSet(model, set);
+  // The k-NN accuracies need labels: an unlabelled image folder gets null for them.
   const knnTrain = seededSubset(data.train, opts.knnTrainLimit ?? (config.model_type === 'AE' ? Infinity : 5000), deriveSeed(config.seed, 'knn-train'));
-  const trainLatents = encodeSet(model, knnTrain);
-  const latentKnn = knnAccuracy(trainLatents.codes, knnTrain.labels, latents.codes, set.labels, latents.dim, 5);
-  say(`latent 5-NN accuracy (fit on ${knnTrain.count} training latents): ${latentKnn.toFixed(4)}`);
+  let latentKnn: number | null = null;
+  if (classNames) {
+    const trainLatents = encodeSet(model, knnTrain);
+    latentKnn = knnAccuracy(trainLatents.codes, knnTrain.labels, latents.codes, set.labels, latents.dim, 5);
+    say(`latent 5-NN accuracy (fit on ${knnTrain.count} training latents): ${latentKnn.toFixed(4)}`);
+  }
   say(`mapping ${set.count} latents of ${latents.dim} numbers to 2-D with ${method}`);
   const t0 = performance.now();
   const map = await embedInWorker(latents.codes, set.count, latents.dim, method, { seed: config.seed, ...opts.embedOptions });
   const embedSeconds = (performance.now() - t0) / 1000;
-  const mapKnn = set.count > 5 ? leaveOneOutKnnAccuracy(map.coords, set.labels, 2, 5) : NaN;
+  const mapKnn = classNames && set.count > 5 ? leaveOneOutKnnAccuracy(map.coords, set.labels, 2, 5) : null;
   const trust = set.count > 31 ? trustworthiness(latents.codes, latents.dim, map.coords, 2, set.count, 10, 2000, config.seed) : NaN;
   const mapFile = path.join(outDir, `latent_${method}.png`);
-  await drawLatentMap({ coords: map.coords, labels: set.labels, classNames: MNIST_CLASSES, images: set.images, height: set.height, width: set.width, channels: set.channels,
+  await drawLatentMap({ coords: map.coords, labels: classNames ? set.labels : null, classNames: classNames ?? [], images: set.images, height: set.height, width: set.width, channels: set.channels,
     title: `${map.description} of ${set.count} ${splitName} latents (${latents.dim}-d) — ${config.model_type} ${config.name}`, seed: config.seed }, mapFile);
   files.push(mapFile);
 
@@ -129,7 +133,8 @@ export async function runTest(runDirPath: string, opts: TestOptions = {}): Promi
   const metrics = {
     run: run.dir, weights, epoch, split: splitName, images: set.count,
     [`${splitName}_mse`]: loss,
-    latent: { dim: latents.dim, knn5_accuracy: latentKnn, knn_fit_images: knnTrain.count },
+    classes: classNames,
+    latent: { dim: latents.dim, knn5_accuracy: latentKnn, knn_fit_images: classNames ? knnTrain.count : 0 },
     embedding: { method, description: map.description, ...map.params, seconds: Number(embedSeconds.toFixed(2)), knn5_accuracy_2d: mapKnn, trustworthiness_k10: trust, trustworthiness_sample: Math.min(2000, set.count) },
   };
   const metricsFile = path.join(outDir, 'metrics.json');

@@ -10,8 +10,10 @@ import YAML from 'yaml';
 import { tf, initBackend, type BackendName } from '../backend/index.js';
 import { UserError, TrainingInterrupted } from '../errors.js';
 import { configHash, resolveConfig, modelSignature } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { loadMnist, type MnistSplits } from '../data/mnist.js';
+import { datasetOf, type Config } from '../config/schema.js';
+import { FASHION_MNIST, loadIdxDataset, loadMnist } from '../data/mnist.js';
+import { loadImageFolders } from '../data/folder.js';
+import type { DataSplits } from '../data/dataset.js';
 import { batchTensor } from '../data/dataset.js';
 import { createModel, reconstruct, type Autoencoder } from '../models/model.js';
 import { deriveSeed, Rng } from '../util/rng.js';
@@ -34,7 +36,7 @@ export interface TrainOptions {
   /** Polled before every step; true saves `last` and ends with TrainingInterrupted. */
   shouldStop?: () => boolean;
   /** Preloaded data (skips loading MNIST from the config). */
-  data?: MnistSplits;
+  data?: DataSplits;
   /** resume: compute backend for this session instead of the run's own (e.g. --device gpu). */
   backend?: BackendName;
 }
@@ -46,9 +48,16 @@ export interface TrainResult {
   model: Autoencoder;
 }
 
-/** Loads the data the config names. */
-export async function loadData(config: Config, log?: (msg: string) => void): Promise<MnistSplits> {
-  return loadMnist(config.MNIST.path, config.MNIST.MNIST_valset_proportion, config.seed, { subset: config.MNIST.subset, log });
+/** Loads the data the config names: MNIST, Fashion-MNIST or image folders (through their cache). */
+export async function loadData(config: Config, log?: (msg: string) => void, onProgress?: (done: number, total: number) => void): Promise<DataSplits> {
+  switch (datasetOf(config)) {
+    case 'mnist':
+      return loadMnist(config.MNIST.path, config.MNIST.MNIST_valset_proportion, config.seed, { subset: config.MNIST.subset, log });
+    case 'fashion-mnist':
+      return loadIdxDataset(FASHION_MNIST, config.FASHION_MNIST.path, config.FASHION_MNIST.valset_proportion, config.seed, { subset: config.FASHION_MNIST.subset, log });
+    case 'folder':
+      return loadImageFolders(config, { log, onProgress });
+  }
 }
 
 function newState(): TrainingState {
@@ -144,7 +153,7 @@ export function trainStep(model: Autoencoder, optimizer: tf.AdamOptimizer, varLi
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The loop shared by train and resume: runs from `state` to the configured number of epochs. */
-async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimizer: tf.AdamOptimizer, state: TrainingState, data: MnistSplits, opts: TrainOptions): Promise<TrainResult> {
+async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimizer: tf.AdamOptimizer, state: TrainingState, data: DataSplits, opts: TrainOptions): Promise<TrainResult> {
   const emit = opts.onEvent ?? (() => {});
   const message = (text: string) => { run.log(text); emit({ type: 'message', text }); };
   const varList = model.params.trainable();
