@@ -1,12 +1,13 @@
 /** The library: the same pipeline the CLI drives, importable with types. Nothing here prints or exits. */
 export { loadConfig, resolveConfig, readConfigFile, mergeConfig, modelSignature, configHash } from './config/load.js';
-export { FIELDS, configSchema, defaultConfig, type Config, type FieldSpec } from './config/schema.js';
+export { FIELDS, configSchema, datasetOf, defaultConfig, type Config, type FieldSpec } from './config/schema.js';
 export { UserError, TrainingInterrupted } from './errors.js';
 export { initBackend, tf, type BackendName } from './backend/index.js';
 export { patchWasmBackend, PATCHED_KERNELS } from './backend/wasm-patches.js';
-export { loadMnist, ensureMnistFiles, splitValidation, MNIST_FILES, MNIST_MIRRORS, type MnistSplits } from './data/mnist.js';
+export { loadMnist, loadIdxDataset, ensureMnistFiles, ensureIdxFiles, splitValidation, MNIST, FASHION_MNIST, MNIST_FILES, MNIST_MIRRORS, type IdxDataset, type MnistSplits } from './data/mnist.js';
+export { loadImageFolders, listImageFolder, decodeListing, IMAGE_EXTENSIONS, type Preprocessing, type FolderListing } from './data/folder.js';
 export { parseIdx, parseIdxImages, parseIdxLabels, encodeIdx } from './data/idx.js';
-export { batchTensor, head, subset, type ImageSet } from './data/dataset.js';
+export { batchTensor, head, subset, type DataSplits, type ImageSet } from './data/dataset.js';
 export { createModel, reconstruct, type Autoencoder, type ImageShape } from './models/model.js';
 export { AE } from './models/ae.js';
 export { CAE } from './models/cae.js';

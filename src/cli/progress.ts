@@ -13,6 +13,8 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
   let lastPrinted = 0;
   let epochs = 0;
   let validating = false;
+  let decoding = false;
+  let decodePrinted = 0;
   const stopBar = () => { bar?.stop(); bar = null; };
   const line = (text: string) => { stopBar(); stream.write(`${text}\n`); };
 
@@ -56,6 +58,26 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
           } else if (e.done === e.total) {
             stopBar();
             validating = false;
+          }
+          break;
+        case 'decode':
+          // Decoding an image folder: a bar on a terminal, a line per 10 % otherwise.
+          if (tty && e.done < e.total) {
+            if (!decoding) {
+              stopBar();
+              bar = new cliProgress.SingleBar({ format: 'decoding images {bar} {value}/{total} | eta {eta_formatted}', hideCursor: true, clearOnComplete: true, stream }, cliProgress.Presets.shades_classic);
+              bar.start(e.total, e.done);
+              decoding = true;
+            } else {
+              bar?.update(e.done);
+            }
+          } else if (e.done === e.total) {
+            stopBar();
+            decoding = false;
+            decodePrinted = 0;
+          } else if (!tty && e.done - decodePrinted >= Math.ceil(e.total / 10)) {
+            decodePrinted = e.done;
+            line(`decoded ${e.done}/${e.total} images`);
           }
           break;
         case 'epoch-end':

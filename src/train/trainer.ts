@@ -27,6 +27,7 @@ export type TrainEvent =
   | { type: 'epoch-start'; epoch: number; epochs: number; step: number; steps: number }
   | { type: 'batch'; epoch: number; step: number; steps: number; loss: number; samplesPerSec: number }
   | { type: 'validation'; done: number; total: number }
+  | { type: 'decode'; done: number; total: number }
   | { type: 'epoch-end'; row: HistoryRow; isBest: boolean }
   | { type: 'message'; text: string };
 
@@ -228,7 +229,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   await initBackend(config.backend);
   const emit = opts.onEvent ?? (() => {});
   // Load data before creating the run directory, so bad data leaves nothing behind.
-  const data = opts.data ?? await loadData(config, (text) => emit({ type: 'message', text }));
+  const data = opts.data ?? await loadData(config, (text) => emit({ type: 'message', text }), (done, total) => emit({ type: 'decode', done, total }));
   const model = createModel(config);
   const run = createRunDir(config);
   run.log(`train ${run.dir} (${config.model_type}${config.denoising ? ', denoising' : ''}, backend ${config.backend})`);
@@ -272,7 +273,7 @@ export async function resume(runDirPath: string, opts: TrainOptions & { epochs?:
   }
   await initBackend(opts.backend ?? config.backend);
   const emit = opts.onEvent ?? (() => {});
-  const data = opts.data ?? await loadData(config, (text) => emit({ type: 'message', text }));
+  const data = opts.data ?? await loadData(config, (text) => emit({ type: 'message', text }), (done, total) => emit({ type: 'decode', done, total }));
   const model = createModel(config);
   restoreWeights(ckpt, model, run.lastCheckpoint);
   const optimizer = createOptimizer(config);
