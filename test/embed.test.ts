@@ -145,6 +145,21 @@ test('metrics: k-NN accuracy and trustworthiness behave on known cases', async (
   const x = gaussian(300, 2, 6);
   assert.ok(trustworthiness(x, 2, x, 2, 300, 10) > 0.9999, 'an embedding equal to the data is fully trustworthy');
   assert.ok(trustworthiness(x, 2, gaussian(300, 2, 7), 2, 300, 10) < 0.7, 'a random embedding is not');
+  // Against the definition with full sorts (Venna & Kaski; scikit-learn's formula) on a partly faithful embedding.
+  const high = gaussian(200, 5, 11), low = new Float32Array(400);
+  for (let i = 0; i < 200; i++) { low[2 * i] = high[5 * i]! + 0.3 * high[5 * i + 2]!; low[2 * i + 1] = high[5 * i + 1]!; }
+  const k = 7, lowNb = exactKnn(low, 200, 2, k);
+  let penalty = 0;
+  for (let i = 0; i < 200; i++) {
+    const d = Array.from({ length: 200 }, (_, j) => { let s = 0; for (let t = 0; t < 5; t++) s += (high[5 * i + t]! - high[5 * j + t]!) ** 2; return j === i ? -1 : s; });
+    const order = d.map((_, j) => j).sort((a, b) => d[a]! - d[b]! || a - b);
+    const rank = new Array<number>(200);
+    order.forEach((j, r) => { rank[j] = r; });
+    for (let t = 0; t < k; t++) penalty += Math.max(0, rank[lowNb.indices[i * k + t]!]! - k);
+  }
+  const expected = 1 - (2 / (200 * k * (2 * 200 - 3 * k - 1))) * penalty;
+  assert.ok(Math.abs(trustworthiness(high, 5, low, 2, 200, k, 200) - expected) < 1e-12, `${trustworthiness(high, 5, low, 2, 200, k, 200)} vs ${expected}`);
+  assert.ok(expected < 0.99 && expected > 0.6, `a partly faithful embedding: ${expected}`);
 });
 
 test('native and TypeScript gradient kernels agree (both paths are exercised)', async () => {

@@ -1,5 +1,4 @@
 /** Latent-quality metrics: k-NN classification accuracy and trustworthiness of a low-dimensional map. */
-import { tf } from '../backend/index.js';
 import { exactKnn, knnSearch } from '../embed/knn.js';
 import { Rng } from '../util/rng.js';
 
@@ -35,7 +34,9 @@ function voteAccuracy(neighbours: Int32Array, k: number, refLabels: Uint8Array, 
 /**
  * Trustworthiness (Venna & Kaski 2001) of an embedding: 1 - 2/(n k (2n - 3k - 1)) * sum over points of the
  * excess rank, in the original space, of each embedding neighbour that is not an original-space neighbour.
- * Computed on a seeded subsample of `sample` points (full pairwise ranks are O(n^2)).
+ * Computed on a seeded subsample of `sample` points (sample >= n: all of them). O(m^2 (dim + k)) time and O(m)
+ * memory: each point's original-space distances are computed as a row, and the rank of each of its k embedding
+ * neighbours is counted from that row (ties ordered by index, as a stable sort would).
  */
 export function trustworthiness(high: Float32Array, highDim: number, low: Float32Array, lowDim: number, n: number, k = 10, sample = 2000, seed = 0): number {
   const m = Math.min(n, sample);
@@ -47,31 +48,23 @@ export function trustworthiness(high: Float32Array, highDim: number, low: Float3
   };
   const h = pick(high, highDim), l = pick(low, lowDim);
   const lowNb = exactKnn(l, m, lowDim, k);
-  const highDist = pairwiseSquaredDistances(h, m, highDim);
   const dist = new Float64Array(m);
-  const order = new Int32Array(m);
-  const rank = new Int32Array(m);
   let penalty = 0;
   for (let i = 0; i < m; i++) {
-    for (let j = 0; j < m; j++) { dist[j] = j === i ? -1 : highDist[i * m + j]!; order[j] = j; }
-    order.sort((a, b) => dist[a]! - dist[b]!);
-    for (let r = 0; r < m; r++) rank[order[r]!] = r; // rank 0 is the point itself
+    const hi = i * highDim;
+    for (let j = 0; j < m; j++) {
+      let d = 0;
+      for (let t = 0, hj = j * highDim; t < highDim; t++) { const v = h[hi + t]! - h[hj + t]!; d += v * v; }
+      dist[j] = d;
+    }
     for (let t = 0; t < k; t++) {
-      const r = rank[lowNb.indices[i * k + t]!]!;
+      const j = lowNb.indices[i * k + t]!, dj = dist[j]!;
+      let closer = 0; // points other than i ranked before j: the rank of j, counting i itself as rank 0
+      for (let q = 0; q < m; q++) if (q !== i && (dist[q]! < dj || (dist[q] === dj && q < j))) closer++;
+      const r = closer + 1;
       if (r > k) penalty += r - k;
     }
   }
   return 1 - (2 / (m * k * (2 * m - 3 * k - 1))) * penalty;
 }
 
-/** All m x m squared distances between rows, from one matrix product (fast even for 12,544-d CAE latents). */
-function pairwiseSquaredDistances(x: Float32Array, m: number, dim: number): Float32Array {
-  const d = tf.tidy(() => {
-    const t = tf.tensor2d(x, [m, dim]);
-    const norms = tf.sum(tf.square(t), 1);
-    return tf.maximum(tf.sub(tf.add(tf.reshape(norms, [m, 1]), tf.reshape(norms, [1, m])), tf.mul(tf.matMul(t, t, false, true), 2)), 0);
-  });
-  const out = d.dataSync() as Float32Array;
-  d.dispose();
-  return out;
-}
