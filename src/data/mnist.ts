@@ -95,6 +95,7 @@ export async function ensureIdxFiles(spec: IdxDataset, dir: string, opts: Ensure
   const log = opts.log ?? (() => {});
   const missing = Object.values(spec.files).filter((f) => !fs.existsSync(path.join(dir, f.name)));
   if (missing.length === 0) return;
+  const created = !fs.existsSync(dir);
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -133,6 +134,8 @@ export async function ensureIdxFiles(spec: IdxDataset, dir: string, opts: Ensure
       }
     }
     if (!done) {
+      // Leave no trace of a failed fetch: a folder made just now and still empty goes again.
+      if (created && fs.readdirSync(dir).length === 0) fs.rmSync(dir, { recursive: true, force: true });
       throw new UserError(
         `${spec.title} file ${file.name} is missing from ${dir} and could not be downloaded:\n    ${failures.join('\n    ')}`,
         `put the four ${spec.title} files (${Object.values(spec.files).map((f) => f.name).join(', ')}) into ${path.resolve(dir)}, or set ${pathKey(spec)} to the folder that holds them`);

@@ -1,0 +1,164 @@
+/**
+ * Every bad input refused clearly: each case runs the real CLI in a fresh folder and asserts a non-zero exit, a
+ * message naming the problem (and, where the user must act, a hint), no stack trace, and that nothing was left
+ * half-written (the folder's files are exactly what the case put there, byte for byte where it matters).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { gzipSync, gunzipSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { resolveConfig } from '../src/config/load.js';
+import { train } from '../src/train/trainer.js';
+import { encodeIdx } from '../src/data/idx.js';
+import { MNIST_FILES } from '../src/data/mnist.js';
+import { CHECKPOINT_FORMAT_VERSION } from '../src/checkpoint/checkpoint.js';
+import { ROOT, MNIST_DIR, smallMnist, tempDir, listFiles } from './helpers.js';
+
+const CLI = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, path.join(ROOT, 'src', 'cli.ts')];
+
+function ae(args: string[], cwd: string) {
+  // AE_DATA_DIRS points at an empty folder and the mirrors are unreachable here, so data cases never fall back.
+  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: '1', AE_DATA_DIRS: path.join(cwd, 'no-local-copies') } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A small finished AE run (1 epoch on 256 images), made once and copied into each case that needs one. */
+let runFixture: string | null = null;
+async function finishedRun(): Promise<string> {
+  if (runFixture) return runFixture;
+  const project = tempDir('ae-bad-fixture-');
+  const cfg = resolveConfig({ project, name: 'run', epochs: 1, batch_size: 64, MNIST: { path: MNIST_DIR, subset: 320 } });
+  await train(cfg, { data: await smallMnist(256, 64) });
+  runFixture = path.join(project, 'run');
+  return runFixture;
+}
+
+/** Copies the real MNIST files into dir/mnist, with `edit` applied to the named file's gunzipped bytes. */
+function mnistCopy(dir: string, file?: string, edit?: (raw: Buffer) => Buffer): string {
+  const out = path.join(dir, 'mnist');
+  fs.mkdirSync(out);
+  for (const f of Object.values(MNIST_FILES)) {
+    const bytes = fs.readFileSync(path.join(MNIST_DIR, f.name));
+    fs.writeFileSync(path.join(out, f.name), f.name === file && edit ? gzipSync(edit(gunzipSync(bytes))) : bytes);
+  }
+  return out;
+}
+
+const cfg = (dir: string, yaml: string) => { fs.writeFileSync(path.join(dir, 'c.yaml'), yaml); return ['train', '--config', 'c.yaml']; };
+const mnistYaml = (p: string) => `MNIST:\n  path: ${JSON.stringify(p)}\n`;
+
+interface Case {
+  name: string;
+  /** Prepares the folder and returns the CLI arguments. */
+  setup: (dir: string) => string[] | Promise<string[]>;
+  /** What the message must say (the problem, and the key, file or value concerned). */
+  message: RegExp;
+  /** Whether a "hint:" line with the fix is required. */
+  hint?: boolean;
+}
+
+const CASES: Case[] = [
+  // --- config ---
+  { name: 'config that is not YAML', setup: (d) => cfg(d, 'epochs: [1, 2\n'), message: /config file c\.yaml is not valid YAML or JSON/ },
+  { name: 'config that is a list', setup: (d) => cfg(d, '- 1\n- 2\n'), message: /must hold a mapping of keys to values/ },
+  { name: 'unknown key', setup: (d) => cfg(d, 'epoch: 3\n'), message: /epoch: unknown key/, hint: true },
+  { name: 'unknown nested key', setup: (d) => cfg(d, 'MNIST:\n  pth: x\n'), message: /MNIST\.pth: unknown key/, hint: true },
+  { name: 'wrong type', setup: (d) => cfg(d, 'epochs: ten\n'), message: /epochs: given "ten"/, hint: true },
+  { name: 'negative learning rate', setup: (d) => cfg(d, 'lr: -0.01\n'), message: /lr: given -0\.01/, hint: true },
+  { name: 'batch_size 0', setup: (d) => cfg(d, 'batch_size: 0\n'), message: /batch_size: given 0/, hint: true },
+  { name: 'validation proportion outside (0, 1)', setup: (d) => cfg(d, 'MNIST:\n  MNIST_valset_proportion: 1.5\n'), message: /MNIST\.MNIST_valset_proportion: given 1\.5/, hint: true },
+  { name: 'noise_std < 0', setup: (d) => cfg(d, 'noise_std: -0.1\n'), message: /noise_std: given -0\.1/, hint: true },
+  { name: 'dropout >= 1', setup: (d) => cfg(d, 'dropout: 1\n'), message: /dropout: given 1/, hint: true },
+  { name: 'unknown model_type', setup: (d) => cfg(d, 'model_type: VAE\n'), message: /model_type: given "VAE"/, hint: true },
+  { name: 'CAE size not divisible by 4', setup: (d) => cfg(d, 'model_type: CAE\ndataset: folder\nheight: 30\nwidth: 32\nCUSTOM:\n  train_data_path: imgs\n'), message: /height\/width: given 30x32; .* divisible by 4/ },
+  { name: 'color_channel not 1 or 3', setup: (d) => cfg(d, 'color_channel: 2\n'), message: /color_channel: given 2/, hint: true },
+  { name: 'MNIST with another image size', setup: (d) => cfg(d, 'height: 32\n'), message: /MNIST images are 28x28x1/ },
+  { name: 'run name with a slash', setup: (d) => cfg(d, 'name: a/b\n'), message: /name: given "a\/b"/, hint: true },
+  { name: 'grayscale conversion with 3 channels', setup: (d) => cfg(d, 'dataset: folder\ncolor_channel: 3\nconvert2grayscale: true\nCUSTOM:\n  train_data_path: imgs\n'), message: /set color_channel: 1/ },
+  { name: 'image folders without a training folder', setup: (d) => cfg(d, 'MNIST_train: false\n'), message: /CUSTOM\.train_data_path: missing/ },
+  { name: 'missing config file', setup: () => ['train', '--config', 'nope.yaml'], message: /cannot read config file nope\.yaml: ENOENT/, hint: true },
+  { name: 'non-numeric --epochs', setup: () => ['train', '--epochs', 'two'], message: /expected an integer/ },
+
+  // --- data ---
+  { name: 'missing MNIST files (offline)', setup: (d) => cfg(d, mnistYaml(path.join(d, 'empty-mnist'))), message: /MNIST file train-images-idx3-ubyte\.gz is missing from .*empty-mnist and could not be downloaded/, hint: true },
+  { name: 'truncated gzip', setup: (d) => { const m = mnistCopy(d); const f = path.join(m, MNIST_FILES.testLabels.name); fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 2000)); return cfg(d, mnistYaml(m)); }, message: /t10k-labels-idx1-ubyte\.gz/ },
+  { name: 'wrong IDX magic', setup: (d) => cfg(d, mnistYaml(mnistCopy(d, MNIST_FILES.testLabels.name, (raw) => { raw[3] = 7; return raw; }))), message: /t10k-labels-idx1-ubyte\.gz.*magic|magic.*t10k-labels-idx1-ubyte\.gz/ },
+  { name: 'image/label count mismatch', setup: (d) => cfg(d, mnistYaml(mnistCopy(d, MNIST_FILES.testLabels.name, () => Buffer.from(encodeIdx([9999], new Uint8Array(9999)))))), message: /holds 10000 images but .* holds 9999 labels/, hint: true },
+  { name: 'image dimensions that disagree with the config', setup: (d) => cfg(d, mnistYaml(mnistCopy(d, MNIST_FILES.testImages.name, () => Buffer.from(encodeIdx([10000, 32, 32], new Uint8Array(10000 * 32 * 32)))))), message: /holds 32x32 images; MNIST images are 28x28/ },
+  { name: 'empty image folder', setup: (d) => { fs.mkdirSync(path.join(d, 'imgs')); return cfg(d, 'dataset: folder\nCUSTOM:\n  train_data_path: imgs\n'); }, message: /the image folder imgs holds no images/, hint: true },
+  { name: 'missing image folder', setup: (d) => cfg(d, 'dataset: folder\nCUSTOM:\n  train_data_path: photos\n'), message: /CUSTOM\.train_data_path: cannot read the image folder photos \(it does not exist\)/, hint: true },
+  { name: 'image folder that is a file', setup: (d) => { fs.writeFileSync(path.join(d, 'imgs'), 'x'); return cfg(d, 'dataset: folder\nCUSTOM:\n  train_data_path: imgs\n'); }, message: /cannot read the image folder imgs \(ENOTDIR\)/, hint: true },
+
+  // --- checkpoints and runs ---
+  { name: 'corrupt checkpoint', setup: async (d) => { const run = copyRun(await finishedRun(), d); flip(path.join(run, 'weights', 'last.ckpt')); return ['resume', 'run', '--epochs', '2']; }, message: /damaged: tensor data does not match its SHA-256/ },
+  { name: 'truncated checkpoint', setup: async (d) => { const run = copyRun(await finishedRun(), d); const f = path.join(run, 'weights', 'last.ckpt'); fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 5000)); return ['resume', 'run', '--epochs', '2']; }, message: /truncated/ },
+  { name: 'checkpoint of another latent size', setup: async (d) => { const run = copyRun(await finishedRun(), d); const c = path.join(run, 'config.yaml'); fs.writeFileSync(c, fs.readFileSync(c, 'utf8').replace('latent_dim: 32', 'latent_dim: 16')); return ['test', 'run', '--embed', 'pca']; }, message: /was written for a different model/, hint: true },
+  { name: 'checkpoint of another model type', setup: async (d) => { const run = copyRun(await finishedRun(), d); const c = path.join(run, 'config.yaml'); fs.writeFileSync(c, fs.readFileSync(c, 'utf8').replace('model_type: AE', 'model_type: CAE')); return ['resume', 'run', '--epochs', '2']; }, message: /was written for a different model/, hint: true },
+  { name: 'checkpoint of a newer format', setup: async (d) => { const run = copyRun(await finishedRun(), d); newerFormat(path.join(run, 'weights', 'last.ckpt')); return ['resume', 'run', '--epochs', '2']; }, message: new RegExp(`format version ${CHECKPOINT_FORMAT_VERSION + 1}; this version of autoencoders reads up to ${CHECKPOINT_FORMAT_VERSION}`) },
+  { name: 'resume of a folder that is not a run', setup: (d) => { fs.mkdirSync(path.join(d, 'stuff')); return ['resume', 'stuff']; }, message: /stuff is not a run directory|stuff.*config\.yaml/, hint: true },
+  { name: 'resume of a missing folder', setup: () => ['resume', 'runs/none'], message: /run directory runs\/none does not exist/, hint: true },
+  { name: 'train onto an existing run name', setup: async (d) => { copyRun(await finishedRun(), path.join(d, 'runs')); return cfg(d, `name: run\n${mnistYaml(MNIST_DIR)}`); }, message: /runs[/\\]run already exists/, hint: true },
+  { name: 'test without the requested checkpoint', setup: async (d) => { const run = copyRun(await finishedRun(), d); fs.rmSync(path.join(run, 'weights', 'best.ckpt')); return ['test', 'run']; }, message: /has no best checkpoint/, hint: true },
+  { name: 'test --count 0', setup: async (d) => { copyRun(await finishedRun(), d); return ['test', 'run', '--count', '0', '--embed', 'pca']; }, message: /--count 0/, hint: true },
+
+  // --- environment ---
+  { name: 'project folder that cannot be created', setup: (d) => { fs.writeFileSync(path.join(d, 'out'), 'a file'); return cfg(d, `project: out/runs\n${mnistYaml(MNIST_DIR)}`); }, message: /cannot create the project folder out[/\\]runs: (ENOTDIR|EEXIST)/, hint: true },
+];
+
+function copyRun(from: string, toDir: string): string {
+  fs.mkdirSync(toDir, { recursive: true });
+  const to = path.join(toDir, 'run');
+  fs.cpSync(from, to, { recursive: true });
+  return to;
+}
+
+function flip(file: string): void {
+  const b = fs.readFileSync(file);
+  b[b.length - 3]! ^= 0xff;
+  fs.writeFileSync(file, b);
+}
+
+function newerFormat(file: string): void {
+  const good = fs.readFileSync(file);
+  const headerLen = good.readUInt32LE(8);
+  const header = JSON.parse(good.subarray(12, 12 + headerLen).toString());
+  header.format_version = CHECKPOINT_FORMAT_VERSION + 1;
+  fs.writeFileSync(file, Buffer.concat([good.subarray(0, 12), Buffer.from(JSON.stringify(header).padEnd(headerLen, ' ')), good.subarray(12 + headerLen)]));
+}
+
+/** The folder's files with their contents' digests, to prove a failed command changed nothing. */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of listFiles(dir)) {
+    const p = path.join(dir, f);
+    if (fs.statSync(p).isFile() && !f.endsWith('train.log')) out.set(f, fs.readFileSync(p).toString('base64').slice(0, 64) + fs.statSync(p).size);
+    else if (!fs.statSync(p).isFile()) out.set(f, 'dir');
+  }
+  return out;
+}
+
+test(`bad-input suite: ${CASES.length} distinct bad inputs, each refused clearly with nothing half-written`, async () => {
+  assert.ok(CASES.length >= 30, `${CASES.length} cases`);
+  const failures: string[] = [];
+  for (const c of CASES) {
+    const dir = tempDir('ae-bad-');
+    const args = await c.setup(dir);
+    const before = snapshot(dir);
+    const r = ae(args, dir);
+    const problems: string[] = [];
+    if (r.code === 0 || r.code === null) problems.push(`exit code ${r.code}`);
+    if (!c.message.test(r.err)) problems.push(`message does not match ${c.message}`);
+    if (c.hint && !/\n\s+hint: \S/.test(r.err)) problems.push('no hint');
+    if (/\n\s+at \S+ \(|\n\s+at file:/.test(r.err)) problems.push('stack trace');
+    if (/this looks like a bug/.test(r.err)) problems.push('reported as a bug');
+    const after = snapshot(dir);
+    if (JSON.stringify([...after]) !== JSON.stringify([...before])) {
+      problems.push(`files changed: +[${[...after.keys()].filter((k) => !before.has(k))}] -[${[...before.keys()].filter((k) => !after.has(k))}] ~[${[...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k))}]`);
+    }
+    if (problems.length) failures.push(`${c.name}: ${problems.join('; ')}\n    stderr: ${r.err.trim().split('\n').join('\n            ')}`);
+  }
+  assert.equal(failures.length, 0, `\n${failures.join('\n')}`);
+});
