@@ -5,14 +5,37 @@ import { randomBytes } from 'node:crypto';
 
 export const TEMP_MARKER = '.tmp-';
 
+/**
+ * Fault injection for the reliability tests (test/faults.test.ts), off unless AE_FAULT_INJECT is set:
+ * `enospc:<name>:<n>` fails the n-th atomic write of a file whose path contains <name> halfway with ENOSPC (a full
+ * disk); `kill:<name>:<n>` SIGKILLs the process halfway through that write (a crash mid-checkpoint).
+ */
+const faultWrites = new Map<string, number>();
+function injectedFault(file: string): 'enospc' | 'kill' | null {
+  const spec = process.env.AE_FAULT_INJECT;
+  if (!spec) return null;
+  const [kind, name, nth] = spec.split(':');
+  if ((kind !== 'enospc' && kind !== 'kill') || !name || !file.includes(name)) return null;
+  const count = (faultWrites.get(name) ?? 0) + 1;
+  faultWrites.set(name, count);
+  return count === Number(nth ?? 1) ? kind : null;
+}
+
 /** Writes `data` to `file` atomically: readers see the old file or the whole new one, never a part. */
 export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   const tmp = `${file}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fault = injectedFault(file);
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'w');
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
+    if (fault) {
+      fs.writeSync(fd, buf, 0, buf.length >> 1);
+      fs.fsyncSync(fd);
+      if (fault === 'kill') process.kill(process.pid, 'SIGKILL');
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write '${tmp}' (injected)`), { code: 'ENOSPC' });
+    }
     while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
