@@ -51,7 +51,9 @@ export interface CheckpointHeader {
   config: Config;
   state: TrainingState;
   variables: TensorRecord[];
-  optimizer: { iterations: number; slots: TensorRecord[] };
+  /** Adam's step count and moments; bias_correction holds its running products beta1^t and beta2^t exactly as
+   *  tfjs accumulated them (float32), so a resumed run continues bit for bit (absent in older checkpoints). */
+  optimizer: { iterations: number; slots: TensorRecord[]; bias_correction?: [number, number] };
   data_floats: number;
   data_sha256: string;
 }

@@ -96,7 +96,7 @@ async function saveCheckpoint(file: string, config: Config, model: Autoencoder, 
       config,
       state: structuredClone(state),
       variables: records.slice(0, nVars),
-      optimizer: { iterations, slots: records.slice(nVars) },
+      optimizer: { iterations, slots: records.slice(nVars), bias_correction: biasCorrection(optimizer) },
     }, data);
   } catch (e) {
     if (e instanceof UserError) throw e;
@@ -119,14 +119,28 @@ export function restoreWeights(ckpt: Checkpoint, model: Autoencoder, file: strin
   }
 }
 
+/** tfjs's Adam keeps beta1^t and beta2^t as running float32 products in (private) variables. */
+type AdamInternals = { accBeta1: tf.Variable; accBeta2: tf.Variable };
+
+function biasCorrection(optimizer: tf.AdamOptimizer): [number, number] {
+  const adam = optimizer as unknown as AdamInternals;
+  return [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!];
+}
+
 async function restoreOptimizer(ckpt: Checkpoint, optimizer: tf.AdamOptimizer): Promise<void> {
-  const { iterations, slots } = ckpt.header.optimizer;
+  const { iterations, slots, bias_correction: acc } = ckpt.header.optimizer;
   const weights = [
     { name: 'iter', tensor: tf.scalar(iterations, 'int32') },
     ...slots.map((s) => ({ name: s.name, tensor: tf.tensor(tensorValues(ckpt, s), s.shape) })),
   ];
   await optimizer.setWeights(weights); // copies each tensor into a variable of its own
   tf.dispose(weights.map((w) => w.tensor));
+  // setWeights recomputes beta^(t+1) with pow(), which differs from the running product in the last bits; the
+  // saved products make the resumed run identical to an uninterrupted one.
+  if (acc) {
+    const adam = optimizer as unknown as AdamInternals;
+    tf.tidy(() => { adam.accBeta1.assign(tf.scalar(acc[0])); adam.accBeta2.assign(tf.scalar(acc[1])); });
+  }
 }
 
 /** Checks that a checkpoint was written for a model of this shape. */
