@@ -12,9 +12,34 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
   let bar: cliProgress.SingleBar | null = null;
   let lastPrinted = 0;
   let epochs = 0;
-  let validating = false;
-  let decoding = false;
-  let decodePrinted = 0;
+  /**
+   * A phase with a known amount of work (validating, decoding images): a bar on a terminal that closes when the
+   * work is done; otherwise a line per tenth when `lines` is set.
+   */
+  const phase = (format: string, lines: string | null) => {
+    let active = false, printed = 0;
+    return (done: number, total: number) => {
+      if (tty && done < total) {
+        if (!active) {
+          stopBar();
+          bar = new cliProgress.SingleBar({ format, hideCursor: true, clearOnComplete: true, stream }, cliProgress.Presets.shades_classic);
+          bar.start(total, done);
+          active = true;
+        } else {
+          bar?.update(done);
+        }
+      } else if (done === total) {
+        if (active) stopBar();
+        active = false;
+        printed = 0;
+      } else if (!tty && lines && done - printed >= Math.ceil(total / 10)) {
+        printed = done;
+        line(`${lines} ${done}/${total}`);
+      }
+    };
+  };
+  const validation = phase('validating {bar} {value}/{total} images', null);
+  const decode = phase('decoding images {bar} {value}/{total} | eta {eta_formatted}', 'decoded images');
   const stopBar = () => { bar?.stop(); bar = null; };
   const line = (text: string) => { stopBar(); stream.write(`${text}\n`); };
 
@@ -46,39 +71,10 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
           }
           break;
         case 'validation':
-          if (tty && e.done < e.total) {
-            if (!validating) {
-              stopBar();
-              bar = new cliProgress.SingleBar({ format: 'validating {bar} {value}/{total} images', hideCursor: true, clearOnComplete: true, stream }, cliProgress.Presets.shades_classic);
-              bar.start(e.total, e.done);
-              validating = true;
-            } else {
-              bar?.update(e.done);
-            }
-          } else if (e.done === e.total) {
-            stopBar();
-            validating = false;
-          }
+          validation(e.done, e.total);
           break;
         case 'decode':
-          // Decoding an image folder: a bar on a terminal, a line per 10 % otherwise.
-          if (tty && e.done < e.total) {
-            if (!decoding) {
-              stopBar();
-              bar = new cliProgress.SingleBar({ format: 'decoding images {bar} {value}/{total} | eta {eta_formatted}', hideCursor: true, clearOnComplete: true, stream }, cliProgress.Presets.shades_classic);
-              bar.start(e.total, e.done);
-              decoding = true;
-            } else {
-              bar?.update(e.done);
-            }
-          } else if (e.done === e.total) {
-            stopBar();
-            decoding = false;
-            decodePrinted = 0;
-          } else if (!tty && e.done - decodePrinted >= Math.ceil(e.total / 10)) {
-            decodePrinted = e.done;
-            line(`decoded ${e.done}/${e.total} images`);
-          }
+          decode(e.done, e.total);
           break;
         case 'epoch-end':
           line(`epoch ${e.row.epoch}/${epochs}: train loss ${e.row.train_loss.toFixed(6)}, validation loss ${e.row.val_loss.toFixed(6)}${e.isBest ? ' (best)' : ''}, ${e.row.seconds.toFixed(1)} s`);
