@@ -55,7 +55,7 @@ function checkCrossField(c: Config, source: string): void {
   if (c.convert2grayscale && c.color_channel !== 1) {
     problems.push(`  convert2grayscale/color_channel: given true with color_channel ${c.color_channel}; converting to grayscale leaves one channel, set color_channel: 1`);
   }
-  if (problems.length) throw new UserError(`invalid config ${source}:\n${problems.join('\n')}`);
+  if (problems.length) throw new UserError(`invalid config ${source}:\n${problems.join('\n')}`, 'change the keys named above so they agree; README.md (Config, Data) lists every key');
 }
 
 /** Validates a plain object as a config (defaults filled in). */
@@ -82,11 +82,13 @@ export function readConfigFile(file: string): Plain {
   try {
     doc = YAML.parse(text);
   } catch (e) {
-    throw new UserError(`config file ${file} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+    throw new UserError(`config file ${file} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`,
+      'fix the syntax at that line (one `key: value` per line, nested keys indented under their parent), or write the file as JSON');
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new UserError(`config file ${file} must hold a mapping of keys to values (like \`model_type: AE\`), got ${Array.isArray(doc) ? 'a list' : `the ${typeof doc} ${describeValue(doc)}`}`);
+    throw new UserError(`config file ${file} must hold a mapping of keys to values (like \`model_type: AE\`), got ${Array.isArray(doc) ? 'a list' : `the ${typeof doc} ${describeValue(doc)}`}`,
+      'write one `key: value` per line at the top level, as in configs/mnist-ae.yaml');
   }
   return doc as Plain;
 }

@@ -164,7 +164,8 @@ function loadPair(spec: IdxDataset, dir: string, images: string, labels: string)
     throw new UserError(`${path.join(dir, images)} holds ${img.count} images but ${path.join(dir, labels)} holds ${lab.length} labels`, 'the two files must come from the same set; replace the damaged one');
   }
   if (img.rows !== 28 || img.cols !== 28) {
-    throw new UserError(`${path.join(dir, images)} holds ${img.rows}x${img.cols} images; ${spec.title} images are 28x28`);
+    throw new UserError(`${path.join(dir, images)} holds ${img.rows}x${img.cols} images; ${spec.title} images are 28x28`,
+      `${pathKey(spec)} must hold the official ${spec.title} files; for other images use dataset: folder`);
   }
   return { images: img.images, labels: lab, count: img.count, height: img.rows, width: img.cols, channels: 1 };
 }
