@@ -77,6 +77,7 @@ const CASES: Case[] = [
   { name: 'color_channel not 1 or 3', setup: (d) => cfg(d, 'color_channel: 2\n'), message: /color_channel: given 2/, hint: true },
   { name: 'MNIST with another image size', setup: (d) => cfg(d, 'height: 32\n'), message: /MNIST images are 28x28x1/, hint: true },
   { name: 'run name with a slash', setup: (d) => cfg(d, 'name: a/b\n'), message: /name: given "a\/b"/, hint: true },
+  { name: 'run name reserved for the image cache', setup: (d) => cfg(d, 'name: data\n'), message: /name: given "data", which is reserved/, hint: true },
   { name: 'grayscale conversion with 3 channels', setup: (d) => cfg(d, 'dataset: folder\ncolor_channel: 3\nconvert2grayscale: true\nCUSTOM:\n  train_data_path: imgs\n'), message: /set color_channel: 1/, hint: true },
   { name: 'image folders without a training folder', setup: (d) => cfg(d, 'MNIST_train: false\n'), message: /CUSTOM\.train_data_path: missing/, hint: true },
   { name: 'missing config file', setup: () => ['train', '--config', 'nope.yaml'], message: /cannot read config file nope\.yaml: ENOENT/, hint: true },

@@ -52,6 +52,9 @@ function checkCrossField(c: Config, source: string): void {
   if (dataset === 'folder' && c.CUSTOM.train_data_path === null) {
     problems.push('  CUSTOM.train_data_path: missing; image folders need at least a training folder (one sub-folder per class, or images directly inside)');
   }
+  if (c.name === 'data') {
+    problems.push('  name: given "data", which is reserved: <project>/data/ holds the preprocessed image caches; pick another run name');
+  }
   if (c.convert2grayscale && c.color_channel !== 1) {
     problems.push(`  convert2grayscale/color_channel: given true with color_channel ${c.color_channel}; converting to grayscale leaves one channel, set color_channel: 1`);
   }

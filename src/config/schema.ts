@@ -40,7 +40,7 @@ export const FIELDS: FieldSpec[] = [
   { key: 'CUSTOM.background', schema: z.enum(['black', 'white']), default: 'black', doc: 'Colour under transparent pixels (RGBA images are composited on it) and of the padding.' },
   { key: 'CUSTOM.data_name', schema: z.string().min(1).regex(/^[\w.-]+$/, 'only letters, digits, _, . and -').nullable(), default: null, doc: 'Cache folder name: preprocessed images go to `<project>/data/<data_name>/`; `null` takes the training folder\'s name.' },
   { key: 'project', schema: z.string().min(1), default: 'runs', doc: 'Folder that holds the runs.' },
-  { key: 'name', schema: z.string().min(1).regex(/^[\w.-]+$/, 'only letters, digits, _, . and -'), default: 'mnist-ae', doc: 'Run name: the run directory is `<project>/<name>/`.' },
+  { key: 'name', schema: z.string().min(1).regex(/^[\w.-]+$/, 'only letters, digits, _, . and -'), default: 'mnist-ae', doc: 'Run name: the run directory is `<project>/<name>/` (`data` is reserved for the image caches).' },
   { key: 'batch_size', schema: positiveInt, default: 128, doc: 'Images per training batch.' },
   { key: 'epochs', schema: positiveInt, default: 10, doc: 'Passes over the training set.' },
   { key: 'lr', schema: z.number().positive().finite(), default: 1e-3, doc: 'Adam learning rate (betas 0.9/0.999, epsilon 1e-8, as PyTorch).' },
