@@ -247,28 +247,43 @@ void Attract(const int32_t* rowPtr, const int32_t* cols, const Val* vals, const 
   AttractionRows(rowPtr, cols, vals, y, out, from, to);
 }
 
+// A sparse P in CSR form and a layout, as the attraction and the KL term take them: args[0..4] are rowPtr
+// (Int32Array), cols (Int32Array), vals (Float32Array, or Float64Array where allowed), y (Float64Array, 2n), n.
+struct SparsePArgs {
+  int32_t* rowPtr; int32_t* cols; void* vals; bool single; double* y; int32_t n;
+};
+
+const char* ReadSparseP(napi_env env, napi_value* args, bool allowDouble, SparsePArgs* p) {
+  size_t l0, l1, l2, l3;
+  if (!GetTyped(env, args[0], napi_int32_array, reinterpret_cast<void**>(&p->rowPtr), &l0)) return "rowPtr must be an Int32Array";
+  if (!GetTyped(env, args[1], napi_int32_array, reinterpret_cast<void**>(&p->cols), &l1)) return "cols must be an Int32Array";
+  p->single = GetTyped(env, args[2], napi_float32_array, &p->vals, &l2);
+  if (!p->single && (!allowDouble || !GetTyped(env, args[2], napi_float64_array, &p->vals, &l2))) {
+    return allowDouble ? "vals must be a Float32Array or Float64Array" : "vals must be a Float32Array";
+  }
+  if (!GetTyped(env, args[3], napi_float64_array, reinterpret_cast<void**>(&p->y), &l3)) return "y must be a Float64Array";
+  napi_get_value_int32(env, args[4], &p->n);
+  const int32_t n = p->n;
+  if (n < 1 || l0 < static_cast<size_t>(n + 1) || l3 < static_cast<size_t>(2 * n) ||
+      static_cast<size_t>(p->rowPtr[n]) > std::min(l1, l2)) return "array sizes do not match n";
+  return nullptr;
+}
+
 napi_value Attraction(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value args[7];
   napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
   if (argc < 7) return Throw(env, "attraction(rowPtr, cols, vals, y, n, out, threads)");
-  int32_t* rowPtr; int32_t* cols; void* vals; double* y; double* out;
-  size_t l0, l1, l2, l3, l5;
-  int32_t n, threads;
-  if (!GetTyped(env, args[0], napi_int32_array, reinterpret_cast<void**>(&rowPtr), &l0)) return Throw(env, "rowPtr must be an Int32Array");
-  if (!GetTyped(env, args[1], napi_int32_array, reinterpret_cast<void**>(&cols), &l1)) return Throw(env, "cols must be an Int32Array");
-  // P's values may come in single precision (the loop computes in single precision anyway) or double.
-  const bool single = GetTyped(env, args[2], napi_float32_array, &vals, &l2);
-  if (!single && !GetTyped(env, args[2], napi_float64_array, &vals, &l2)) return Throw(env, "vals must be a Float32Array or Float64Array");
-  if (!GetTyped(env, args[3], napi_float64_array, reinterpret_cast<void**>(&y), &l3)) return Throw(env, "y must be a Float64Array");
-  napi_get_value_int32(env, args[4], &n);
+  SparsePArgs p;
+  if (const char* error = ReadSparseP(env, args, true, &p)) return Throw(env, error);
+  double* out; size_t l5;
+  int32_t threads;
   if (!GetTyped(env, args[5], napi_float64_array, reinterpret_cast<void**>(&out), &l5)) return Throw(env, "out must be a Float64Array");
   napi_get_value_int32(env, args[6], &threads);
-  if (n < 1 || l0 < static_cast<size_t>(n + 1) || l3 < static_cast<size_t>(2 * n) || l5 < static_cast<size_t>(2 * n) ||
-      static_cast<size_t>(rowPtr[n]) > std::min(l1, l2)) return Throw(env, "array sizes do not match n");
-  For(n, threads, [&](int, int from, int to) {
-    if (single) Attract(rowPtr, cols, static_cast<const float*>(vals), y, out, from, to);
-    else Attract(rowPtr, cols, static_cast<const double*>(vals), y, out, from, to);
+  if (l5 < static_cast<size_t>(2 * p.n)) return Throw(env, "array sizes do not match n");
+  For(p.n, threads, [&](int, int from, int to) {
+    if (p.single) Attract(p.rowPtr, p.cols, static_cast<const float*>(p.vals), p.y, out, from, to);
+    else Attract(p.rowPtr, p.cols, static_cast<const double*>(p.vals), p.y, out, from, to);
   });
   return nullptr;
 }
@@ -280,17 +295,13 @@ napi_value KlTerm(napi_env env, napi_callback_info info) {
   napi_value args[6];
   napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
   if (argc < 6) return Throw(env, "klTerm(rowPtr, cols, vals, y, n, threads)");
-  int32_t* rowPtr; int32_t* cols; float* vals; double* y;
-  size_t l0, l1, l2, l3;
-  int32_t n, threads;
-  if (!GetTyped(env, args[0], napi_int32_array, reinterpret_cast<void**>(&rowPtr), &l0)) return Throw(env, "rowPtr must be an Int32Array");
-  if (!GetTyped(env, args[1], napi_int32_array, reinterpret_cast<void**>(&cols), &l1)) return Throw(env, "cols must be an Int32Array");
-  if (!GetTyped(env, args[2], napi_float32_array, reinterpret_cast<void**>(&vals), &l2)) return Throw(env, "vals must be a Float32Array");
-  if (!GetTyped(env, args[3], napi_float64_array, reinterpret_cast<void**>(&y), &l3)) return Throw(env, "y must be a Float64Array");
-  napi_get_value_int32(env, args[4], &n);
+  SparsePArgs p;
+  if (const char* error = ReadSparseP(env, args, false, &p)) return Throw(env, error);
+  int32_t threads;
   napi_get_value_int32(env, args[5], &threads);
-  if (n < 1 || l0 < static_cast<size_t>(n + 1) || l3 < static_cast<size_t>(2 * n) ||
-      static_cast<size_t>(rowPtr[n]) > std::min(l1, l2)) return Throw(env, "array sizes do not match n");
+  const int32_t* rowPtr = p.rowPtr; const int32_t* cols = p.cols; const double* y = p.y;
+  const float* vals = static_cast<const float*>(p.vals);
+  const int32_t n = p.n;
   std::vector<double> partial(std::max(1, threads), 0.0);
   For(n, threads, [&](int t, int from, int to) {
     double sum = 0;

@@ -26,12 +26,6 @@ inline bool IsSmooth(int n) {
   return n == 1;
 }
 
-/** The smallest 5-smooth integer >= n. */
-inline int NextSmooth(int n) {
-  while (!IsSmooth(n)) n++;
-  return n;
-}
-
 // The stage kernels, once per instruction set (fft_stages.inc holds the code; see its header).
 namespace baseline {
 #include "fft_stages.inc"

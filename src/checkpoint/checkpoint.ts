@@ -7,7 +7,7 @@
  * The SHA-256 of the data is checked on load; files are written atomically.
  */
 import fs from 'node:fs';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../util/hash.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Config } from '../config/schema.js';
@@ -69,9 +69,6 @@ export function tensorValues(ckpt: Checkpoint, rec: TensorRecord): Float32Array 
   return ckpt.data.subarray(rec.offset, rec.offset + n);
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /** Serialises and writes atomically. `data` holds every tensor named in the header, at its offset. */
 export function writeCheckpoint(file: string, header: Omit<CheckpointHeader, 'data_sha256' | 'data_floats' | 'format_version' | 'created'>, data: Float32Array): void {

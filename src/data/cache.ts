@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../util/hash.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../util/fs.js';
 
 export const CACHE_FORMAT = 1;
@@ -33,8 +33,6 @@ interface Manifest {
   bytes: number;
   sha256: string;
 }
-
-const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 /** The cached splits when the cache in `dir` was built for exactly `key` and is intact; otherwise null. */
 export function loadCache(dir: string, key: CacheKey, log: (msg: string) => void): CachedSplit[] | null {

@@ -86,9 +86,14 @@ export function listImageFolder(dir: string, key: string): FolderListing {
   return listing;
 }
 
+// sharp (and its libvips binary) is loaded on first use, so runs on MNIST never load it.
+type SharpFn = typeof import('sharp');
+let sharpLoader: Promise<SharpFn> | null = null;
+const loadSharp = (): Promise<SharpFn> => (sharpLoader ??= import('sharp').then((m) => m.default));
+
 /** Decodes one file into `out` (height * width * channels bytes, HWC). Throws when sharp cannot decode it. */
 async function decodeInto(file: string, p: Preprocessing, out: Uint8Array): Promise<void> {
-  const { default: sharp } = await import('sharp');
+  const sharp = await loadSharp();
   const bg = p.background === 'white' ? { r: 255, g: 255, b: 255, alpha: 1 } : { r: 0, g: 0, b: 0, alpha: 1 };
   let img = sharp(file, { pages: 1, failOn: 'error' })
     .flatten({ background: bg })

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { md5 } from '../util/hash.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic, removeStaleTempFiles } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
@@ -32,13 +32,15 @@ export interface IdxDataset {
   name: string;
   /** Its name in messages. */
   title: string;
+  /** The config key of its folder, named in messages. */
+  pathKey: string;
   files: { trainImages: IdxFile; trainLabels: IdxFile; testImages: IdxFile; testLabels: IdxFile };
   mirrors: string[];
   classNames: string[];
 }
 
 export const MNIST: IdxDataset = {
-  name: 'mnist', title: 'MNIST', files: MNIST_FILES, mirrors: MNIST_MIRRORS,
+  name: 'mnist', title: 'MNIST', pathKey: 'MNIST.path', files: MNIST_FILES, mirrors: MNIST_MIRRORS,
   classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
 };
 
@@ -46,6 +48,7 @@ export const MNIST: IdxDataset = {
 export const FASHION_MNIST: IdxDataset = {
   name: 'fashion-mnist',
   title: 'Fashion-MNIST',
+  pathKey: 'FASHION_MNIST.path',
   files: {
     trainImages: { name: 'train-images-idx3-ubyte.gz', md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d' },
     trainLabels: { name: 'train-labels-idx1-ubyte.gz', md5: '25c81989df183df01b3e8a0aad5dffbe' },
@@ -67,9 +70,7 @@ export function localDataDirs(): string[] {
   return [path.resolve('..', 'shared', 'data')];
 }
 
-export function md5(bytes: Uint8Array): string {
-  return createHash('md5').update(bytes).digest('hex');
-}
+export { md5 };
 
 export type FetchFn = (url: string) => Promise<Uint8Array>;
 
@@ -99,7 +100,7 @@ export async function ensureIdxFiles(spec: IdxDataset, dir: string, opts: Ensure
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new UserError(`cannot create the ${spec.title} folder ${dir}: ${(e as NodeJS.ErrnoException).code}`, `set ${pathKey(spec)} to a folder you can write, or put the files there yourself`);
+    throw new UserError(`cannot create the ${spec.title} folder ${dir}: ${(e as NodeJS.ErrnoException).code}`, `set ${spec.pathKey} to a folder you can write, or put the files there yourself`);
   }
   removeStaleTempFiles(dir);
   const failures: string[] = [];
@@ -138,13 +139,9 @@ export async function ensureIdxFiles(spec: IdxDataset, dir: string, opts: Ensure
       if (created && fs.readdirSync(dir).length === 0) fs.rmSync(dir, { recursive: true, force: true });
       throw new UserError(
         `${spec.title} file ${file.name} is missing from ${dir} and could not be downloaded:\n    ${failures.join('\n    ')}`,
-        `put the four ${spec.title} files (${Object.values(spec.files).map((f) => f.name).join(', ')}) into ${path.resolve(dir)}, or set ${pathKey(spec)} to the folder that holds them`);
+        `put the four ${spec.title} files (${Object.values(spec.files).map((f) => f.name).join(', ')}) into ${path.resolve(dir)}, or set ${spec.pathKey} to the folder that holds them`);
     }
   }
-}
-
-function pathKey(spec: IdxDataset): string {
-  return spec === FASHION_MNIST ? 'FASHION_MNIST.path' : 'MNIST.path';
 }
 
 function readFile(dir: string, name: string): Uint8Array {
@@ -165,7 +162,7 @@ function loadPair(spec: IdxDataset, dir: string, images: string, labels: string)
   }
   if (img.rows !== 28 || img.cols !== 28) {
     throw new UserError(`${path.join(dir, images)} holds ${img.rows}x${img.cols} images; ${spec.title} images are 28x28`,
-      `${pathKey(spec)} must hold the official ${spec.title} files; for other images use dataset: folder`);
+      `${spec.pathKey} must hold the official ${spec.title} files; for other images use dataset: folder`);
   }
   return { images: img.images, labels: lab, count: img.count, height: img.rows, width: img.cols, channels: 1 };
 }
