@@ -16,6 +16,9 @@
 //     one gradient step with momentum and gains, then re-centring (all Float64Arrays of 2n).
 //   knn(data: Float32Array, n, dim, k, indices: Int32Array, distances: Float32Array, threads)
 //     exact k nearest neighbours (squared Euclidean) of every row among the others, nearest first (native/knn.hpp).
+// Training (float32 buffers, usually views of TensorFlow.js's wasm memory): conv2d and its gradients, matmul,
+// sumRows, and the fused dense layer, Adam step and loss of native/dense.hpp (denseForward, denseBackpropParams,
+// adam, mse, mseGrad), and dropoutMask.
 #include <node_api.h>
 #include <algorithm>
 #include <cmath>
@@ -24,6 +27,7 @@
 #include <thread>
 #include <vector>
 #include "conv.hpp"
+#include "dense.hpp"
 #include "fft_repulsion.hpp"
 #include "gemm.hpp"
 #include "knn.hpp"
@@ -547,6 +551,131 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// A Float32Array argument that may also be null or undefined (the dropout mask).
+bool GetOptionalF32(napi_env env, napi_value v, float** data, size_t* length) {
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type == napi_null || type == napi_undefined) { *data = nullptr; *length = 0; return true; }
+  return GetF32(env, v, data, length);
+}
+
+bool ReadInts(napi_env env, const napi_value* args, int count, int32_t* out) {
+  for (int i = 0; i < count; i++)
+    if (napi_get_value_int32(env, args[i], &out[i]) != napi_ok) return false;
+  return true;
+}
+
+// denseForward(x, w, b, mask | null, y, batch, in, out, activation, threads): y = act(x w + b) (* mask).
+napi_value DenseForward(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value args[10];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *x, *w, *b, *mask, *y; size_t lx, lw, lb, lm, ly;
+  int32_t dims[5];  // batch, in, out, activation, threads
+  if (argc < 10 || !GetF32(env, args[0], &x, &lx) || !GetF32(env, args[1], &w, &lw) || !GetF32(env, args[2], &b, &lb) ||
+      !GetOptionalF32(env, args[3], &mask, &lm) || !GetF32(env, args[4], &y, &ly) || !ReadInts(env, args + 5, 5, dims))
+    return Throw(env, "denseForward(x, w, b, mask | null, y, batch, in, out, activation, threads)");
+  const auto [batch, in, out, act, threads] = dims;
+  const size_t ys = static_cast<size_t>(batch) * out;
+  if (batch < 1 || in < 1 || out < 1 || act < 0 || act > 2 || lx < static_cast<size_t>(batch) * in || lw < static_cast<size_t>(in) * out ||
+      lb < static_cast<size_t>(out) || ly < ys || (mask && lm < ys))
+    return Throw(env, "denseForward: buffer sizes do not match");
+  dense::Forward(x, w, b, mask, y, batch, in, out, act, threads);
+  return nullptr;
+}
+
+// denseBackpropParams(dy, x, y, mask | null, dz, dw, db, batch, in, out, activation, threads).
+napi_value DenseBackpropParams(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value args[12];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *dy, *x, *y, *mask, *dz, *dw, *db; size_t ldy, lx, ly, lm, ldz, ldw, ldb;
+  int32_t dims[5];
+  if (argc < 12 || !GetF32(env, args[0], &dy, &ldy) || !GetF32(env, args[1], &x, &lx) || !GetF32(env, args[2], &y, &ly) ||
+      !GetOptionalF32(env, args[3], &mask, &lm) || !GetF32(env, args[4], &dz, &ldz) || !GetF32(env, args[5], &dw, &ldw) ||
+      !GetF32(env, args[6], &db, &ldb) || !ReadInts(env, args + 7, 5, dims))
+    return Throw(env, "denseBackpropParams(dy, x, y, mask | null, dz, dw, db, batch, in, out, activation, threads)");
+  const auto [batch, in, out, act, threads] = dims;
+  const size_t ys = static_cast<size_t>(batch) * out;
+  if (batch < 1 || in < 1 || out < 1 || act < 0 || act > 2 || ldy < ys || ly < ys || ldz < ys || (mask && lm < ys) ||
+      lx < static_cast<size_t>(batch) * in || ldw < static_cast<size_t>(in) * out || ldb < static_cast<size_t>(out))
+    return Throw(env, "denseBackpropParams: buffer sizes do not match");
+  dense::BackpropParams(dy, x, y, mask, dz, dw, db, batch, in, out, act, threads);
+  return nullptr;
+}
+
+// adam(p, g, m, v, lr, beta1, beta2, epsilon, c1, c2, threads): one Adam step on p, m, v in place, where
+// c1 = 1 - beta1^t and c2 = 1 - beta2^t.
+napi_value Adam(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value args[11];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *p, *g, *m, *v; size_t lp, lg, lm, lv;
+  double h[6];
+  int32_t threads = 1;
+  bool ok = argc >= 11 && GetF32(env, args[0], &p, &lp) && GetF32(env, args[1], &g, &lg) && GetF32(env, args[2], &m, &lm) &&
+            GetF32(env, args[3], &v, &lv);
+  for (int i = 0; ok && i < 6; i++) ok = napi_get_value_double(env, args[4 + i], &h[i]) == napi_ok;
+  if (!ok || napi_get_value_int32(env, args[10], &threads) != napi_ok) return Throw(env, "adam(p, g, m, v, lr, beta1, beta2, epsilon, c1, c2, threads)");
+  if (lg != lp || lm != lp || lv != lp) return Throw(env, "adam: p, g, m and v must have the same length");
+  // Single-precision constants as TensorFlow.js's scalars hold them (1 - beta is taken in double first, as there).
+  const dense::AdamParams a{static_cast<float>(h[0]), static_cast<float>(h[1]), static_cast<float>(h[2]), static_cast<float>(1 - h[1]),
+                            static_cast<float>(1 - h[2]), static_cast<float>(h[3]), static_cast<float>(h[4]), static_cast<float>(h[5])};
+  dense::Adam(p, g, m, v, lp, a, threads);
+  return nullptr;
+}
+
+// dropoutMask(state: Uint32Array(4), rate, keep, out: Float32Array): out[i] = u_i >= rate ? keep : 0, where u_i
+// are the uniform draws (uint32 / 2^32) of src/util/rng.ts's sfc32 generator continuing from `state` — the very
+// values Rng.fillUniform would give, so native and JavaScript masks are identical.
+napi_value DropoutMask(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  uint32_t* state; size_t ls; float* out; size_t lo; double rate, keep;
+  if (argc < 4 || !GetTyped(env, args[0], napi_uint32_array, reinterpret_cast<void**>(&state), &ls) || ls < 4 ||
+      napi_get_value_double(env, args[1], &rate) != napi_ok || napi_get_value_double(env, args[2], &keep) != napi_ok ||
+      !GetF32(env, args[3], &out, &lo))
+    return Throw(env, "dropoutMask(state: Uint32Array(4), rate, keep, out: Float32Array)");
+  uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+  const float kept = static_cast<float>(keep);
+  for (size_t i = 0; i < lo; i++) {
+    const uint32_t t = a + b + d;
+    d += 1;
+    a = b ^ (b >> 9);
+    b = c + (c << 3);
+    c = (c << 21) | (c >> 11);
+    c += t;
+    out[i] = static_cast<double>(t) / 4294967296.0 >= rate ? kept : 0.0f;
+  }
+  return nullptr;
+}
+
+// mse(p, t) -> mean (p - t)^2 (accumulated in double); mseGrad(p, t, dLoss, out): out = 2 dLoss (p - t) / n.
+napi_value Mse(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *p, *t; size_t lp, lt;
+  if (argc < 2 || !GetF32(env, args[0], &p, &lp) || !GetF32(env, args[1], &t, &lt) || lp != lt || lp == 0)
+    return Throw(env, "mse(p, t): two Float32Arrays of one non-zero length");
+  napi_value out;
+  napi_create_double(env, dense::MeanSquaredError(p, t, lp), &out);
+  return out;
+}
+
+napi_value MseGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *p, *t, *out; size_t lp, lt, lo; double dLoss;
+  if (argc < 4 || !GetF32(env, args[0], &p, &lp) || !GetF32(env, args[1], &t, &lt) || napi_get_value_double(env, args[2], &dLoss) != napi_ok ||
+      !GetF32(env, args[3], &out, &lo) || lp != lt || lo != lp || lp == 0)
+    return Throw(env, "mseGrad(p, t, dLoss, out): Float32Arrays of one non-zero length");
+  dense::MeanSquaredErrorGrad(p, t, static_cast<float>(dLoss), out, lp);
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"repulsion", nullptr, Repulsion, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -561,6 +690,12 @@ napi_value Init(napi_env env, napi_value exports) {
     {"conv2dBackpropFilter", nullptr, ConvOp<2>, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"denseForward", nullptr, DenseForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"denseBackpropParams", nullptr, DenseBackpropParams, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"dropoutMask", nullptr, DropoutMask, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"mse", nullptr, Mse, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"mseGrad", nullptr, MseGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

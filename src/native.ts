@@ -23,6 +23,21 @@ export interface NativeAddon {
     transA: boolean, transB: boolean, broadcastB: boolean, threads: number): void;
   /** out[c] = scale * sum_r x[r * cols + c]. */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array, scale: number, threads: number): void;
+  /** y = act(x w + b) (* mask); activation 0 linear, 1 relu, 2 sigmoid. */
+  denseForward(x: Float32Array, w: Float32Array, b: Float32Array, mask: Float32Array | null, y: Float32Array,
+    batch: number, inFeatures: number, outFeatures: number, activation: number, threads: number): void;
+  /** dz = dy act'(y) (* mask), dw = x^T dz, db = column sums of dz. */
+  denseBackpropParams(dy: Float32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, dz: Float32Array, dw: Float32Array,
+    db: Float32Array, batch: number, inFeatures: number, outFeatures: number, activation: number, threads: number): void;
+  /** out[i] = (i-th uniform draw of the sfc32 stream continuing from `state`) >= rate ? keep : 0 (see Rng). */
+  dropoutMask(state: Uint32Array, rate: number, keep: number, out: Float32Array): void;
+  /** mean (p - t)^2, accumulated in double. */
+  mse(p: Float32Array, t: Float32Array): number;
+  /** out = 2 dLoss (p - t) / n. */
+  mseGrad(p: Float32Array, t: Float32Array, dLoss: number, out: Float32Array): void;
+  /** One Adam step on p, m, v in place; c1 = 1 - beta1^t, c2 = 1 - beta2^t. */
+  adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
+    epsilon: number, c1: number, c2: number, threads: number): void;
 }
 
 let addon: NativeAddon | null | undefined;

@@ -92,6 +92,25 @@ test('reconstruct in training mode differs between dropout seeds and is repeatab
   model.params.dispose();
 });
 
+test('dropout masks: the native generator gives exactly the JavaScript values; rate and scaling hold', async () => {
+  const { dropoutMask } = await import('../src/models/layers.js');
+  const ctx = { training: true, seed: 17 };
+  const native = dropoutMask(50_001, 0.3, ctx, 'encoder')!;
+  process.env.AE_NATIVE = '0'; // loadNativeAddon() answers null while this is set
+  try {
+    const js = dropoutMask(50_001, 0.3, ctx, 'encoder')!;
+    assert.deepEqual(native, js);
+  } finally {
+    delete process.env.AE_NATIVE;
+  }
+  const dropped = native.filter((v) => v === 0).length / native.length;
+  assert.ok(Math.abs(dropped - 0.3) < 0.01, `dropped share ${dropped}`);
+  assert.ok(native.every((v) => v === 0 || Math.abs(v - 1 / 0.7) < 1e-6));
+  assert.notDeepEqual(dropoutMask(1000, 0.3, ctx, 'decoder'), dropoutMask(1000, 0.3, ctx, 'encoder'));
+  assert.equal(dropoutMask(10, 0.3, { training: false, seed: 17 }, 'encoder'), null);
+  assert.equal(dropoutMask(10, 0, ctx, 'encoder'), null);
+});
+
 test("CAE subsample equals the reference's MaxPool(kernel 1, stride 2), values and gradients (against cpu)", async () => {
   // The wasm backend's own MaxPoolGrad is wrong for kernel 1 / stride 2 (it drops channels), which is one
   // reason the CAE does not use maxPool; the cpu backend is the reference here.

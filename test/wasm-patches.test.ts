@@ -69,6 +69,60 @@ test('BatchMatMul with transposed operands matches cpu', async () => {
   assert.ok(plain < TOL, `plain: ${plain}`);
   const broadcast = await maxDiff(() => [random([2, 3, 9, 7]), random([7, 5])], (a, b) => tf.matMul(a!, tf.reshape(b!, [1, 7, 5])));
   assert.ok(broadcast < TOL, `broadcast b: ${broadcast}`);
+  // Depth over 512 takes two passes of the native GEMM (accumulating into C); 128 x 256 splits across threads.
+  for (const [ta, tb] of [[false, false], [true, false], [false, true]] as const) {
+    const [m, k, n] = [37, 1100, 45];
+    const deep = await maxDiff(() => [random(ta ? [k, m] : [m, k]), random(tb ? [n, k] : [k, n])], (a, b) => tf.matMul(a!, b!, ta, tb));
+    assert.ok(deep < TOL, `k=${k} transposeA=${ta} transposeB=${tb}: ${deep}`);
+  }
+  const wide = await maxDiff(() => [random([128, 300]), random([300, 256])], (a, b) => tf.matMul(a!, b!));
+  assert.ok(wide < TOL, `128x300x256: ${wide}`);
+});
+
+test('Identity shares the buffer instead of copying it, and the clone outlives the original', async () => {
+  await initBackend('wasm');
+  const backend = tf.backend() as unknown as { refCount(id: object): number };
+  const x = tf.tensor([1, 2, 3]);
+  const y = tf.clone(x);
+  assert.equal(y.dataId, x.dataId);
+  assert.equal(backend.refCount(x.dataId), 2);
+  x.dispose();
+  assert.deepEqual([...y.dataSync()], [1, 2, 3]);
+  y.dispose();
+});
+
+test('fused dense layer (forward, dx, dW, db) matches cpu for every activation, with and without a dropout mask', async () => {
+  const { dense } = await import('../src/models/layers.js');
+  const cases: Array<[number, number, number]> = [[5, 7, 3], [37, 600, 45], [128, 64, 256]];
+  for (const [batch, inF, outF] of cases) {
+    const mask = new Float32Array(batch * outF).map((_, i) => (i % 3 === 0 ? 0 : 1.5));
+    for (const activation of ['linear', 'relu', 'sigmoid'] as const) {
+      for (const m of activation === 'sigmoid' ? [null] : [null, mask]) {
+        const d = await maxDiff(() => [random([batch, inF]), random([inF, outF]), random([outF])], (x, w, b) => {
+          const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
+            const y = dense(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, activation, m);
+            return tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
+          };
+          const y = dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, activation, m);
+          return [y, ...tf.grads(f)([x!, w!, b!])];
+        });
+        assert.ok(d < TOL, `${batch}x${inF}->${outF} ${activation}${m ? ' masked' : ''}: ${d}`);
+      }
+    }
+  }
+  // The first layer's input is data: its gradient is not asked for, and the parameters' still come out right.
+  const d = await maxDiff(() => [random([16, 20]), random([20, 8]), random([8])], (x, w, b) =>
+    tf.grads((ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.square(dense(x as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, 'relu'))))([w!, b!]));
+  assert.ok(d < TOL, `parameters only: ${d}`);
+});
+
+test('fused mean squared error and its gradients match cpu', async () => {
+  const { meanSquaredError } = await import('../src/train/loss.js');
+  for (const shape of [[3, 5], [128, 28, 28, 1]]) {
+    const d = await maxDiff(() => [random(shape), random(shape)], (p, t) => [meanSquaredError(p!, t!),
+      ...tf.grads((pp: tf.Tensor, tt: tf.Tensor) => tf.mul(meanSquaredError(pp, tt), 3))([p!, t!])]);
+    assert.ok(d < TOL, `${shape}: ${d}`);
+  }
 });
 
 test('_FusedMatMul with transposeB, bias and relu matches cpu', async () => {
@@ -137,4 +191,28 @@ test('conv2dTranspose forward and gradients match cpu', async () => {
     })([x!, f!]));
     assert.ok(grad < TOL, `gradients ${JSON.stringify(c)}: ${grad}`);
   }
+});
+
+test('native kernels called from two JavaScript threads at once give the same results (the thread pool\'s busy path)', { skip: !NATIVE }, async () => {
+  const { Worker } = await import('node:worker_threads');
+  const { createRequire } = await import('node:module');
+  const addonPath = createRequire(import.meta.url).resolve('../build/Release/ae_native.node');
+  // Both threads run the same products (each over 1 MFLOP, so each call asks for the pool) many times over.
+  const body = `
+    const native = require(${JSON.stringify(addonPath)});
+    const m = 96, k = 200, n = 64, a = new Float32Array(m * k), b = new Float32Array(k * n), c = new Float32Array(m * n);
+    for (let i = 0; i < a.length; i++) a[i] = Math.sin(i);
+    for (let i = 0; i < b.length; i++) b[i] = Math.cos(i);
+    const sums = [];
+    for (let r = 0; r < 300; r++) { native.matmul(a, b, c, 1, m, n, k, r % 2 === 1, false, false, 2); sums.push(c.reduce((s, v) => s + v, 0)); }
+    return sums;`;
+  const inWorker = new Promise<number[]>((resolve, reject) => {
+    const w = new Worker(`const { parentPort } = require('node:worker_threads'); parentPort.postMessage((() => { ${body} })());`, { eval: true });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  const here = new Function('require', body)(createRequire(import.meta.url)) as number[];
+  const there = await inWorker;
+  assert.deepEqual(there, here);
+  assert.ok(Number.isFinite(here[0]) && here[0] !== here[1], 'both operand layouts ran');
 });

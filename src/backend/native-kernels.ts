@@ -132,6 +132,169 @@ function reduceLeading(native: NativeAddon, threads: number, fallback: KernelFun
 /** Kernel names this module replaces when the addon is present. */
 export const NATIVE_TRAINING_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Sum', 'Mean'] as const;
 
+// ---- The fused dense layer: kernels of our own, with a gradient registered for tfjs's autodiff. ----
+
+/** act(x w + b) (* mask) as one kernel; attrs { activation, mask: Float32Array | null }. */
+export const FUSED_DENSE = 'AeFusedDense';
+/** Its parameter gradients as one kernel: outputs [dz, dw, db] from inputs { dy, x, y }. */
+export const FUSED_DENSE_PARAMS = 'AeFusedDenseBackpropParams';
+
+export type DenseActivation = 'linear' | 'relu' | 'sigmoid';
+const ACTIVATION_CODE: Record<DenseActivation, number> = { linear: 0, relu: 1, sigmoid: 2 };
+
+export interface FusedDenseAttrs {
+  activation: DenseActivation;
+  /** Inverted-dropout mask (0 or 1/(1 - rate)) multiplied after the activation; only with linear or relu. */
+  mask: Float32Array | null;
+}
+
+function fusedDense(native: NativeAddon, threads: number): KernelFunc {
+  return (args) => {
+    const { x, w, b } = args.inputs as unknown as { x: Info; w: Info; b: Info };
+    const { activation, mask } = args.attrs as unknown as FusedDenseAttrs;
+    const [batch, inF] = x.shape as [number, number], outF = w.shape[1]!;
+    const backend = args.backend as BackendWasm;
+    const y = backend.makeOutput([batch, outF], 'float32');
+    native.denseForward(view(backend, x), view(backend, w), view(backend, b), mask, view(backend, y), batch, inF, outF, ACTIVATION_CODE[activation], threads);
+    return y;
+  };
+}
+
+function fusedDenseParams(native: NativeAddon, threads: number): KernelFunc {
+  return (args) => {
+    const { dy, x, y } = args.inputs as unknown as { dy: Info; x: Info; y: Info };
+    const { activation, mask } = args.attrs as unknown as FusedDenseAttrs;
+    const [batch, inF] = x.shape as [number, number], outF = y.shape[1]!;
+    const backend = args.backend as BackendWasm;
+    const dz = backend.makeOutput([batch, outF], 'float32'), dw = backend.makeOutput([inF, outF], 'float32'), db = backend.makeOutput([outF], 'float32');
+    native.denseBackpropParams(view(backend, dy), view(backend, x), view(backend, y), mask, view(backend, dz), view(backend, dw), view(backend, db),
+      batch, inF, outF, ACTIVATION_CODE[activation], threads);
+    return [dz, dw, db];
+  };
+}
+
+/**
+ * The fused dense layer's gradient. The parameter gradients come from one kernel (which also yields dz, the
+ * gradient before the activation); the input's, dz w^T, is a matrix product that tfjs runs only when x needs a
+ * gradient (not for the first layer, whose input is the data).
+ */
+const fusedDenseGradient: tf.GradConfig = {
+  kernelName: FUSED_DENSE,
+  inputsToSave: ['x', 'w'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, w, y] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+    const [dz, dw, db] = tf.engine().runKernel(FUSED_DENSE_PARAMS, { dy: dy as tf.Tensor, x, y }, attrs) as tf.Tensor[];
+    return { x: () => tf.matMul(dz as tf.Tensor2D, w, false, true), w: () => dw!, b: () => db! };
+  },
+};
+
+/** Whether layers should use the fused dense kernel now (wasm backend, addon built, native kernels on). */
+export function fusedDenseAvailable(): boolean {
+  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(FUSED_DENSE, 'wasm') !== undefined;
+}
+
+/** y = act(x w + b) (* mask) through the fused kernel; callers check fusedDenseAvailable() first. */
+export function runFusedDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, attrs: FusedDenseAttrs): tf.Tensor2D {
+  if (attrs.mask && attrs.activation === 'sigmoid') throw new Error('fused dense: a dropout mask needs a linear or relu activation');
+  return tf.engine().runKernel(FUSED_DENSE, { x, w, b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+}
+
+// ---- The reconstruction loss: mean squared error as one kernel forward and one backward. ----
+
+export const FUSED_MSE = 'AeMeanSquaredError';
+const FUSED_MSE_GRAD = 'AeMeanSquaredErrorGrad';
+
+function fusedMse(native: NativeAddon): KernelFunc {
+  return (args) => {
+    const { pred, target } = args.inputs as unknown as { pred: Info; target: Info };
+    const backend = args.backend as BackendWasm;
+    const value = native.mse(view(backend, pred), view(backend, target));
+    const out = backend.makeOutput([], 'float32');
+    view(backend, out)[0] = value;
+    return out;
+  };
+}
+
+function fusedMseGrad(native: NativeAddon): KernelFunc {
+  return (args) => {
+    const { dy, pred, target } = args.inputs as unknown as { dy: Info; pred: Info; target: Info };
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(pred.shape, 'float32');
+    const dLoss = view(backend, dy)[0]!;
+    native.mseGrad(view(backend, pred), view(backend, target), dLoss, view(backend, out));
+    return out;
+  };
+}
+
+const fusedMseGradient: tf.GradConfig = {
+  kernelName: FUSED_MSE,
+  inputsToSave: ['pred', 'target'],
+  gradFunc: (dy, saved) => {
+    const [pred, target] = saved as [tf.Tensor, tf.Tensor];
+    const run = () => tf.engine().runKernel(FUSED_MSE_GRAD, { dy: dy as tf.Tensor, pred, target }) as tf.Tensor;
+    return { pred: run, target: () => tf.neg(run()) };
+  },
+};
+
+/** Whether the fused loss kernel can run now (as fusedDenseAvailable). */
+export function fusedMseAvailable(): boolean {
+  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(FUSED_MSE, 'wasm') !== undefined;
+}
+
+/** mean((pred - target)^2) through the fused kernel; callers check fusedMseAvailable() and equal shapes first. */
+export function runFusedMse(pred: tf.Tensor, target: tf.Tensor): tf.Scalar {
+  return tf.engine().runKernel(FUSED_MSE, { pred, target }) as tf.Scalar;
+}
+
+// ---- Adam in one native pass per variable, in place. ----
+
+export interface AdamSlot { value: tf.Tensor; gradient: tf.Tensor; m: tf.Tensor; v: tf.Tensor }
+export interface AdamHyper { lr: number; beta1: number; beta2: number; epsilon: number; c1: number; c2: number }
+
+let adamNative: { native: NativeAddon; threads: number } | null = null;
+
+/**
+ * Updates every slot's value and moments in place with one native call each, or returns false having changed
+ * nothing when it cannot: another backend, native kernels off, a non-float tensor, or a buffer that some other
+ * tensor shares (writing it in place would change that tensor too).
+ */
+export function nativeAdamUpdate(slots: AdamSlot[], hyper: AdamHyper): boolean {
+  if (!adamNative || !enabled || tf.getBackend() !== 'wasm') return false;
+  const backend = tf.backend() as BackendWasm;
+  for (const s of slots) {
+    if (!allFloat(s.value, s.gradient, s.m, s.v) || s.gradient.size !== s.value.size) return false;
+    if ([s.value, s.m, s.v].some((t) => backend.refCount(t.dataId) !== 1)) return false;
+  }
+  const { native, threads } = adamNative;
+  for (const s of slots) {
+    native.adam(view(backend, s.value), view(backend, s.gradient), view(backend, s.m), view(backend, s.v),
+      hyper.lr, hyper.beta1, hyper.beta2, hyper.epsilon, hyper.c1, hyper.c2, threads);
+  }
+  return true;
+}
+
+/** Writes a float32 scalar variable in place when its buffer is its own (else assigns a new scalar). */
+export function setScalarVariable(variable: tf.Variable, value: number): void {
+  const backend = tf.backend() as BackendWasm;
+  if (tf.getBackend() === 'wasm' && variable.dtype === 'float32' && backend.refCount(variable.dataId) === 1) {
+    view(backend, variable)[0] = value;
+    return;
+  }
+  tf.tidy(() => variable.assign(tf.scalar(value)));
+}
+
+/** Adds the kernels that tfjs has no counterpart for (the fused dense layer, the loss, their gradients); enables Adam. */
+export function registerFusedKernels(native: NativeAddon, threads = os.availableParallelism()): void {
+  tf.registerKernel({ kernelName: FUSED_DENSE, backendName: 'wasm', kernelFunc: fusedDense(native, threads) });
+  tf.registerKernel({ kernelName: FUSED_DENSE_PARAMS, backendName: 'wasm', kernelFunc: fusedDenseParams(native, threads) });
+  tf.registerGradient(fusedDenseGradient);
+  tf.registerKernel({ kernelName: FUSED_MSE, backendName: 'wasm', kernelFunc: fusedMse(native) });
+  tf.registerKernel({ kernelName: FUSED_MSE_GRAD, backendName: 'wasm', kernelFunc: fusedMseGrad(native) });
+  tf.registerGradient(fusedMseGradient);
+  adamNative = { native, threads };
+}
+
 /** Replaces the wasm kernels above with native ones; `current(name)` is the kernel to fall back to. */
 export function registerNativeKernels(native: NativeAddon, register: (name: string, make: (fallback: KernelFunc) => KernelFunc) => void,
   threads = os.availableParallelism()): void {

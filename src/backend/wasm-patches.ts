@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon } from '../native.js';
-import { registerNativeKernels } from './native-kernels.js';
+import { registerFusedKernels, registerNativeKernels } from './native-kernels.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type Inputs = Record<string, tf.Tensor | undefined>;
@@ -153,6 +153,22 @@ function conv2dBackpropInput(original: KernelFunc | undefined): KernelFunc {
   };
 }
 
+/**
+ * Identity: share the input's buffer (a reference count) instead of copying it, as the cpu backend does. tfjs
+ * clones every tensor it saves for the backward pass, so the wasm backend copied every layer's input, weights
+ * and output on each training step. Tensors are immutable, so sharing is safe; the one writer in place, our Adam
+ * step, checks that a buffer has no other owner first.
+ */
+function identity(original: KernelFunc | undefined): KernelFunc {
+  if (!original) throw new Error('wasm backend has no Identity kernel to patch');
+  return (args) => {
+    const { x } = args.inputs as unknown as { x: tf.TensorInfo };
+    if (x.dtype === 'string') return original(args);
+    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 let patched = false;
 
 /**
@@ -166,15 +182,17 @@ export function patchWasmBackend(): void {
   patchKernel('_FusedMatMul', fusedMatMul);
   patchKernel('Conv2DBackpropFilter', conv2dBackpropFilter);
   patchKernel('Conv2DBackpropInput', conv2dBackpropInput);
+  patchKernel('Identity', identity);
   const native = loadNativeAddon();
   if (native) {
     registerNativeKernels(native, (name, make) => patchKernel(name, (current) => {
       if (!current) throw new Error(`wasm backend has no ${name} kernel to fall back to`);
       return make(current);
     }));
+    registerFusedKernels(native);
   }
   patched = true;
 }
 
 /** Kernel names this module replaces or adds, for tests and diagnostics. */
-export const PATCHED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
+export const PATCHED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity'] as const;

@@ -4,7 +4,7 @@
  * decoder Linear(latent -> hidden), ReLU, Dropout, Linear(hidden -> HWC), Sigmoid, reshaped to the image.
  */
 import { tf } from '../backend/index.js';
-import { dropout, Linear, ParamStore, type ForwardContext } from './layers.js';
+import { dropoutMask, Linear, ParamStore, type ForwardContext } from './layers.js';
 import type { Autoencoder, ImageShape } from './model.js';
 
 export interface AEOptions {
@@ -35,14 +35,16 @@ export class AE implements Autoencoder {
   }
 
   encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor {
-    const flat = tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
-    const h = dropout(tf.relu(this.enc1.apply(flat)), this.opts.dropout, ctx, 'encoder');
-    return tf.relu(this.enc2.apply(h));
+    const batch = x.shape[0];
+    const flat = tf.reshape(x, [batch, -1]) as tf.Tensor2D;
+    const h = this.enc1.forward(flat, 'relu', dropoutMask(batch * this.opts.hiddenDim, this.opts.dropout, ctx, 'encoder'));
+    return this.enc2.forward(h, 'relu');
   }
 
   decode(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D {
-    const h = dropout(tf.relu(this.dec1.apply(z as tf.Tensor2D)), this.opts.dropout, ctx, 'decoder');
-    const out = tf.sigmoid(this.dec2.apply(h));
-    return tf.reshape(out, [z.shape[0], this.shape.height, this.shape.width, this.shape.channels]);
+    const batch = z.shape[0]!;
+    const h = this.dec1.forward(z as tf.Tensor2D, 'relu', dropoutMask(batch * this.opts.hiddenDim, this.opts.dropout, ctx, 'decoder'));
+    const out = this.dec2.forward(h, 'sigmoid');
+    return tf.reshape(out, [batch, this.shape.height, this.shape.width, this.shape.channels]);
   }
 }

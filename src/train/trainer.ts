@@ -21,6 +21,8 @@ import { copyFileAtomic, writeFileAtomic } from '../util/fs.js';
 import { readCheckpoint, tensorValues, writeCheckpoint, type HistoryRow, type TensorRecord, type TrainingState, type Checkpoint } from '../checkpoint/checkpoint.js';
 import { assertRunDirFree, createRunDir, openRunDir, RunDir } from './run-dir.js';
 import { addNoise, evaluateLoss } from './validate.js';
+import { FusedAdamOptimizer, type AdamState } from './adam.js';
+import { meanSquaredError } from './loss.js';
 
 export type TrainEvent =
   | { type: 'start'; runDir: string; config: Config; resumed: boolean; state: TrainingState; trainCount: number; valCount: number }
@@ -67,7 +69,7 @@ function newState(): TrainingState {
 
 export function createOptimizer(config: Config): tf.AdamOptimizer {
   // PyTorch's Adam defaults: betas 0.9/0.999, epsilon 1e-8 (tfjs would default epsilon to 1e-7).
-  return tf.train.adam(config.lr, 0.9, 0.999, 1e-8);
+  return new FusedAdamOptimizer(config.lr, 0.9, 0.999, 1e-8);
 }
 
 /** Gathers model variables and Adam's moments into one checkpoint and writes it atomically. */
@@ -120,7 +122,7 @@ export function restoreWeights(ckpt: Checkpoint, model: Autoencoder, file: strin
 }
 
 /** tfjs's Adam keeps beta1^t and beta2^t as running float32 products in (private) variables. */
-type AdamInternals = { accBeta1: tf.Variable; accBeta2: tf.Variable };
+type AdamInternals = Pick<AdamState, 'accBeta1' | 'accBeta2'>;
 
 function biasCorrection(optimizer: tf.AdamOptimizer): [number, number] {
   const adam = optimizer as unknown as AdamInternals;
@@ -158,7 +160,7 @@ export function trainStep(model: Autoencoder, optimizer: tf.AdamOptimizer, varLi
   const loss = tf.tidy(() => optimizer.minimize(() => {
     const input = config.denoising ? addNoise(x, { mean: config.noise_mean, std: config.noise_std }, deriveSeed(stepSeed, 'noise')) : x;
     const recon = reconstruct(model, input, { training: true, seed: stepSeed });
-    return tf.mean(tf.squaredDifference(recon, x)) as tf.Scalar;
+    return meanSquaredError(recon, x);
   }, true, varList)!);
   const value = loss.dataSync()[0]!;
   loss.dispose();

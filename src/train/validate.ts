@@ -3,6 +3,7 @@ import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet } from '../data/dataset.js';
 import { reconstruct, type Autoencoder } from '../models/model.js';
 import { deriveSeed } from '../util/rng.js';
+import { meanSquaredError } from './loss.js';
 
 export interface NoiseOptions {
   mean: number;
@@ -42,7 +43,7 @@ export async function evaluateLoss(model: Autoencoder, set: ImageSet, noise: Noi
       const x = batchTensor(set, null, start, end);
       const input = noise ? addNoise(x, noise, deriveSeed(seed, 'eval-noise', b)) : x;
       const recon = reconstruct(model, input, { training: false, seed: 0 });
-      return tf.mean(tf.squaredDifference(recon, x));
+      return meanSquaredError(recon, x);
     });
     sum += (await loss.data())[0]! * (end - start);
     loss.dispose();

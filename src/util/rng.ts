@@ -19,24 +19,46 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
       return (z ^ (z >>> 15)) >>> 0;
     };
-    this.a = next(); this.b = next(); this.c = next(); this.d = next();
+    // State words are kept as int32 (same bits as the uint32 of the algorithm): V8 stores those unboxed, while
+    // values >= 2^31 in object fields become heap numbers, which made every draw ~10x slower.
+    this.a = next() | 0; this.b = next() | 0; this.c = next() | 0; this.d = next() | 0;
     for (let i = 0; i < 12; i++) this.uint32();
   }
 
   /** Uniform 32-bit unsigned integer. */
   uint32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
     this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) >>> 0;
-    this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0;
-    this.c = (this.c + t) >>> 0;
-    return t;
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
   }
 
   /** Uniform in [0, 1). */
   uniform(): number {
     return this.uint32() / 4294967296;
+  }
+
+  /** The generator's four state words (uint32), e.g. for a native copy of uint32() that continues the stream. */
+  state(): Uint32Array {
+    return Uint32Array.of(this.a, this.b, this.c, this.d);
+  }
+
+  /** Fills `out` with uniform draws in [0, 1): the same values as out.length calls of uniform(), ~5x faster. */
+  fillUniform(out: Float32Array | Float64Array): void {
+    let { a, b, c, d } = this;
+    for (let i = 0; i < out.length; i++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) | 0;
+      out[i] = (t >>> 0) / 4294967296;
+    }
+    this.a = a; this.b = b; this.c = c; this.d = d;
   }
 
   /** Standard normal (Box-Muller). */
