@@ -85,8 +85,12 @@ export class Linear {
   }
 }
 
-/** act(x w + b) (* mask): the fused native kernel where available, else the same arithmetic in tfjs ops. */
+/**
+ * act(x w + b) (* mask): the fused native kernel where available, else the same arithmetic in tfjs ops. A mask
+ * goes with linear or relu only (the fused backward reads act' from the masked output, which sigmoid's is not).
+ */
 export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation: DenseActivation, mask: Float32Array | null = null): tf.Tensor2D {
+  if (mask && activation === 'sigmoid') throw new Error('dense: a dropout mask needs a linear or relu activation');
   if (fusedDenseAvailable()) return runFusedDense(x, w, b, { activation, mask });
   const z = tf.add(tf.matMul(x, w), b);
   const y = activation === 'relu' ? tf.relu(z) : activation === 'sigmoid' ? tf.sigmoid(z) : z;
