@@ -18,7 +18,7 @@
 //     exact k nearest neighbours (squared Euclidean) of every row among the others, nearest first (native/knn.hpp).
 // Training (float32 buffers, usually views of TensorFlow.js's wasm memory): conv2d and its gradients, matmul,
 // sumRows, and the fused dense layer, Adam step and loss of native/dense.hpp (denseForward, denseBackpropParams,
-// adam, mse, mseGrad), and dropoutMask.
+// adam, mse, mseGrad), batch norm + ReLU (native/batchnorm.hpp: batchNormRelu, batchNormReluGrad), dropoutMask.
 #include <node_api.h>
 #include <algorithm>
 #include <cmath>
@@ -26,6 +26,7 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+#include "batchnorm.hpp"
 #include "conv.hpp"
 #include "dense.hpp"
 #include "fft_repulsion.hpp"
@@ -676,6 +677,45 @@ napi_value MseGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// batchNormRelu(x, gamma, beta, epsilon, y, mean, variance, rows, channels, threads): training-mode batch norm
+// over [rows, channels] then ReLU; mean and (biased) variance per channel are outputs too (native/batchnorm.hpp).
+napi_value BatchNormRelu(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value args[10];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *x, *gamma, *beta, *y, *mean, *var; size_t lx, lg, lb, ly, lm, lv; double eps;
+  int32_t dims[3];  // rows, channels, threads
+  if (argc < 10 || !GetF32(env, args[0], &x, &lx) || !GetF32(env, args[1], &gamma, &lg) || !GetF32(env, args[2], &beta, &lb) ||
+      napi_get_value_double(env, args[3], &eps) != napi_ok || !GetF32(env, args[4], &y, &ly) || !GetF32(env, args[5], &mean, &lm) ||
+      !GetF32(env, args[6], &var, &lv) || !ReadInts(env, args + 7, 3, dims))
+    return Throw(env, "batchNormRelu(x, gamma, beta, epsilon, y, mean, variance, rows, channels, threads)");
+  const auto [rows, channels, threads] = dims;
+  const size_t n = static_cast<size_t>(rows) * channels, c = static_cast<size_t>(channels);
+  if (rows < 1 || channels < 1 || lx < n || ly < n || lg < c || lb < c || lm < c || lv < c) return Throw(env, "batchNormRelu: buffer sizes do not match");
+  batchnorm::ReluForward(x, gamma, beta, static_cast<float>(eps), y, mean, var, rows, channels, threads);
+  return nullptr;
+}
+
+// batchNormReluGrad(dy, x, y, gamma, mean, variance, epsilon, dx, dgamma, dbeta, rows, channels, threads).
+napi_value BatchNormReluGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value args[13];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  float *dy, *x, *y, *gamma, *mean, *var, *dx, *dgamma, *dbeta; size_t ldy, lx, ly, lg, lm, lv, ldx, ldg, ldb; double eps;
+  int32_t dims[3];
+  if (argc < 13 || !GetF32(env, args[0], &dy, &ldy) || !GetF32(env, args[1], &x, &lx) || !GetF32(env, args[2], &y, &ly) ||
+      !GetF32(env, args[3], &gamma, &lg) || !GetF32(env, args[4], &mean, &lm) || !GetF32(env, args[5], &var, &lv) ||
+      napi_get_value_double(env, args[6], &eps) != napi_ok || !GetF32(env, args[7], &dx, &ldx) || !GetF32(env, args[8], &dgamma, &ldg) ||
+      !GetF32(env, args[9], &dbeta, &ldb) || !ReadInts(env, args + 10, 3, dims))
+    return Throw(env, "batchNormReluGrad(dy, x, y, gamma, mean, variance, epsilon, dx, dgamma, dbeta, rows, channels, threads)");
+  const auto [rows, channels, threads] = dims;
+  const size_t n = static_cast<size_t>(rows) * channels, c = static_cast<size_t>(channels);
+  if (rows < 1 || channels < 1 || ldy < n || lx < n || ly < n || ldx < n || lg < c || lm < c || lv < c || ldg < c || ldb < c)
+    return Throw(env, "batchNormReluGrad: buffer sizes do not match");
+  batchnorm::ReluBackward(dy, x, y, gamma, mean, var, static_cast<float>(eps), dx, dgamma, dbeta, rows, channels, threads);
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"repulsion", nullptr, Repulsion, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -696,6 +736,8 @@ napi_value Init(napi_env env, napi_value exports) {
     {"dropoutMask", nullptr, DropoutMask, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"mse", nullptr, Mse, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"mseGrad", nullptr, MseGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"batchNormRelu", nullptr, BatchNormRelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"batchNormReluGrad", nullptr, BatchNormReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

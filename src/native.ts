@@ -35,6 +35,12 @@ export interface NativeAddon {
   mse(p: Float32Array, t: Float32Array): number;
   /** out = 2 dLoss (p - t) / n. */
   mseGrad(p: Float32Array, t: Float32Array, dLoss: number, out: Float32Array): void;
+  /** Training-mode batch norm over [rows, channels] then ReLU; writes y and the batch mean and (biased) variance. */
+  batchNormRelu(x: Float32Array, gamma: Float32Array, beta: Float32Array, epsilon: number, y: Float32Array, mean: Float32Array,
+    variance: Float32Array, rows: number, channels: number, threads: number): void;
+  /** Its exact gradient (through the batch statistics): dx, dgamma, dbeta. */
+  batchNormReluGrad(dy: Float32Array, x: Float32Array, y: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
+    epsilon: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, channels: number, threads: number): void;
   /** One Adam step on p, m, v in place; c1 = 1 - beta1^t, c2 = 1 - beta2^t. */
   adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
     epsilon: number, c1: number, c2: number, threads: number): void;

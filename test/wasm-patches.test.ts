@@ -116,6 +116,22 @@ test('fused dense layer (forward, dx, dW, db) matches cpu for every activation, 
   assert.ok(d < TOL, `parameters only: ${d}`);
 });
 
+test('fused batch norm + ReLU (output, batch statistics, dx, dgamma, dbeta) matches cpu', async () => {
+  const { batchNormRelu } = await import('../src/models/layers.js');
+  // 2 x 30 x 30 rows = 1,800 (split across threads), 7 channels; and a mean far from zero (variance accuracy).
+  for (const [shape, offset] of [[[2, 30, 30, 7], 0], [[3, 5, 4, 16], 50]] as const) {
+    const d = await maxDiff(() => [tf.add(random([...shape]), offset), random([shape[3]]), random([shape[3]])], (x, gamma, beta) => {
+      const { y, mean, variance } = batchNormRelu(x as tf.Tensor4D, gamma!, beta!, 1e-5);
+      const grads = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+        const out = batchNormRelu(xx as tf.Tensor4D, gg, bb, 1e-5).y;
+        return tf.sum(tf.mul(out, tf.sin(tf.range(0, out.size).reshape(out.shape))));
+      })([x!, gamma!, beta!]);
+      return [y, mean, variance, ...grads];
+    });
+    assert.ok(d < 2e-4, `${shape} offset ${offset}: ${d}`);
+  }
+});
+
 test('fused mean squared error and its gradients match cpu', async () => {
   const { meanSquaredError } = await import('../src/train/loss.js');
   for (const shape of [[3, 5], [128, 28, 28, 1]]) {

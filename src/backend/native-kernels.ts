@@ -246,6 +246,69 @@ export function runFusedMse(pred: tf.Tensor, target: tf.Tensor): tf.Scalar {
   return tf.engine().runKernel(FUSED_MSE, { pred, target }) as tf.Scalar;
 }
 
+// ---- Batch norm (training mode) + ReLU, the CAE's block tail, as one kernel each way. ----
+
+/** Inputs { x (NHWC), gamma, beta }, attrs { epsilon }; outputs [y, mean, variance] (per channel, biased). */
+export const FUSED_BATCHNORM_RELU = 'AeFusedBatchNormRelu';
+const FUSED_BATCHNORM_RELU_GRAD = 'AeFusedBatchNormReluGrad';
+
+const rowsAndChannels = (x: Info): [number, number] => {
+  const channels = x.shape[x.shape.length - 1]!;
+  return [tf.util.sizeFromShape(x.shape) / channels, channels];
+};
+
+function fusedBatchNormRelu(native: NativeAddon, threads: number): KernelFunc {
+  return (args) => {
+    const { x, gamma, beta } = args.inputs as unknown as { x: Info; gamma: Info; beta: Info };
+    const { epsilon } = args.attrs as unknown as { epsilon: number };
+    const [rows, channels] = rowsAndChannels(x);
+    const backend = args.backend as BackendWasm;
+    const y = backend.makeOutput(x.shape, 'float32'), mean = backend.makeOutput([channels], 'float32'), variance = backend.makeOutput([channels], 'float32');
+    native.batchNormRelu(view(backend, x), view(backend, gamma), view(backend, beta), epsilon, view(backend, y), view(backend, mean), view(backend, variance),
+      rows, channels, threads);
+    return [y, mean, variance];
+  };
+}
+
+function fusedBatchNormReluGrad(native: NativeAddon, threads: number): KernelFunc {
+  return (args) => {
+    const { dy, x, y, gamma, mean, variance } = args.inputs as unknown as Record<'dy' | 'x' | 'y' | 'gamma' | 'mean' | 'variance', Info>;
+    const { epsilon } = args.attrs as unknown as { epsilon: number };
+    const [rows, channels] = rowsAndChannels(x);
+    const backend = args.backend as BackendWasm;
+    const dx = backend.makeOutput(x.shape, 'float32'), dgamma = backend.makeOutput([channels], 'float32'), dbeta = backend.makeOutput([channels], 'float32');
+    native.batchNormReluGrad(view(backend, dy), view(backend, x), view(backend, y), view(backend, gamma), view(backend, mean), view(backend, variance), epsilon,
+      view(backend, dx), view(backend, dgamma), view(backend, dbeta), rows, channels, threads);
+    return [dx, dgamma, dbeta];
+  };
+}
+
+/**
+ * Its gradient. Only y's gradient matters: the batch mean and variance outputs feed the running statistics,
+ * which are assigned (not taped), so their gradients are zeros and ignored.
+ */
+const fusedBatchNormReluGradient: tf.GradConfig = {
+  kernelName: FUSED_BATCHNORM_RELU,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [true, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [x, gamma, y, mean, variance] = saved as tf.Tensor[];
+    const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
+    const [dx, dgamma, dbeta] = tf.engine().runKernel(FUSED_BATCHNORM_RELU_GRAD, { dy, x: x!, y: y!, gamma: gamma!, mean: mean!, variance: variance! }, attrs) as tf.Tensor[];
+    return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
+  },
+};
+
+/** Whether the fused batch norm + ReLU kernel can run now (as fusedDenseAvailable). */
+export function fusedBatchNormReluAvailable(): boolean {
+  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(FUSED_BATCHNORM_RELU, 'wasm') !== undefined;
+}
+
+/** relu(batchNorm(x)) with batch statistics, and those statistics: [y, mean, biased variance]. */
+export function runFusedBatchNormRelu(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
+  return tf.engine().runKernel(FUSED_BATCHNORM_RELU, { x, gamma, beta }, { epsilon }) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+}
+
 // ---- Adam in one native pass per variable, in place. ----
 
 export interface AdamSlot { value: tf.Tensor; gradient: tf.Tensor; m: tf.Tensor; v: tf.Tensor }
@@ -283,7 +346,7 @@ export function setScalarVariable(variable: tf.Variable, value: number): void {
   tf.tidy(() => variable.assign(tf.scalar(value)));
 }
 
-/** Adds the kernels that tfjs has no counterpart for (the fused dense layer, the loss, their gradients); enables Adam. */
+/** Adds the kernels that tfjs has no counterpart for (dense layer, loss, batch norm + ReLU, their gradients); enables Adam. */
 export function registerFusedKernels(native: NativeAddon, threads = os.availableParallelism()): void {
   tf.registerKernel({ kernelName: FUSED_DENSE, backendName: 'wasm', kernelFunc: fusedDense(native, threads) });
   tf.registerKernel({ kernelName: FUSED_DENSE_PARAMS, backendName: 'wasm', kernelFunc: fusedDenseParams(native, threads) });
@@ -291,6 +354,9 @@ export function registerFusedKernels(native: NativeAddon, threads = os.available
   tf.registerKernel({ kernelName: FUSED_MSE, backendName: 'wasm', kernelFunc: fusedMse(native) });
   tf.registerKernel({ kernelName: FUSED_MSE_GRAD, backendName: 'wasm', kernelFunc: fusedMseGrad(native) });
   tf.registerGradient(fusedMseGradient);
+  tf.registerKernel({ kernelName: FUSED_BATCHNORM_RELU, backendName: 'wasm', kernelFunc: fusedBatchNormRelu(native, threads) });
+  tf.registerKernel({ kernelName: FUSED_BATCHNORM_RELU_GRAD, backendName: 'wasm', kernelFunc: fusedBatchNormReluGrad(native, threads) });
+  tf.registerGradient(fusedBatchNormReluGradient);
   adamNative = { native, threads };
 }
 

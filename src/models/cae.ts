@@ -47,7 +47,7 @@ export class CAE implements Autoencoder {
   encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor {
     let h = x;
     this.encConvs.forEach(([conv, bn], i) => {
-      h = tf.relu(bn.apply(conv.apply(h), ctx));
+      h = bn.applyRelu(conv.apply(h), ctx);
       if (i === 2 || i === 3) h = subsample(h);
     });
     return h;
@@ -55,7 +55,7 @@ export class CAE implements Autoencoder {
 
   decode(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D {
     let h = z as tf.Tensor4D;
-    for (const [deconv, bn] of this.decConvs) h = tf.relu(bn.apply(deconv.apply(h), ctx));
+    for (const [deconv, bn] of this.decConvs) h = bn.applyRelu(deconv.apply(h), ctx);
     return tf.sigmoid(this.outConv.apply(h));
   }
 }

@@ -4,7 +4,7 @@
  * epsilon 1e-5 and an unbiased running variance, inverted dropout. Tensors are NHWC.
  */
 import { tf } from '../backend/index.js';
-import { fusedDenseAvailable, runFusedDense, type DenseActivation } from '../backend/native-kernels.js';
+import { fusedBatchNormReluAvailable, fusedDenseAvailable, runFusedBatchNormRelu, runFusedDense, type DenseActivation } from '../backend/native-kernels.js';
 import { loadNativeAddon } from '../native.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 
@@ -148,15 +148,41 @@ export class BatchNorm {
       return tf.add(tf.mul(tf.sub(x, this.runningMean), tf.mul(tf.rsqrt(tf.add(this.runningVar, BatchNorm.EPSILON)), this.gamma)), this.beta);
     }
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
-    const n = x.size / x.shape[3];
-    const m = BatchNorm.MOMENTUM;
-    // Running statistics are side effects (assign is not taped, so no gradient flows into them); PyTorch updates running_var with the unbiased variance.
-    const unbiased = tf.mul(variance, n / Math.max(1, n - 1));
-    this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
-    this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
+    this.updateRunningStats(mean, variance, x.size / x.shape[3]);
     const scale = tf.mul(tf.rsqrt(tf.add(variance, BatchNorm.EPSILON)), this.gamma);
     return tf.add(tf.mul(tf.sub(x, mean), scale), this.beta);
   }
+
+  /** relu(apply(x)); in training one fused native kernel each way where available (see batchNormRelu). */
+  applyRelu(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    if (!ctx.training) return tf.relu(this.apply(x, ctx));
+    const { y, mean, variance } = batchNormRelu(x, this.gamma, this.beta, BatchNorm.EPSILON);
+    this.updateRunningStats(mean, variance, x.size / x.shape[3]);
+    return y;
+  }
+
+  private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
+    const m = BatchNorm.MOMENTUM;
+    // Running statistics are side effects (assign is not taped, so no gradient flows into them); PyTorch updates
+    // running_var with the unbiased variance.
+    const unbiased = tf.mul(variance, n / Math.max(1, n - 1));
+    this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+    this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
+  }
+}
+
+/**
+ * relu(gamma (x - mean) / sqrt(var + eps) + beta) with the batch's per-channel mean and biased variance (over
+ * every axis but the last), which it returns too: the fused native kernel where available, else tfjs ops.
+ */
+export function batchNormRelu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
+  if (fusedBatchNormReluAvailable() && x.dtype === 'float32') {
+    const [y, mean, variance] = runFusedBatchNormRelu(x, gamma, beta, epsilon);
+    return { y: y as tf.Tensor4D, mean, variance };
+  }
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const scale = tf.mul(tf.rsqrt(tf.add(variance, epsilon)), gamma);
+  return { y: tf.relu(tf.add(tf.mul(tf.sub(x, mean), scale), beta)) as tf.Tensor4D, mean, variance };
 }
 
 /**
