@@ -1,6 +1,7 @@
 /**
- * Adam as TensorFlow.js defines it (tf.train.adam: same state, same checkpointable weights, same arithmetic),
- * with the update of each variable done by one native kernel in place when the addon is built: tfjs's own
+ * Adam as TensorFlow.js defines it (tf.train.adam: same state, same checkpointable weights, the same update up to
+ * rounding: the native kernel multiplies by 1/(1 - beta^t) where tfjs divides), with the update of each variable
+ * done by one native kernel in place when the addon is built: tfjs's own
  * version runs about a dozen element-wise kernels per variable, each a pass over memory plus JavaScript
  * dispatch, which cost a quarter of a small model's training step. Whenever the native update cannot run
  * (another backend, native kernels off, shared buffers) this falls back to tfjs's applyGradients, unchanged.
