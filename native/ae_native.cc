@@ -246,8 +246,7 @@ SIMD_AVX2 void AttractionRowsAvx2(const int32_t* rowPtr, const int32_t* cols, co
 template <typename Val>
 void Attract(const int32_t* rowPtr, const int32_t* cols, const Val* vals, const double* y, double* out, int from, int to) {
 #if SIMD_HAS_AVX2_PATH
-  static const bool avx2 = simd::HasAvx2();
-  if (avx2) { AttractionRowsAvx2(rowPtr, cols, vals, y, out, from, to); return; }
+  if (simd::HasAvx2()) { AttractionRowsAvx2(rowPtr, cols, vals, y, out, from, to); return; }
 #endif
   AttractionRows(rowPtr, cols, vals, y, out, from, to);
 }

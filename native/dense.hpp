@@ -37,17 +37,8 @@ namespace avx2 {
 #pragma GCC pop_options
 #endif
 
-inline bool UseAvx2() {
 #if SIMD_HAS_AVX2_PATH
-  static const bool avx2 = simd::HasAvx2();
-  return avx2;
-#else
-  return false;
-#endif
-}
-
-#if SIMD_HAS_AVX2_PATH
-#define DENSE_DISPATCH(fn, ...) (UseAvx2() ? avx2::fn(__VA_ARGS__) : baseline::fn(__VA_ARGS__))
+#define DENSE_DISPATCH(fn, ...) (simd::HasAvx2() ? avx2::fn(__VA_ARGS__) : baseline::fn(__VA_ARGS__))
 #else
 #define DENSE_DISPATCH(fn, ...) baseline::fn(__VA_ARGS__)
 #endif

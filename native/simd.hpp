@@ -15,11 +15,14 @@ typedef float V8 __attribute__((vector_size(32)));
 #define SIMD_AVX2
 #endif
 
-/** Whether this CPU runs the AVX2 + FMA versions. */
+/** Whether this CPU runs the AVX2 + FMA versions (asked once; cheap to call in hot loops). */
 inline bool HasAvx2() {
 #if SIMD_HAS_AVX2_PATH
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool avx2 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return avx2;
 #else
   return false;
 #endif

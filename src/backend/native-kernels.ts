@@ -189,12 +189,15 @@ const fusedDenseGradient: tf.GradConfig = {
   },
 };
 
-/** Whether layers should use the fused dense kernel now (wasm backend, addon built, native kernels on). */
-export function fusedDenseAvailable(): boolean {
-  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(FUSED_DENSE, 'wasm') !== undefined;
+/**
+ * Whether one of our fused kernels (FUSED_DENSE, FUSED_MSE, FUSED_BATCHNORM_RELU) can run now: wasm backend,
+ * addon built, native kernels on. Callers use the same arithmetic in tfjs ops otherwise.
+ */
+export function fusedKernelAvailable(kernelName: string): boolean {
+  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(kernelName, 'wasm') !== undefined;
 }
 
-/** y = act(x w + b) (* mask) through the fused kernel; callers check fusedDenseAvailable() first. */
+/** y = act(x w + b) (* mask) through the fused kernel; callers check fusedKernelAvailable(FUSED_DENSE) first. */
 export function runFusedDense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, attrs: FusedDenseAttrs): tf.Tensor2D {
   return tf.engine().runKernel(FUSED_DENSE, { x, w, b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }
@@ -236,12 +239,7 @@ const fusedMseGradient: tf.GradConfig = {
   },
 };
 
-/** Whether the fused loss kernel can run now (as fusedDenseAvailable). */
-export function fusedMseAvailable(): boolean {
-  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(FUSED_MSE, 'wasm') !== undefined;
-}
-
-/** mean((pred - target)^2) through the fused kernel; callers check fusedMseAvailable() and equal shapes first. */
+/** mean((pred - target)^2) through the fused kernel; callers check fusedKernelAvailable(FUSED_MSE) and equal shapes first. */
 export function runFusedMse(pred: tf.Tensor, target: tf.Tensor): tf.Scalar {
   return tf.engine().runKernel(FUSED_MSE, { pred, target }) as tf.Scalar;
 }
@@ -298,11 +296,6 @@ const fusedBatchNormReluGradient: tf.GradConfig = {
     return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
   },
 };
-
-/** Whether the fused batch norm + ReLU kernel can run now (as fusedDenseAvailable). */
-export function fusedBatchNormReluAvailable(): boolean {
-  return enabled && tf.getBackend() === 'wasm' && tf.getKernel(FUSED_BATCHNORM_RELU, 'wasm') !== undefined;
-}
 
 /** relu(batchNorm(x)) with batch statistics, and those statistics: [y, mean, biased variance]. */
 export function runFusedBatchNormRelu(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {

@@ -4,7 +4,7 @@
  * epsilon 1e-5 and an unbiased running variance, inverted dropout. Tensors are NHWC.
  */
 import { tf } from '../backend/index.js';
-import { fusedBatchNormReluAvailable, fusedDenseAvailable, runFusedBatchNormRelu, runFusedDense, type DenseActivation } from '../backend/native-kernels.js';
+import { FUSED_BATCHNORM_RELU, FUSED_DENSE, fusedKernelAvailable, runFusedBatchNormRelu, runFusedDense, type DenseActivation } from '../backend/native-kernels.js';
 import { loadNativeAddon } from '../native.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 
@@ -91,7 +91,7 @@ export class Linear {
  */
 export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation: DenseActivation, mask: Float32Array | null = null): tf.Tensor2D {
   if (mask && activation === 'sigmoid') throw new Error('dense: a dropout mask needs a linear or relu activation');
-  if (fusedDenseAvailable()) return runFusedDense(x, w, b, { activation, mask });
+  if (fusedKernelAvailable(FUSED_DENSE)) return runFusedDense(x, w, b, { activation, mask });
   const z = tf.add(tf.matMul(x, w), b);
   const y = activation === 'relu' ? tf.relu(z) : activation === 'sigmoid' ? tf.sigmoid(z) : z;
   return (mask ? tf.mul(y, tf.tensor2d(mask, y.shape as [number, number])) : y) as tf.Tensor2D;
@@ -144,13 +144,10 @@ export class BatchNorm {
     this.runningVar = store.constant(`${name}.running_var`, [channels], 1, false);
   }
   apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    if (!ctx.training) {
-      return tf.add(tf.mul(tf.sub(x, this.runningMean), tf.mul(tf.rsqrt(tf.add(this.runningVar, BatchNorm.EPSILON)), this.gamma)), this.beta);
-    }
+    if (!ctx.training) return normalize(x, this.runningMean, this.runningVar, this.gamma, this.beta, BatchNorm.EPSILON);
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     this.updateRunningStats(mean, variance, x.size / x.shape[3]);
-    const scale = tf.mul(tf.rsqrt(tf.add(variance, BatchNorm.EPSILON)), this.gamma);
-    return tf.add(tf.mul(tf.sub(x, mean), scale), this.beta);
+    return normalize(x, mean, variance, this.gamma, this.beta, BatchNorm.EPSILON);
   }
 
   /** relu(apply(x)); in training one fused native kernel each way where available (see batchNormRelu). */
@@ -176,13 +173,17 @@ export class BatchNorm {
  * every axis but the last), which it returns too: the fused native kernel where available, else tfjs ops.
  */
 export function batchNormRelu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
-  if (fusedBatchNormReluAvailable() && x.dtype === 'float32') {
+  if (fusedKernelAvailable(FUSED_BATCHNORM_RELU) && x.dtype === 'float32') {
     const [y, mean, variance] = runFusedBatchNormRelu(x, gamma, beta, epsilon);
     return { y: y as tf.Tensor4D, mean, variance };
   }
   const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  const scale = tf.mul(tf.rsqrt(tf.add(variance, epsilon)), gamma);
-  return { y: tf.relu(tf.add(tf.mul(tf.sub(x, mean), scale), beta)) as tf.Tensor4D, mean, variance };
+  return { y: tf.relu(normalize(x, mean, variance, gamma, beta, epsilon)), mean, variance };
+}
+
+/** gamma (x - mean) / sqrt(variance + epsilon) + beta, per channel (the last axis). */
+function normalize(x: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor4D {
+  return tf.add(tf.mul(tf.sub(x, mean), tf.mul(tf.rsqrt(tf.add(variance, epsilon)), gamma)), beta);
 }
 
 /**
