@@ -11,22 +11,37 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
 import { initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
 import { createModel } from '../src/models/model.js';
 import { createOptimizer, trainStep } from '../src/train/trainer.js';
-import { evaluateLoss } from '../src/train/validate.js';
+import { evaluateLoss } from '../src/models/loss.js';
 import { parseIdxImages } from '../src/data/idx.js';
 import { batchTensor, type ImageSet } from '../src/data/dataset.js';
 import { MNIST_FILES } from '../src/data/mnist.js';
 
-const arg = (name: string, dflt: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1]! : dflt; };
-const kind = arg('model', 'AE') as 'AE' | 'CAE';
-const steps = Number(arg('steps', kind === 'AE' ? '300' : '100'));
-const batch = Number(arg('batch', kind === 'AE' ? '128' : '16'));
-const every = Number(arg('every', String(Math.max(1, Math.floor(steps / 5)))));
-const nVal = Number(arg('val', kind === 'AE' ? '2000' : '256'));
-const mnistDir = arg('mnist', process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist'));
+const count = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got ${v}`);
+  return n;
+};
+const opts = new Command('bench:parity')
+  .description('our training against PyTorch\'s from the same initial weights and batches, loss curve by loss curve')
+  .addOption(new Option('--model <type>', 'AE or CAE').choices(['AE', 'CAE']).default('AE'))
+  .option('--steps <n>', 'training steps (default: AE 300, CAE 100)', count)
+  .option('--batch <n>', 'batch size (default: AE 128, CAE 16)', count)
+  .option('--every <n>', 'validate every N steps (default: steps / 5)', count)
+  .option('--val <n>', 'validation images (default: AE 2000, CAE 256)', count)
+  .option('--mnist <dir>', 'MNIST folder', process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist'))
+  .parse()
+  .opts<{ model: 'AE' | 'CAE'; steps?: number; batch?: number; every?: number; val?: number; mnist: string }>();
+const kind = opts.model;
+const steps = opts.steps ?? (kind === 'AE' ? 300 : 100);
+const batch = opts.batch ?? (kind === 'AE' ? 128 : 16);
+const every = opts.every ?? Math.max(1, Math.floor(steps / 5));
+const nVal = opts.val ?? (kind === 'AE' ? 2000 : 256);
+const mnistDir = opts.mnist;
 
 /** Training images in file order: [0, steps*batch) for training, the next nVal for validation. */
 function fileOrderSets(): { train: ImageSet; val: ImageSet } {

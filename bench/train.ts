@@ -12,16 +12,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import { nativeBuilt } from '../src/accel/index.js';
 import { tf, initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
 import { createModel, reconstruct } from '../src/models/model.js';
 import { createOptimizer, trainStep } from '../src/train/trainer.js';
 import { FusedAdamOptimizer } from '../src/train/adam.js';
-import { loadNativeAddon } from '../src/native.js';
 
-const args = process.argv.slice(2);
-const models = (args.includes('--models') ? args[args.indexOf('--models') + 1]! : 'AE,CAE').split(',') as Array<'AE' | 'CAE'>;
-const withReference = !args.includes('--no-reference');
+const cli = new Command('bench:train')
+  .description('training and inference samples/s of our AE and CAE, and PyTorch\'s on the same CPU when available')
+  .addOption(new Option('--models <list>', 'comma-separated models').default('AE,CAE').argParser((v) => {
+    const list = v.split(',');
+    for (const m of list) if (m !== 'AE' && m !== 'CAE') throw new Error(`--models: ${m} is not AE or CAE`);
+    return list;
+  }))
+  .option('--no-reference', 'skip the PyTorch reference')
+  .parse();
+const opts = cli.opts<{ models: string | string[]; reference: boolean }>();
+const models = (typeof opts.models === 'string' ? opts.models.split(',') : opts.models) as Array<'AE' | 'CAE'>;
+const withReference = opts.reference;
 const TRAIN_BATCH = 128;
 const INFER_BATCH = 1000;
 
@@ -137,7 +147,7 @@ const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n.toFixed(1);
 
 await initBackend('wasm');
 kernelTimer = instrumentKernels(); // after initBackend: it registers the native kernels
-console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend (single-threaded under Node), native kernels ${loadNativeAddon() ? `on, ${os.availableParallelism()} threads` : 'not built'}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend (single-threaded under Node), native kernels ${nativeBuilt() ? `on, ${os.availableParallelism()} threads` : 'not built'}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`training: forward + backward + Adam, batch ${TRAIN_BATCH}, after warm-up; inference: batch ${INFER_BATCH} (CAE: 4 x 250)`);
 const ours = models.map((m) => { const r = benchOurs(m); console.log(`  ours ${m}: train ${fmt(r.train)} samples/s, infer ${fmt(r.infer)} samples/s, peak RSS so far ${r.rssMB.toFixed(0)} MB`); return r; });
 const ref = withReference ? benchPytorch(models) : null;

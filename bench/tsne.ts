@@ -13,25 +13,33 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
 import { initBackend } from '../src/backend/index.js';
 import { loadConfig } from '../src/config/load.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { encodeSet, loadModel } from '../src/evaluate/latents.js';
+import { loadModel } from '../src/checkpoint/model-state.js';
+import { openRunDir, readRunConfig } from '../src/checkpoint/run-dir.js';
+import { encodeSet } from '../src/evaluate/latents.js';
 import { leaveOneOutKnnAccuracy, trustworthiness } from '../src/evaluate/metrics.js';
 import { pca } from '../src/embed/pca.js';
 import { tsne } from '../src/embed/tsne.js';
 import { bestKernels } from '../src/embed/kernels.js';
-import { readRunConfig, train } from '../src/train/trainer.js';
-import { openRunDir } from '../src/train/run-dir.js';
+import { train } from '../src/train/trainer.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(`--${name}`);
-const value = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
-const mnistDir = value('mnist') ?? process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist');
+const opts = new Command('bench:tsne')
+  .description('our t-SNE against scikit-learn\'s on the same points: seconds, 2-D 5-NN accuracy, trustworthiness')
+  .option('--run <dir>', 'take the latents from this run\'s best AE (default: train one in runs/bench-ae)')
+  .option('--mnist <dir>', 'MNIST folder', process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist'))
+  .option('--large', 'also all 70,000 MNIST images (PCA-50), ours only')
+  .option('--large-only', 'only the 70,000-point run')
+  .option('--no-reference', 'skip scikit-learn')
+  .parse()
+  .opts<{ run?: string; mnist: string; large?: boolean; largeOnly?: boolean; reference: boolean }>();
+const mnistDir = opts.mnist;
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function sklearn(x: Float32Array, n: number, dim: number): { seconds: number; coords: Float32Array } | null {
-  if (flag('no-reference')) return null;
+  if (!opts.reference) return null;
   if (spawnSync('/usr/bin/python3', ['-c', 'import sklearn'], { encoding: 'utf8' }).status !== 0) {
     console.log('  scikit-learn reference skipped: /usr/bin/python3 has no sklearn (apt-get install python3-sklearn to compare)');
     return null;
@@ -79,9 +87,9 @@ await initBackend('wasm');
 console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const data = await loadMnist(mnistDir, 0.2, 0);
 
-const largeOnly = flag('large-only');
+const largeOnly = opts.largeOnly === true;
 // 1. Latents of a trained AE (the reference AE, 10 epochs).
-let runDir = value('run');
+let runDir = opts.run;
 if (!runDir && !largeOnly) {
   runDir = path.join('runs', 'bench-ae');
   if (!fs.existsSync(path.join(runDir, 'weights', 'best.ckpt'))) {
@@ -102,7 +110,7 @@ if (runDir && !largeOnly) {
 }
 
 // 3. All 70,000 images, PCA-50 (ours only: scikit-learn takes many minutes here).
-if (flag('large') || largeOnly) {
+if (opts.large || largeOnly) {
   const n = data.train.count + data.validation.count + data.test.count;
   const all = new Float32Array(n * 784);
   all.set(data.train.images); all.set(data.validation.images, data.train.images.length); all.set(data.test.images, data.train.images.length + data.validation.images.length);

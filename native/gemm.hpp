@@ -189,4 +189,15 @@ inline void Sgemm(int m, int n, int k, const Matrix& a, const Matrix& b, float* 
   }, 1);
 }
 
+// For each of `batch` matrices: c[t] (m x n) = op(a[t]) op(b[t]) (b[0] for every t when broadcastB).
+inline void BatchedSgemm(const float* a, const float* b, float* c, int batch, int m, int n, int k, bool transA, bool transB,
+                         bool broadcastB, int threads) {
+  const size_t sa = static_cast<size_t>(m) * k, sb = static_cast<size_t>(k) * n, sc = static_cast<size_t>(m) * n;
+  for (int t = 0; t < batch; t++) {
+    const Matrix am{a + sa * t, transA ? m : k, transA};
+    const Matrix bm{b + (broadcastB ? 0 : sb * t), transB ? k : n, transB};
+    Sgemm(m, n, k, am, bm, c + sc * t, n, false, threads);
+  }
+}
+
 }  // namespace gemm

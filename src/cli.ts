@@ -13,7 +13,8 @@ import { loadConfig } from './config/load.js';
 import { UserError, TrainingInterrupted } from './errors.js';
 import { train, resume, type TrainOptions } from './train/trainer.js';
 import { createReporter } from './cli/progress.js';
-import { runTest, type Split } from './evaluate/test-mode.js';
+import { evaluateRun, type Split } from './evaluate/evaluate-run.js';
+import { TSNE_DEFAULTS, TSNE_TOTAL_ITERATIONS } from './embed/tsne.js';
 import type { EmbedMethod } from './embed/index.js';
 import type { Config } from './config/schema.js';
 import { initBackend, type BackendName } from './backend/index.js';
@@ -122,21 +123,21 @@ interface TestFlags {
 
 async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
   const backend = await deviceBackend(flags.device);
-  // t-SNE progress: a bar with the KL divergence on a terminal, a line every 50 iterations otherwise.
+  // t-SNE progress: a bar with the KL divergence on a terminal, a line at every report otherwise.
   const tty = Boolean(process.stdout.isTTY) && !process.env.CI;
   let bar: cliProgress.SingleBar | null = null;
   const stopBar = () => { bar?.stop(); bar = null; };
   let lastReported = 0;
   try {
-    const result = await runTest(runDir, {
+    const result = await evaluateRun(runDir, {
       weights: flags.weights, count: flags.count, embed: flags.embed, split: flags.split, limit: flags.limit, backend,
       onMessage: (text) => { stopBar(); console.log(text); },
       embedOptions: {
-        reportEvery: 50,
+        reportEvery: TSNE_DEFAULTS.callbackEvery,
         onStage: (stage) => {
           if (stage === 'optimisation' && tty) {
             bar = new cliProgress.SingleBar({ format: 't-SNE {bar} {value}/{total} iterations | KL {kl} | eta {eta_formatted}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
-            bar.start(1000, 0, { kl: '-' });
+            bar.start(TSNE_TOTAL_ITERATIONS, 0, { kl: '-' });
           } else if (!tty) {
             console.log(`  t-SNE: ${stage}`);
           }
@@ -145,14 +146,14 @@ async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
           if (iteration === lastReported) return;
           lastReported = iteration;
           if (bar) bar.update(iteration, { kl: kl.toFixed(4) });
-          else console.log(`  t-SNE iteration ${iteration}/1000, KL divergence ${kl.toFixed(4)}`);
+          else console.log(`  t-SNE iteration ${iteration}/${TSNE_TOTAL_ITERATIONS}, KL divergence ${kl.toFixed(4)}`);
         },
       },
     });
     stopBar();
-    const m = result.metrics as { embedding: { knn5_accuracy_2d: number | null; trustworthiness_k10: number; seconds: number } };
-    const knn = m.embedding.knn5_accuracy_2d === null ? '' : `5-NN accuracy ${m.embedding.knn5_accuracy_2d.toFixed(4)}, `;
-    console.log(`2-D map: ${knn}trustworthiness ${m.embedding.trustworthiness_k10.toFixed(4)}, ${m.embedding.seconds.toFixed(1)} s`);
+    const { knn5_accuracy_2d: knn2d, trustworthiness_k10: trust, seconds } = result.metrics.embedding;
+    const knn = knn2d === null ? '' : `5-NN accuracy ${knn2d.toFixed(4)}, `;
+    console.log(`2-D map: ${knn}trustworthiness ${trust === null ? 'n/a (too few points)' : trust.toFixed(4)}, ${seconds.toFixed(1)} s`);
     console.log(`outputs in ${result.outputDir}:`);
     for (const f of result.files) console.log(`  ${f}`);
   } finally {
@@ -185,7 +186,7 @@ function addTrainOptions(cmd: Command): Command {
 
 function buildProgram(): Command {
   const program = new Command('ae')
-    .description('Train autoencoders (AE, CAE, denoising) on MNIST; see README.md')
+    .description('Train, resume and evaluate autoencoders (AE, CAE, denoising) on MNIST, Fashion-MNIST or your own image folders; see README.md')
     .option('--verbose', 'show stack traces for errors')
     .showHelpAfterError()
     .hook('preAction', (cmd) => { if (cmd.opts().verbose) verbose = true; });

@@ -8,20 +8,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
-import { spawnSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 import { resolveConfig } from '../src/config/load.js';
 import { train } from '../src/train/trainer.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { MNIST_FILES } from '../src/data/mnist.js';
 import { CHECKPOINT_FORMAT_VERSION } from '../src/checkpoint/checkpoint.js';
-import { ROOT, MNIST_DIR, smallMnist, tempDir, listFiles } from './helpers.js';
-
-const CLI = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, path.join(ROOT, 'src', 'cli.ts')];
+import { ROOT, MNIST_DIR, runCli, smallMnist, tempDir, listFiles } from './helpers.js';
 
 function ae(args: string[], cwd: string) {
   // AE_DATA_DIRS points at an empty folder and the mirrors are unreachable here, so data cases never fall back.
-  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: '1', AE_DATA_DIRS: path.join(cwd, 'no-local-copies') } });
+  const r = runCli(args, { cwd, env: { AE_DATA_DIRS: path.join(cwd, 'no-local-copies') } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -2,16 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
-import { ROOT, MNIST_DIR, tempDir, listFiles } from './helpers.js';
-
-// One process (no tsx wrapper in between), so signals reach the CLI itself as they do for a user.
-const CLI = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, path.join(ROOT, 'src', 'cli.ts')];
+import { MNIST_DIR, ROOT, runCli, startCli, tempDir, listFiles } from './helpers.js';
 
 function ae(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = runCli(args, { cwd });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -62,7 +57,8 @@ test('bad input exits non-zero with a clear message and no stack trace', () => {
 /** Starts training, sends `signal` once it is under way, and returns the exit code and output. */
 function interrupt(args: string[], cwd: string, signal: NodeJS.Signals): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { cwd, env: { ...process.env, CI: '1' } });
+    // One process (tsx as an --import hook, no wrapper in between), so signals reach the CLI itself as they do for a user.
+    const child = startCli(args, { cwd });
     let out = '', err = '', sent = false;
     child.stdout.on('data', (d) => {
       out += d;

@@ -71,7 +71,7 @@ test('missing MNIST files: fetched from a mirror and MD5-checked; a bad download
   try {
     const dir = path.join(tempDir(), 'mnist');
     const fetched: string[] = [];
-    await ensureMnistFiles(dir, { mirrors: ['https://mirror.test/'], fetchFn: async (url) => { fetched.push(url); return realBytes.get(url.split('/').pop()!)!; } });
+    await ensureMnistFiles(dir, { mirrors: ['https://mirror.test/'], fetchFn: async (url) => { fetched.push(url); return realBytes.get(url.split('/').pop() as (typeof MNIST_FILES)[keyof typeof MNIST_FILES]['name'])!; } });
     assert.equal(fetched.length, 4);
     for (const f of Object.values(MNIST_FILES)) assert.equal(md5(fs.readFileSync(path.join(dir, f.name))), f.md5);
 

@@ -97,6 +97,13 @@ test('Barnes-Hut repulsion: exact at theta 0, close at theta 0.5, coincident poi
   for (let k = 0; k < 2 * n; k++) assert.ok(Math.abs(f[k]! - exact[k]!) < 1e-9);
   const z5 = tree.repulsionAll(y, n, 0.5, f);
   assert.ok(Math.abs(z5 - zExact) < 0.02 * zExact, `Z ${z5} vs ${zExact}`);
+  // The forces too: the approximation's relative error over all points is a few per cent at theta 0.5, and the
+  // coincident pair gets no force from each other (their difference is zero), only from the rest.
+  let err = 0, norm = 0;
+  for (let k = 0; k < 2 * n; k++) { err += (f[k]! - exact[k]!) ** 2; norm += exact[k]! ** 2; }
+  assert.ok(Math.sqrt(err / norm) < 0.05, `relative force error at theta 0.5: ${Math.sqrt(err / norm)}`);
+  assert.ok(Math.sqrt(err / norm) > 0, 'theta 0.5 approximates (it is not the exact sum again)');
+  for (const k of [0, 1, 2, 3]) assert.ok(Math.abs(f[k]! - exact[k]!) < 0.1 * Math.abs(exact[k]!) + 1e-6, `coincident point force ${k}: ${f[k]} vs ${exact[k]}`);
 });
 
 test('PCA finds the directions of largest variance, in order', async () => {
@@ -163,8 +170,9 @@ test('metrics: k-NN accuracy and trustworthiness behave on known cases', async (
 });
 
 test('native and TypeScript gradient kernels agree (both paths are exercised)', async () => {
-  const { loadNativeAddon, nativeKernels, typescriptKernels } = await import('../src/embed/kernels.js');
-  const native = loadNativeAddon();
+  const { nativeKernels, typescriptKernels } = await import('../src/embed/kernels.js');
+  const { tsneNative } = await import('../src/accel/index.js');
+  const native = tsneNative(2);
   if (!native) {
     // CI builds the addon; a machine without a compiler runs the TypeScript kernels only.
     assert.equal(process.env.AE_REQUIRE_NATIVE, undefined, 'AE_REQUIRE_NATIVE is set but the native addon did not load');
@@ -173,7 +181,7 @@ test('native and TypeScript gradient kernels agree (both paths are exercised)', 
   const n = 3000;
   const rng = new Rng(8);
   const y = Float64Array.from({ length: 2 * n }, () => rng.normal() * 10);
-  const ts = typescriptKernels(), nat = nativeKernels(native, 2);
+  const ts = typescriptKernels(), nat = nativeKernels(native);
   for (const theta of [0, 0.5]) {
     const a = new Float64Array(2 * n), b = new Float64Array(2 * n);
     const za = ts.repulsion(y, n, theta, a), zb = nat.repulsion(y, n, theta, b);
@@ -231,22 +239,23 @@ function exactRepulsion(y: Float64Array, n: number): { force: Float64Array; z: n
       if (i === j) continue;
       const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
       const q = 1 / (1 + dx * dx + dy * dy);
-      z += q; force[2 * i] += q * q * dx; force[2 * i + 1] += q * q * dy;
+      z += q; force[2 * i]! += q * q * dx; force[2 * i + 1]! += q * q * dy;
     }
   }
   return { force, z };
 }
 
 test('FFT-accelerated repulsion (native) matches the exact sums; the choice of method follows the options', async () => {
-  const { loadNativeAddon, nativeKernels, typescriptKernels } = await import('../src/embed/kernels.js');
+  const { nativeKernels, typescriptKernels } = await import('../src/embed/kernels.js');
+  const { tsneNative } = await import('../src/accel/index.js');
   const { chooseRepulsion, FFT_MIN_POINTS } = await import('../src/embed/tsne.js');
   assert.throws(() => chooseRepulsion(typescriptKernels(), 10, { repulsion: 'fft' }), /native kernels/);
-  const native = loadNativeAddon();
+  const native = tsneNative(2);
   if (!native) {
     assert.equal(process.env.AE_REQUIRE_NATIVE, undefined, 'AE_REQUIRE_NATIVE is set but the native addon did not load');
     return;
   }
-  const kernels = nativeKernels(native, 2);
+  const kernels = nativeKernels(native);
   const rng = new Rng(12);
   {
     // 'auto' takes FFT from FFT_MIN_POINTS points and Barnes-Hut below; both give Z for the same layout.

@@ -8,17 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
-import { ROOT, MNIST_DIR, tempDir, listFiles } from './helpers.js';
+import { MNIST_DIR, runCli, startCli, tempDir, listFiles } from './helpers.js';
 
-const CLI = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, path.join(ROOT, 'src', 'cli.ts')];
-const ENV = { ...process.env, CI: '1' };
-
-function ae(args: string[], cwd: string, env: NodeJS.ProcessEnv = ENV) {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd, encoding: 'utf8', env });
+function ae(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const r = runCli(args, { cwd, env });
   return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
 }
 
@@ -60,7 +55,7 @@ function resumeAndCompare(dir: string): void {
 test('SIGKILL in the middle of a checkpoint write: the previous checkpoint stays loadable and resume completes the run', () => {
   const dir = setup();
   // The second write of last.ckpt is the one at the end of epoch 2; the process dies halfway through it.
-  const r = ae(['train', '--config', 'cfg.yaml'], dir, { ...ENV, AE_FAULT_INJECT: 'kill:last.ckpt:2' });
+  const r = ae(['train', '--config', 'cfg.yaml'], dir, { AE_FAULT_INJECT: 'kill:last.ckpt:2' });
   assert.equal(r.signal, 'SIGKILL');
   assert.ok(listFiles(dir).some((f) => f.includes('last.ckpt.tmp-')), 'the half-written temp file is there, beside the intact checkpoint');
   const ckpt = readCheckpoint(lastCkpt(dir));
@@ -70,7 +65,7 @@ test('SIGKILL in the middle of a checkpoint write: the previous checkpoint stays
 
 test('a full disk during a checkpoint write: a clear error, the previous checkpoint intact, no temp file left; resume completes', () => {
   const dir = setup();
-  const r = ae(['train', '--config', 'cfg.yaml'], dir, { ...ENV, AE_FAULT_INJECT: 'enospc:last.ckpt:2' });
+  const r = ae(['train', '--config', 'cfg.yaml'], dir, { AE_FAULT_INJECT: 'enospc:last.ckpt:2' });
   assert.equal(r.code, 1);
   assert.match(r.err, /cannot write checkpoint .*last\.ckpt: ENOSPC/);
   assert.match(r.err, /hint: the disk is full; free some space, then resume \(the previous checkpoint is intact\)/);
@@ -88,7 +83,7 @@ test('SIGKILL at seeded random moments of epoch 2: resume always continues from 
     // by the run's own progress, so the test does not depend on how fast this machine trains.
     const atStep = 10 * (1 + Math.floor(rng.uniform() * 9)), delay = Math.floor(rng.uniform() * 20);
     const killed = await new Promise<NodeJS.Signals | null>((resolve) => {
-      const child = spawn(process.execPath, [...CLI, 'train', '--config', 'cfg.yaml'], { cwd: dir, env: ENV });
+      const child = startCli(['train', '--config', 'cfg.yaml'], { cwd: dir });
       let out = '', armed = true;
       child.stdout.on('data', (d) => {
         out += d;

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../src/backend/index.js';
-import { useNativeKernels } from '../src/backend/native-kernels.js';
+import { nativeBuilt, withAccel } from '../src/accel/index.js';
 import { FusedAdamOptimizer } from '../src/train/adam.js';
-import { loadNativeAddon } from '../src/native.js';
 import { Rng } from '../src/util/rng.js';
 
 const SHAPES = [[300], [40, 50], [7]];
@@ -47,10 +46,8 @@ test('the fused Adam step matches tfjs Adam on the cpu backend, natively and on 
   await initBackend('cpu');
   const reference = await run(adam);
   await initBackend('wasm');
-  for (const native of loadNativeAddon() ? [true, false] : [false]) {
-    useNativeKernels(native);
-    const ours = await run(fused);
-    useNativeKernels(true);
+  for (const native of nativeBuilt() ? [true, false] : [false]) {
+    const ours = await withAccel({ native }, () => run(fused));
     assert.deepEqual(ours.names, reference.names);
     assert.ok(maxRelDiff(ours.values, reference.values) < 1e-5, `values (native ${native}): ${maxRelDiff(ours.values, reference.values)}`);
     // The moments inherit the backends' different sin/cos in the gradients (~1e-5 relative), squared in v.

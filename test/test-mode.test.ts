@@ -2,13 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 import { resolveConfig } from '../src/config/load.js';
 import { train } from '../src/train/trainer.js';
-import { runTest } from '../src/evaluate/test-mode.js';
+import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { UserError } from '../src/errors.js';
-import { MNIST_DIR, ROOT, smallMnist, tempDir } from './helpers.js';
+import { inkShare, MNIST_DIR, readPng, runCli, smallMnist, tempDir } from './helpers.js';
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -29,13 +27,17 @@ async function trainedRun(over: Record<string, unknown>, nTrain: number): Promis
 test('ae test on an AE run writes reconstructions, a t-SNE map, the loss plot and metrics', async () => {
   const dir = await trainedRun({ epochs: 4, batch_size: 64 }, 2048); // trained enough for digits to separate
   const progress: number[] = [];
-  const r = await runTest(dir, { limit: 300, count: 6, embedOptions: { onProgress: (it) => progress.push(it) } });
+  const r = await evaluateRun(dir, { limit: 300, count: 6, embedOptions: { onProgress: (it) => progress.push(it) } });
   const out = path.join(dir, 'vis_outputs');
   assert.deepEqual(fs.readdirSync(out).sort(), ['latent_tsne.png', 'loss.png', 'metrics.json', 'reconstructions.png']);
   const recon = pngSize(path.join(out, 'reconstructions.png'));
   assert.ok(recon.width > 6 * 84 && recon.height > 2 * 84, `two rows of six enlarged digits: ${recon.width}x${recon.height}`);
   assert.ok(pngSize(path.join(out, 'latent_tsne.png')).width >= 1000);
-  pngSize(path.join(out, 'loss.png'));
+  // The loss plot: a picture of its own size with two curves and axes drawn on white, not a blank canvas.
+  const loss = await readPng(path.join(out, 'loss.png'));
+  assert.ok(loss.width >= 600 && loss.height >= 400, `loss.png ${loss.width}x${loss.height}`);
+  const lossInk = inkShare(loss);
+  assert.ok(lossInk > 0.01 && lossInk < 0.5, `loss.png: ${(100 * lossInk).toFixed(2)} % of pixels drawn`);
   const m = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
   assert.equal(m.images, 300);
   assert.ok(m.test_mse > 0 && m.test_mse < 0.06, `test MSE ${m.test_mse}`);
@@ -49,37 +51,44 @@ test('ae test on an AE run writes reconstructions, a t-SNE map, the loss plot an
 
 test('ae test on a denoising CAE run shows the noisy input row and maps latents with PCA and UMAP', async () => {
   const dir = await trainedRun({ model_type: 'CAE', denoising: true, epochs: 1, batch_size: 16 }, 48);
-  await runTest(dir, { limit: 120, count: 4, embed: 'pca', knnTrainLimit: 48 });
+  await evaluateRun(dir, { limit: 120, count: 4, embed: 'pca', knnTrainLimit: 48 });
   const recon = pngSize(path.join(dir, 'vis_outputs', 'reconstructions.png'));
   assert.ok(recon.height > 3 * 84, 'three rows: noisy input, clean, reconstruction');
   const m = JSON.parse(fs.readFileSync(path.join(dir, 'vis_outputs', 'metrics.json'), 'utf8'));
   assert.equal(m.latent.dim, 7 * 7 * 256);
-  await runTest(dir, { limit: 120, count: 4, embed: 'umap', knnTrainLimit: 48 });
-  assert.ok(fs.existsSync(path.join(dir, 'vis_outputs', 'latent_umap.png')));
+  const pcaMap = await readPng(path.join(dir, 'vis_outputs', 'latent_pca.png'));
+  await evaluateRun(dir, { limit: 120, count: 4, embed: 'umap', knnTrainLimit: 48 });
+  // The UMAP map: the map's size, 120 points and their thumbnails drawn (not blank), and a layout of its own.
+  const umapMap = await readPng(path.join(dir, 'vis_outputs', 'latent_umap.png'));
+  assert.deepEqual([umapMap.width, umapMap.height], [1400, 1200]);
+  const ink = inkShare(umapMap);
+  assert.ok(ink > 0.02 && ink < 0.6, `latent_umap.png: ${(100 * ink).toFixed(2)} % of pixels drawn`);
+  let differing = 0;
+  for (let p = 0; p < umapMap.rgb.length; p++) if (umapMap.rgb[p] !== pcaMap.rgb[p]) differing++;
+  assert.ok(differing / umapMap.rgb.length > 0.01, 'the UMAP map differs from the PCA map of the same latents');
 });
 
 test('ae test refuses a run without the requested checkpoint and a --count larger than the split', async () => {
   const dir = await trainedRun({ epochs: 1 }, 128);
   fs.rmSync(path.join(dir, 'weights', 'best.ckpt'));
-  await assert.rejects(runTest(dir, { limit: 50 }), (e: unknown) => e instanceof UserError && /no best checkpoint/.test(e.message) && /--weights last/.test(e.message));
-  await assert.rejects(runTest(dir, { weights: 'last', limit: 5, count: 10 }), /--count 10 is more than the 5 images/);
+  await assert.rejects(evaluateRun(dir, { limit: 50 }), (e: unknown) => e instanceof UserError && /no best checkpoint/.test(e.message) && /--weights last/.test(e.message));
+  await assert.rejects(evaluateRun(dir, { weights: 'last', limit: 5, count: 10 }), /--count 10 is more than the 5 images/);
 });
 
 test('the CLI: ae test and the reference-style -m test print the loss and the output paths', async () => {
   const dir = await trainedRun({ epochs: 1 }, 128);
-  const cli = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, path.join(ROOT, 'src', 'cli.ts')];
-  const r = spawnSync(process.execPath, [...cli, 'test', dir, '--embed', 'pca', '--limit', '200', '--count', '3'], { encoding: 'utf8' });
+  const r = runCli(['test', dir, '--embed', 'pca', '--limit', '200', '--count', '3']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /test loss \(MSE\): 0\.\d+/);
   assert.match(r.stdout, /latent_pca\.png/);
   const cfgFile = path.join(dir, 'config.yaml');
-  const ref = spawnSync(process.execPath, [...cli, '-m', 'test', '--config', cfgFile, '--embed', 'pca', '--limit', '100', '--split', 'validation'], { encoding: 'utf8' });
+  const ref = runCli(['-m', 'test', '--config', cfgFile, '--embed', 'pca', '--limit', '100', '--split', 'validation']);
   assert.equal(ref.status, 0, ref.stderr);
   assert.match(ref.stdout, /validation loss \(MSE\)/);
 });
 
 test('too few points for t-SNE is a clear UserError from the worker thread, not a crash', async () => {
   const dir = await trainedRun({ epochs: 1 }, 128);
-  await assert.rejects(runTest(dir, { limit: 40, count: 3 }), (e: unknown) => e instanceof UserError && /perplexity 30 needs more than 90 points, got 40/.test(e.message) && /--embed pca/.test(e.message));
-  await assert.rejects(runTest(dir, { limit: 0 }), /--limit 0 leaves nothing to evaluate/);
+  await assert.rejects(evaluateRun(dir, { limit: 40, count: 3 }), (e: unknown) => e instanceof UserError && /perplexity 30 needs more than 90 points, got 40/.test(e.message) && /--embed pca/.test(e.message));
+  await assert.rejects(evaluateRun(dir, { limit: 0 }), /--limit 0 leaves nothing to evaluate/);
 });

@@ -110,8 +110,21 @@ test('resume refuses a finished run unless --epochs extends it, and then continu
 
 test('a diverging run (NaN loss) stops with a clear message and keeps the last good checkpoint', async () => {
   const data = await smallMnist(512, 64);
-  const cfg = config({ name: 'nan', epochs: 3, lr: 1e30 });
-  await assert.rejects(train(cfg, { data }), (e: unknown) => e instanceof UserError && /loss became (NaN|Infinity)/.test(e.message) && /lower the learning rate/.test(e.message));
+  const cfg = config({ name: 'nan', epochs: 1 });
+  // One good epoch writes last.ckpt; then the run is extended with a learning rate that makes it diverge.
+  const good = await train(cfg, { data });
+  const last = path.join(good.runDir, 'weights', 'last.ckpt');
+  const saved = fs.readFileSync(last);
+  const configFile = path.join(good.runDir, 'config.yaml');
+  fs.writeFileSync(configFile, fs.readFileSync(configFile, 'utf8').replace(/^lr: .*$/m, 'lr: 1e30'));
+  await assert.rejects(resume(good.runDir, { data, epochs: 3 }), (e: unknown) =>
+    e instanceof UserError && /loss became (NaN|Infinity) at epoch 2/.test(e.message) && /lower the learning rate/.test(e.message) && e.message.includes(last));
+  assert.deepEqual(fs.readFileSync(last), saved, 'last.ckpt is the one the good epoch wrote, byte for byte');
+  // It still loads, and resuming from it (with a sane learning rate again) finishes the run.
+  fs.writeFileSync(configFile, fs.readFileSync(configFile, 'utf8').replace(/^lr: .*$/m, 'lr: 0.001'));
+  const finished = await resume(good.runDir, { data, epochs: 2 });
+  assert.deepEqual(finished.history.map((r) => r.epoch), [1, 2]);
+  assert.ok(finished.history.every((r) => Number.isFinite(r.val_loss)));
 });
 
 test('a stop during validation saves "all steps done"; resume validates and matches an uninterrupted run', async () => {

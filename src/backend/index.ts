@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { patchWasmBackend } from './wasm-patches.js';
+import { patchWasmBackend } from '../accel/index.js';
 import { UserError } from '../errors.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'webgpu';
@@ -58,7 +58,7 @@ function silenceNodeBanner(): void {
   tf.env().set('PROD', true);
 }
 
-/** Activates `name` (wasm: XNNPACK + our kernel patches; cpu: the pure-JS reference backend; webgpu: the GPU). */
+/** Activates `name` (wasm: XNNPACK + our kernels, src/accel/kernel-table.ts; cpu: the pure-JS reference backend; webgpu: the GPU). */
 export async function initBackend(name: BackendName = 'wasm'): Promise<void> {
   silenceNodeBanner();
   if (name === 'wasm') patchWasmBackend();

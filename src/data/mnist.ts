@@ -167,8 +167,6 @@ function loadPair(spec: IdxDataset, dir: string, images: string, labels: string)
   return { images: img.images, labels: lab, count: img.count, height: img.rows, width: img.cols, channels: 1 };
 }
 
-export type MnistSplits = DataSplits;
-
 /** Splits off round(proportion * n) images for validation, chosen by a permutation seeded from `seed`. */
 export function splitValidation(set: ImageSet, proportion: number, seed: number): { train: ImageSet; validation: ImageSet } {
   const nVal = Math.round(set.count * proportion);

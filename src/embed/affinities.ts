@@ -2,9 +2,8 @@
  * t-SNE input affinities: for each point a Gaussian over its k nearest neighbours whose bandwidth is found by
  * binary search so that the distribution's perplexity equals the target; then P = (P_j|i + P_i|j) / 2N, sparse.
  */
-import os from 'node:os';
+import { tsneNative, type TsneNative } from '../accel/index.js';
 import type { Neighbours } from './knn.js';
-import { loadNativeAddon } from '../native.js';
 
 /** Symmetric sparse matrix in CSR form; values sum to 1. */
 export interface SparseP {
@@ -15,15 +14,15 @@ export interface SparseP {
 }
 
 /**
- * Conditional probabilities P_j|i over each row's neighbours (row-major n x k). The native addon runs the same
- * search on all cores when it is built (pass null to force this TypeScript loop).
+ * Conditional probabilities P_j|i over each row's neighbours (row-major n x k). The native code runs the same
+ * search on all cores where available (pass `native: null` to force this TypeScript loop).
  */
-export function conditionalP(nb: Neighbours, n: number, perplexity: number, tol = 1e-5, maxIter = 100, native = loadNativeAddon()): Float64Array {
+export function conditionalP(nb: Neighbours, n: number, perplexity: number, tol = 1e-5, maxIter = 100, native: TsneNative | null = tsneNative()): Float64Array {
   const { k, distances } = nb;
   const target = Math.log(perplexity);
   const p = new Float64Array(n * k);
   if (native) {
-    native.conditionalP(distances, n, k, perplexity, tol, maxIter, p, os.availableParallelism());
+    native.conditionalP({ distances, n, k, perplexity, tol, maxIter, out: p });
     return p;
   }
   const row = new Float64Array(k);

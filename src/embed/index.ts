@@ -1,7 +1,7 @@
 /** One entry point for 2-D maps of latent codes: our t-SNE, UMAP (umap-js) or PCA. */
 import { UMAP } from 'umap-js';
 import { pca } from './pca.js';
-import { tsne, type TsneOptions } from './tsne.js';
+import { TSNE_DEFAULTS, tsne, type TsneOptions } from './tsne.js';
 import { Rng } from '../util/rng.js';
 
 export type EmbedMethod = 'tsne' | 'umap' | 'pca';
@@ -19,11 +19,21 @@ export interface EmbedOptions {
   onProgress?: (message: string) => void;
 }
 
+/** The parameters a method ran with (and t-SNE's outcome), as metrics.json records them. */
+export interface EmbeddingParams {
+  perplexity?: number;
+  iterations?: number;
+  repulsion?: 'fft' | 'barnes-hut';
+  theta?: number;
+  kl_divergence?: number;
+  n_neighbors?: number;
+}
+
 export interface Embedding {
   coords: Float32Array;
   /** What was run, for titles and metrics. */
   description: string;
-  params: Record<string, number | string>;
+  params: EmbeddingParams;
 }
 
 /** Reduces rows to REDUCED_DIM principal components when wider than MAX_DIRECT_DIM. */
@@ -40,7 +50,7 @@ export function embed(latents: Float32Array, n: number, dim: number, method: Emb
   const input = reduceIfWide(latents, n, dim, seed);
   const via = input.reduced ? `, on PCA-${REDUCED_DIM}` : '';
   if (method === 'tsne') {
-    const perplexity = opts.tsne?.perplexity ?? 30;
+    const perplexity = opts.tsne?.perplexity ?? TSNE_DEFAULTS.perplexity;
     const r = tsne(input.data, n, input.dim, { ...opts.tsne, seed });
     const repulsion = r.repulsion === 'fft' ? 'FFT' : `Barnes-Hut ${r.theta}`;
     return {

@@ -1,14 +1,12 @@
 /**
- * The t-SNE gradient's two heavy sums, in two implementations with the same algorithms: the native addon
- * (native/ae_native.cc, C++ with threads, built by node-gyp at install when a compiler is present) and
- * TypeScript. The addon is used when it loaded; AE_NATIVE=0 forces TypeScript (tests run both and compare).
+ * The t-SNE gradient's heavy sums and descent step, in two implementations of the same algorithms: native
+ * (native/tsne.hpp through src/accel/, C++ with threads, built at install when a compiler is present) and
+ * TypeScript. bestKernels() takes the native ones where the acceleration context allows them; tests build both
+ * and compare.
  */
-import os from 'node:os';
-import { loadNativeAddon, type NativeAddon } from '../native.js';
-import { QuadTree } from './quadtree.js';
+import { tsneNative, type TsneNative } from '../accel/index.js';
 import type { SparseP } from './affinities.js';
-
-export { loadNativeAddon, type NativeAddon };
+import { QuadTree } from './quadtree.js';
 
 export interface GradientKernels {
   name: 'native' | 'typescript';
@@ -94,23 +92,24 @@ function cached<T extends object>(f: (p: SparseP) => T): (p: SparseP) => T {
   };
 }
 
-export function nativeKernels(native: NativeAddon, threads = os.availableParallelism()): GradientKernels {
+/** The native kernels (from src/accel/tsneNative(), whose thread count they report). */
+export function nativeKernels(native: TsneNative): GradientKernels {
   // P's values in single precision for the native loops, converted once per P (they are bandwidth-bound).
   const valsOf = cached((p) => Float32Array.from(p.vals));
   return {
     name: 'native',
-    threads,
-    repulsion: (y, n, theta, force) => native.repulsion(y, n, theta, force, threads),
-    repulsionFft: (y, n, force) => native.repulsionFft(y, n, force, threads),
-    attraction: (p, y, out) => native.attraction(p.rowPtr, p.cols, valsOf(p), y, p.n, out, threads),
-    klTerm: (p, y) => native.klTerm(p.rowPtr, p.cols, valsOf(p), y, p.n, threads),
-    descend: (y, attr, rep, state, step) =>
-      native.descend(y, attr, rep, state.update, state.gains, y.length / 2, step.exaggeration, 1 / step.z, step.momentum, step.lr),
+    threads: native.threads,
+    repulsion: (y, n, theta, force) => native.repulsion({ y, n, theta, force }),
+    repulsionFft: (y, n, force) => native.repulsionFft({ y, n, force }),
+    attraction: (p, y, out) => native.attraction({ rowPtr: p.rowPtr, cols: p.cols, vals: valsOf(p), y, n: p.n, out }),
+    klTerm: (p, y) => native.klTerm({ rowPtr: p.rowPtr, cols: p.cols, vals: valsOf(p), y, n: p.n }),
+    descend: (y, attr, rep, state, step) => native.descend({ y, attr, rep, update: state.update, gains: state.gains, n: y.length / 2,
+      exaggeration: step.exaggeration, invZ: 1 / step.z, momentum: step.momentum, lr: step.lr }),
   };
 }
 
-/** The fastest kernels available here. */
+/** The fastest kernels available here: native where built and allowed, else TypeScript. */
 export function bestKernels(): GradientKernels {
-  const native = loadNativeAddon();
+  const native = tsneNative();
   return native ? nativeKernels(native) : typescriptKernels();
 }

@@ -3,9 +3,8 @@
  * come from one matrix product (TensorFlow.js, XNNPACK GEMM), then each row keeps its k smallest with a bounded
  * max-heap. O(N^2 D) arithmetic in fast kernels and O(N^2 log k) comparisons in JS.
  */
-import os from 'node:os';
+import { tsneNative, type TsneNative } from '../accel/index.js';
 import { tf } from '../backend/index.js';
-import { loadNativeAddon } from './kernels.js';
 
 export interface Neighbours {
   /** N x k indices of each point's neighbours, nearest first (the point itself excluded). */
@@ -102,14 +101,15 @@ export function knnSearch(ref: Float32Array, nRef: number, queries: Float32Array
 }
 
 /**
- * Exact k nearest neighbours of every row of `data` (n x dim, row-major) among the others: in the native addon
- * (distances and selection in one pass, one thread per core) when it is built, else with knnSearch.
+ * Exact k nearest neighbours of every row of `data` (n x dim, row-major) among the others: natively
+ * (distances and selection in one pass, one thread per core) where available, else with knnSearch; pass
+ * `native: null` for the latter.
  */
-export function exactKnn(data: Float32Array, n: number, dim: number, k: number, native = loadNativeAddon()): Neighbours {
+export function exactKnn(data: Float32Array, n: number, dim: number, k: number, native: TsneNative | null = tsneNative()): Neighbours {
   if (!native) return knnSearch(data, n, data, n, dim, k, true);
   if (k >= n) throw new Error(`k = ${k} neighbours needs more than ${n} points`);
   const indices = new Int32Array(n * k);
   const distances = new Float32Array(n * k);
-  native.knn(data.subarray(0, n * dim), n, dim, k, indices, distances, os.availableParallelism());
+  native.knn({ data: data.subarray(0, n * dim), n, dim, k, indices, distances });
   return { indices, distances, k };
 }

@@ -12,6 +12,20 @@ import { bestKernels, type DescentState, type GradientKernels } from './kernels.
 import { Rng } from '../util/rng.js';
 import { UserError } from '../errors.js';
 
+/** t-SNE's defaults, defined here once: the CLI's progress bar and the worker read them too. */
+export const TSNE_DEFAULTS = {
+  perplexity: 30,
+  earlyExaggeration: 12,
+  /** Iterations with early exaggeration (momentum 0.5), then `iterations` more (momentum 0.8). */
+  earlyIterations: 250,
+  iterations: 750,
+  /** How often the KL divergence is computed and the callback called. */
+  callbackEvery: 50,
+} as const;
+
+/** Iterations of a t-SNE run with the default schedule. */
+export const TSNE_TOTAL_ITERATIONS = TSNE_DEFAULTS.earlyIterations + TSNE_DEFAULTS.iterations;
+
 export interface TsneOptions {
   perplexity?: number;
   earlyExaggeration?: number;
@@ -45,7 +59,6 @@ export interface TsneResult {
   theta?: number;
 }
 
-/** KL(P || Q) over the sparse P, with Z from the last repulsion pass. */
 /** sum_ij p_ij log p_ij, the constant part of the KL divergence (computed once per P). */
 function pEntropyTerm(p: SparseP): number {
   let sum = 0;
@@ -113,7 +126,7 @@ function optimise(p: SparseP, y: Float64Array, state: DescentState & { iteration
   const n = p.n;
   const rep = new Float64Array(2 * n);
   const attr = new Float64Array(2 * n);
-  const every = opts.callbackEvery ?? 50;
+  const every = opts.callbackEvery ?? TSNE_DEFAULTS.callbackEvery;
   const entropy = pEntropyTerm(p);
   let kl = NaN;
   for (let it = 0; it < iterations; it++) {
@@ -146,8 +159,8 @@ export function tsneAffinities(data: Float32Array, n: number, dim: number, perpl
 
 /** 2-D t-SNE of `data` (n x dim, row-major). */
 export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptions = {}): TsneResult {
-  const exaggeration = opts.earlyExaggeration ?? 12;
-  const affinities = tsneAffinities(data, n, dim, opts.perplexity ?? 30, opts.onStage);
+  const exaggeration = opts.earlyExaggeration ?? TSNE_DEFAULTS.earlyExaggeration;
+  const affinities = tsneAffinities(data, n, dim, opts.perplexity ?? TSNE_DEFAULTS.perplexity, opts.onStage);
   opts.onStage?.('initialisation');
   const initial = initialLayout(data, n, dim, opts);
   // Optimise in an order where neighbours are close in memory; the result is mapped back at the end.
@@ -168,8 +181,8 @@ export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptio
   const callback = opts.callback;
   const inner: TsneOptions = callback ? { ...opts, callback: (it, kl, emb) => callback(it, kl, restoreOrder(emb)) } : opts;
   opts.onStage?.('optimisation');
-  const early = optimise(p, y, state, opts.earlyIterations ?? 250, exaggeration, 0.5, lr, kernels, repel, inner);
+  const early = optimise(p, y, state, opts.earlyIterations ?? TSNE_DEFAULTS.earlyIterations, exaggeration, 0.5, lr, kernels, repel, inner);
   let kl = early.kl;
-  if (!early.stopped) kl = optimise(p, y, state, opts.iterations ?? 750, 1, 0.8, lr, kernels, repel, inner).kl;
+  if (!early.stopped) kl = optimise(p, y, state, opts.iterations ?? TSNE_DEFAULTS.iterations, 1, 0.8, lr, kernels, repel, inner).kl;
   return { embedding: Float32Array.from(restoreOrder(y)), kl, iterations: state.iteration, repulsion: choice.method, theta: choice.theta };
 }

@@ -5,6 +5,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend/index.js';
 import { embed, type EmbedMethod, type Embedding } from './index.js';
+import { TSNE_DEFAULTS } from './tsne.js';
 import { UserError } from '../errors.js';
 
 interface Job {
@@ -38,7 +39,8 @@ export interface WorkerEmbedOptions {
 /** embed() on a worker thread. */
 export function embedInWorker(latents: Float32Array, n: number, dim: number, method: EmbedMethod, opts: WorkerEmbedOptions = {}): Promise<Embedding> {
   const stopFlag = new Int32Array(new SharedArrayBuffer(4));
-  const job: Job = { latents, n, dim, method, seed: opts.seed ?? 0, perplexity: opts.perplexity ?? 30, reportEvery: opts.reportEvery ?? 50, stopFlag };
+  const job: Job = { latents, n, dim, method, seed: opts.seed ?? 0, perplexity: opts.perplexity ?? TSNE_DEFAULTS.perplexity,
+    reportEvery: opts.reportEvery ?? TSNE_DEFAULTS.callbackEvery, stopFlag };
   // Under tsx (tests, development) the source is .ts; once built it is .js.
   const fromSource = import.meta.url.endsWith('.ts');
   const self = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);

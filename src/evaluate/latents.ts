@@ -1,23 +1,18 @@
-/** Loading a trained model from its run, and encoding image sets into latent codes. */
+/** Encoding image sets into latent codes, in inference mode. */
 import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet } from '../data/dataset.js';
-import { createModel, type Autoencoder } from '../models/model.js';
-import { readCheckpoint, type HistoryRow } from '../checkpoint/checkpoint.js';
-import { checkSignature, restoreWeights } from '../train/trainer.js';
-import { evalBatchSize } from '../train/validate.js';
-import type { Config } from '../config/schema.js';
+import { evalBatchSize } from '../models/loss.js';
+import type { Autoencoder } from '../models/model.js';
 
-/** Builds the run's model and loads a checkpoint's weights into it (signature checked). */
-export function loadModel(config: Config, checkpointFile: string): { model: Autoencoder; epoch: number; history: HistoryRow[] } {
-  const ckpt = readCheckpoint(checkpointFile);
-  checkSignature(ckpt, config, checkpointFile);
-  const model = createModel(config);
-  restoreWeights(ckpt, model, checkpointFile);
-  return { model, epoch: ckpt.header.state.epoch, history: ckpt.header.state.history };
+export interface Latents {
+  /** count x dim, row-major. */
+  codes: Float32Array;
+  /** Numbers per code: the product of the model's latent shape. */
+  dim: number;
 }
 
-/** Latent codes of every image in `set`, flattened: count x prod(latentShape), in inference mode. */
-export function encodeSet(model: Autoencoder, set: ImageSet): { codes: Float32Array; dim: number } {
+/** Latent codes of every image in `set`, flattened: count x prod(latentShape). */
+export function encodeSet(model: Autoencoder, set: ImageSet): Latents {
   const dim = model.latentShape.reduce((a, b) => a * b, 1);
   const codes = new Float32Array(set.count * dim);
   const bs = evalBatchSize(model);

@@ -5,7 +5,7 @@
  */
 import { tf } from '../backend/index.js';
 import { dropoutMask, Linear, ParamStore, type ForwardContext } from './layers.js';
-import type { Autoencoder, ImageShape } from './model.js';
+import type { Autoencoder, ImageShape } from './types.js';
 
 export interface AEOptions {
   hiddenDim: number;

@@ -6,7 +6,7 @@
  */
 import { tf } from '../backend/index.js';
 import { BatchNorm, Conv2d, ConvTranspose2d, ParamStore, type ForwardContext } from './layers.js';
-import type { Autoencoder, ImageShape } from './model.js';
+import type { Autoencoder, ImageShape } from './types.js';
 
 /**
  * The reference's MaxPool with kernel 1 and stride 2, which keeps pixel (2i, 2j). The forward pass is tfjs's

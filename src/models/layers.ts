@@ -3,9 +3,8 @@
  * weights and biases uniform in +-1/sqrt(fan_in) (fan_in as PyTorch computes it), BatchNorm with momentum 0.1,
  * epsilon 1e-5 and an unbiased running variance, inverted dropout. Tensors are NHWC.
  */
+import { batchNormRelu, dense, fillDropoutMask, normalize, type DenseActivation } from '../accel/index.js';
 import { tf } from '../backend/index.js';
-import { FUSED_BATCHNORM_RELU, FUSED_DENSE, fusedKernelAvailable, runFusedBatchNormRelu, runFusedDense, type DenseActivation } from '../backend/native-kernels.js';
-import { loadNativeAddon } from '../native.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 
 let variableCounter = 0;
@@ -25,7 +24,7 @@ export class ParamStore {
   private add(name: string, shape: number[], values: Float32Array, trainable: boolean): tf.Variable {
     // tfjs needs globally unique variable names; several models may live in one process.
     // The variable shares the initial tensor's buffer; disposing the tensor leaves the buffer to the variable
-    // alone, which the in-place optimizer step requires (native-kernels.ts).
+    // alone, which the in-place optimizer step requires (src/accel/adam.ts).
     const initial = tf.tensor(values, shape);
     const variable = tf.variable(initial, trainable, `${name}#${++variableCounter}`);
     initial.dispose();
@@ -71,10 +70,6 @@ export class Linear {
     this.weight = store.uniform(`${name}.weight`, [inFeatures, outFeatures], bound);
     this.bias = store.uniform(`${name}.bias`, [outFeatures], bound);
   }
-  apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.add(tf.matMul(x, this.weight as tf.Tensor2D), this.bias);
-  }
-
   /**
    * act(x W + b), then inverted dropout with `mask` (see dropoutMask) when given. With the native addon on the
    * wasm backend this is one fused kernel forward and one backward (plus dx when needed); elsewhere the same
@@ -83,18 +78,6 @@ export class Linear {
   forward(x: tf.Tensor2D, activation: DenseActivation, mask: Float32Array | null = null): tf.Tensor2D {
     return dense(x, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D, activation, mask);
   }
-}
-
-/**
- * act(x w + b) (* mask): the fused native kernel where available, else the same arithmetic in tfjs ops. A mask
- * goes with linear or relu only (the fused backward reads act' from the masked output, which sigmoid's is not).
- */
-export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation: DenseActivation, mask: Float32Array | null = null): tf.Tensor2D {
-  if (mask && activation === 'sigmoid') throw new Error('dense: a dropout mask needs a linear or relu activation');
-  if (fusedKernelAvailable(FUSED_DENSE)) return runFusedDense(x, w, b, { activation, mask });
-  const z = tf.add(tf.matMul(x, w), b);
-  const y = activation === 'relu' ? tf.relu(z) : activation === 'sigmoid' ? tf.sigmoid(z) : z;
-  return (mask ? tf.mul(y, tf.tensor2d(mask, y.shape as [number, number])) : y) as tf.Tensor2D;
 }
 
 export class Conv2d {
@@ -143,16 +126,12 @@ export class BatchNorm {
     this.runningMean = store.constant(`${name}.running_mean`, [channels], 0, false);
     this.runningVar = store.constant(`${name}.running_var`, [channels], 1, false);
   }
-  apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    if (!ctx.training) return normalize(x, this.runningMean, this.runningVar, this.gamma, this.beta, BatchNorm.EPSILON);
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
-    this.updateRunningStats(mean, variance, x.size / x.shape[3]);
-    return normalize(x, mean, variance, this.gamma, this.beta, BatchNorm.EPSILON);
-  }
-
-  /** relu(apply(x)); in training one fused native kernel each way where available (see batchNormRelu). */
+  /**
+   * relu(batchNorm(x)): in inference with the running statistics; in training with the batch's (one fused
+   * native kernel each way where available, see src/accel/batchnorm.ts), updating the running statistics.
+   */
   applyRelu(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    if (!ctx.training) return tf.relu(this.apply(x, ctx));
+    if (!ctx.training) return tf.relu(normalize(x, this.runningMean, this.runningVar, this.gamma, this.beta, BatchNorm.EPSILON));
     const { y, mean, variance } = batchNormRelu(x, this.gamma, this.beta, BatchNorm.EPSILON);
     this.updateRunningStats(mean, variance, x.size / x.shape[3]);
     return y;
@@ -169,24 +148,6 @@ export class BatchNorm {
 }
 
 /**
- * relu(gamma (x - mean) / sqrt(var + eps) + beta) with the batch's per-channel mean and biased variance (over
- * every axis but the last), which it returns too: the fused native kernel where available, else tfjs ops.
- */
-export function batchNormRelu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
-  if (fusedKernelAvailable(FUSED_BATCHNORM_RELU) && x.dtype === 'float32') {
-    const [y, mean, variance] = runFusedBatchNormRelu(x, gamma, beta, epsilon);
-    return { y: y as tf.Tensor4D, mean, variance };
-  }
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  return { y: tf.relu(normalize(x, mean, variance, gamma, beta, epsilon)), mean, variance };
-}
-
-/** gamma (x - mean) / sqrt(variance + epsilon) + beta, per channel (the last axis). */
-function normalize(x: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor4D {
-  return tf.add(tf.mul(tf.sub(x, mean), tf.mul(tf.rsqrt(tf.add(variance, epsilon)), gamma)), beta);
-}
-
-/**
  * An inverted-dropout mask for `size` units (each kept with probability 1 - rate, kept ones scaled by
  * 1/(1 - rate)), drawn from the pass seed and the layer's name; null when dropout is off (inference, rate 0).
  * Drawn from our own generator (src/util/rng.ts; natively when the addon is built, with identical values), so
@@ -197,13 +158,6 @@ export function dropoutMask(size: number, rate: number, ctx: ForwardContext, lay
   const rng = new Rng(deriveSeed(ctx.seed, 'dropout', layer));
   const keep = 1 / (1 - rate);
   const mask = new Float32Array(size);
-  const native = loadNativeAddon();
-  if (native) {
-    native.dropoutMask(rng.state(), rate, keep, mask); // the same draws, ~20x faster than in JavaScript
-    return mask;
-  }
-  const u = new Float64Array(size);
-  rng.fillUniform(u);
-  for (let i = 0; i < size; i++) mask[i] = u[i]! >= rate ? keep : 0;
+  fillDropoutMask(rng, rate, keep, mask);
   return mask;
 }

@@ -1,26 +1,12 @@
-/** What every autoencoder offers the training loop, checkpoints and evaluation. */
-import { tf } from '../backend/index.js';
+/** Building the model a config asks for, and the reconstruction pass every autoencoder shares. */
+import type { tf } from '../backend/index.js';
 import type { Config } from '../config/schema.js';
-import type { ForwardContext, ParamStore } from './layers.js';
 import { AE } from './ae.js';
 import { CAE } from './cae.js';
+import type { ForwardContext } from './layers.js';
+import type { Autoencoder } from './types.js';
 
-export interface ImageShape {
-  height: number;
-  width: number;
-  channels: number;
-}
-
-export interface Autoencoder {
-  readonly kind: 'AE' | 'CAE';
-  readonly shape: ImageShape;
-  /** All variables: trainable parameters and BatchNorm running statistics, in a stable order. */
-  readonly params: ParamStore;
-  /** Shape of one latent code (without the batch axis). */
-  readonly latentShape: number[];
-  encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor;
-  decode(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D;
-}
+export type { Autoencoder, ImageShape } from './types.js';
 
 /** Builds the model the config asks for, initialised from the config's seed. */
 export function createModel(config: Config): Autoencoder {

@@ -20,7 +20,20 @@ export interface LatentMap {
   seed: number;
 }
 
-export async function drawLatentMap(map: LatentMap, file: string): Promise<void> {
+/** A legend line as drawn: the class's swatch centre and its name's text baseline start, in pixels. */
+export interface LegendEntry {
+  classIndex: number;
+  name: string;
+  colour: string;
+  swatch: { x: number; y: number };
+  text: { x: number; y: number };
+}
+
+/** The legend's text style. */
+export const LEGEND_FONT = font(16);
+
+/** Draws the map into `file`; returns the legend as laid out (empty for unlabelled points). */
+export async function drawLatentMap(map: LatentMap, file: string): Promise<{ legend: LegendEntry[] }> {
   const n = map.coords.length / 2;
   const W = 1400, H = 1200, margin = 50, top = 70, legendW = 190;
   const { canvas, ctx } = newCanvas(W, H);
@@ -61,19 +74,23 @@ export async function drawLatentMap(map: LatentMap, file: string): Promise<void>
     ctx.drawImage(imageCanvas(map.images, i * size, map.height, map.width, map.channels), x - thumb / 2, y - thumb / 2, thumb, thumb);
   }
 
+  const legend: LegendEntry[] = [];
   if (map.labels) {
     const present = [...new Set(map.labels)].sort((a, b) => a - b);
     const lx = W - legendW - margin / 2 + 20;
     ctx.font = font(17, true); ctx.fillStyle = '#222'; ctx.textAlign = 'left';
     ctx.fillText('class', lx, top + 10);
-    ctx.font = font(16);
+    ctx.font = LEGEND_FONT;
     present.forEach((c, k) => {
-      const ly = top + 40 + k * 28;
-      ctx.fillStyle = CLASS_COLOURS[c % CLASS_COLOURS.length]!;
-      ctx.beginPath(); ctx.arc(lx + 8, ly - 5, 8, 0, 2 * Math.PI); ctx.fill();
+      const entry = { classIndex: c, name: map.classNames[c] ?? String(c), colour: CLASS_COLOURS[c % CLASS_COLOURS.length]!,
+        swatch: { x: lx + 8, y: top + 35 + k * 28 }, text: { x: lx + 24, y: top + 40 + k * 28 } };
+      ctx.fillStyle = entry.colour;
+      ctx.beginPath(); ctx.arc(entry.swatch.x, entry.swatch.y, 8, 0, 2 * Math.PI); ctx.fill();
       ctx.fillStyle = '#222';
-      ctx.fillText(map.classNames[c] ?? String(c), lx + 24, ly);
+      ctx.fillText(entry.name, entry.text.x, entry.text.y);
+      legend.push(entry);
     });
   }
   await savePng(canvas, file);
+  return { legend };
 }

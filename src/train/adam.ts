@@ -7,7 +7,7 @@
  * (another backend, native kernels off, shared buffers) this falls back to tfjs's applyGradients, unchanged.
  */
 import { tf } from '../backend/index.js';
-import { nativeAdamUpdate, setScalarVariable, type AdamSlot } from '../backend/native-kernels.js';
+import { adamUpdateInPlace, setScalarVariable, type AdamSlot } from '../accel/index.js';
 
 type Slot = { originalName: string; variable: tf.Variable };
 /** AdamOptimizer's private state, which this subclass keeps exactly as the base class would. */
@@ -38,7 +38,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     });
     // The bias corrections as tfjs computes them: float32 scalars, 1 - beta^t.
     const acc1 = state.accBeta1.dataSync()[0]!, acc2 = state.accBeta2.dataSync()[0]!;
-    const applied = nativeAdamUpdate(slots, {
+    const applied = adamUpdateInPlace(slots, {
       lr: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon,
       c1: Math.fround(1 - acc1), c2: Math.fround(1 - acc2),
     });

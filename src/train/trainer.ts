@@ -7,22 +7,20 @@
  */
 import fs from 'node:fs';
 import YAML from 'yaml';
-import { tf, initBackend, type BackendName } from '../backend/index.js';
-import { UserError, TrainingInterrupted } from '../errors.js';
-import { configHash, resolveConfig, modelSignature } from '../config/load.js';
-import { datasetOf, type Config } from '../config/schema.js';
-import { FASHION_MNIST, loadIdxDataset, loadMnist } from '../data/mnist.js';
-import { loadImageFolders } from '../data/folder.js';
-import type { DataSplits } from '../data/dataset.js';
-import { batchTensor } from '../data/dataset.js';
-import { createModel, reconstruct, type Autoencoder } from '../models/model.js';
-import { deriveSeed, Rng } from '../util/rng.js';
+import { initBackend, tf, type BackendName } from '../backend/index.js';
+import { type Checkpoint, type HistoryRow, readCheckpoint, type TrainingState } from '../checkpoint/checkpoint.js';
+import { checkSignature, restoreOptimizer, restoreWeights, saveTrainingCheckpoint } from '../checkpoint/model-state.js';
+import { assertRunDirFree, createRunDir, openRunDir, type RunDir, readRunConfig } from '../checkpoint/run-dir.js';
+import { resolveConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { batchTensor, type DataSplits } from '../data/dataset.js';
+import { loadData } from '../data/load.js';
+import { TrainingInterrupted, UserError } from '../errors.js';
+import { addNoise, evaluateLoss, meanSquaredError } from '../models/loss.js';
+import { type Autoencoder, createModel, reconstruct } from '../models/model.js';
 import { copyFileAtomic, writeFileAtomic } from '../util/fs.js';
-import { readCheckpoint, tensorValues, writeCheckpoint, type HistoryRow, type TensorRecord, type TrainingState, type Checkpoint } from '../checkpoint/checkpoint.js';
-import { assertRunDirFree, createRunDir, openRunDir, RunDir } from './run-dir.js';
-import { addNoise, evaluateLoss } from './validate.js';
-import { FusedAdamOptimizer, type AdamState } from './adam.js';
-import { meanSquaredError } from './loss.js';
+import { deriveSeed, Rng } from '../util/rng.js';
+import { FusedAdamOptimizer } from './adam.js';
 
 export type TrainEvent =
   | { type: 'start'; runDir: string; config: Config; resumed: boolean; state: TrainingState; trainCount: number; valCount: number }
@@ -51,18 +49,6 @@ export interface TrainResult {
   model: Autoencoder;
 }
 
-/** Loads the data the config names: MNIST, Fashion-MNIST or image folders (through their cache). */
-export async function loadData(config: Config, log?: (msg: string) => void, onProgress?: (done: number, total: number) => void): Promise<DataSplits> {
-  switch (datasetOf(config)) {
-    case 'mnist':
-      return loadMnist(config.MNIST.path, config.MNIST.MNIST_valset_proportion, config.seed, { subset: config.MNIST.subset, log });
-    case 'fashion-mnist':
-      return loadIdxDataset(FASHION_MNIST, config.FASHION_MNIST.path, config.FASHION_MNIST.valset_proportion, config.seed, { subset: config.FASHION_MNIST.subset, log });
-    case 'folder':
-      return loadImageFolders(config, { log, onProgress });
-  }
-}
-
 function newState(): TrainingState {
   return { epoch: 0, step: 0, globalStep: 0, epochLossSum: 0, epochSamples: 0, epochSeconds: 0, bestValLoss: null, history: [] };
 }
@@ -70,88 +56,6 @@ function newState(): TrainingState {
 export function createOptimizer(config: Config): tf.AdamOptimizer {
   // PyTorch's Adam defaults: betas 0.9/0.999, epsilon 1e-8 (tfjs would default epsilon to 1e-7).
   return new FusedAdamOptimizer(config.lr, 0.9, 0.999, 1e-8);
-}
-
-/** Gathers model variables and Adam's moments into one checkpoint and writes it atomically. */
-async function saveCheckpoint(file: string, config: Config, model: Autoencoder, optimizer: tf.AdamOptimizer, state: TrainingState): Promise<void> {
-  const optWeights = await optimizer.getWeights();
-  const iterations = (await optWeights[0]!.tensor.data())[0]!;
-  optWeights[0]!.tensor.dispose(); // a fresh scalar made by getWeights(); the moments are the optimizer's own
-  const named = [
-    ...model.params.variables.map((v) => ({ name: v.name, tensor: v.variable as tf.Tensor })),
-    ...optWeights.slice(1).map((w) => ({ name: w.name, tensor: w.tensor })),
-  ];
-  const total = named.reduce((a, t) => a + t.tensor.size, 0);
-  const data = new Float32Array(total);
-  const records: TensorRecord[] = [];
-  let offset = 0;
-  for (const t of named) {
-    data.set(await t.tensor.data() as Float32Array, offset);
-    records.push({ name: t.name, shape: t.tensor.shape, offset });
-    offset += t.tensor.size;
-  }
-  const nVars = model.params.variables.length;
-  try {
-    writeCheckpoint(file, {
-      model_signature: modelSignature(config),
-      config_hash: configHash(config),
-      config,
-      state: structuredClone(state),
-      variables: records.slice(0, nVars),
-      optimizer: { iterations, slots: records.slice(nVars), bias_correction: biasCorrection(optimizer) },
-    }, data);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot write checkpoint ${file}: ${code ?? (e as Error).message}`,
-      code === 'ENOSPC' ? 'the disk is full; free some space, then resume (the previous checkpoint is intact)' : 'check that the run directory is writable; the previous checkpoint is intact');
-  }
-}
-
-/** Loads a checkpoint's weights and optimizer state into a freshly built model and optimizer. */
-export function restoreWeights(ckpt: Checkpoint, model: Autoencoder, file: string): void {
-  const byName = new Map(ckpt.header.variables.map((r) => [r.name, r]));
-  for (const v of model.params.variables) {
-    const rec = byName.get(v.name);
-    if (!rec || rec.shape.join('x') !== v.variable.shape.join('x')) {
-      throw new UserError(`checkpoint ${file} does not fit this model: variable ${v.name} ${rec ? `has shape ${rec.shape.join('x')}, expected ${v.variable.shape.join('x')}` : 'is missing'}`,
-        'use the checkpoint with the config of the run that wrote it');
-    }
-    tf.tidy(() => v.variable.assign(tf.tensor(tensorValues(ckpt, rec), rec.shape)));
-  }
-}
-
-/** tfjs's Adam keeps beta1^t and beta2^t as running float32 products in (private) variables. */
-type AdamInternals = Pick<AdamState, 'accBeta1' | 'accBeta2'>;
-
-function biasCorrection(optimizer: tf.AdamOptimizer): [number, number] {
-  const adam = optimizer as unknown as AdamInternals;
-  return [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!];
-}
-
-async function restoreOptimizer(ckpt: Checkpoint, optimizer: tf.AdamOptimizer): Promise<void> {
-  const { iterations, slots, bias_correction: acc } = ckpt.header.optimizer;
-  const weights = [
-    { name: 'iter', tensor: tf.scalar(iterations, 'int32') },
-    ...slots.map((s) => ({ name: s.name, tensor: tf.tensor(tensorValues(ckpt, s), s.shape) })),
-  ];
-  await optimizer.setWeights(weights); // copies each tensor into a variable of its own
-  tf.dispose(weights.map((w) => w.tensor));
-  // setWeights recomputes beta^(t+1) with pow(), which differs from the running product in the last bits; the
-  // saved products make the resumed run identical to an uninterrupted one.
-  if (acc) {
-    const adam = optimizer as unknown as AdamInternals;
-    tf.tidy(() => { adam.accBeta1.assign(tf.scalar(acc[0])); adam.accBeta2.assign(tf.scalar(acc[1])); });
-  }
-}
-
-/** Checks that a checkpoint was written for a model of this shape. */
-export function checkSignature(ckpt: Checkpoint, config: Config, file: string): void {
-  const expected = modelSignature(config);
-  if (ckpt.header.model_signature !== expected) {
-    throw new UserError(`checkpoint ${file} was written for a different model: ${ckpt.header.model_signature}, this run needs ${expected}`,
-      'use the checkpoint together with the run directory (and config) that wrote it');
-  }
 }
 
 /** One optimisation step; returns the batch loss. Every tensor it makes is disposed before it returns. */
@@ -176,7 +80,7 @@ async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimize
   const varList = model.params.trainable();
   const steps = Math.ceil(data.train.count / config.batch_size);
   const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
-  const save = (file: string) => saveCheckpoint(file, config, model, optimizer, state);
+  const save = (file: string) => saveTrainingCheckpoint(file, config, model, optimizer, state);
   const stop = async (): Promise<never> => {
     await save(run.lastCheckpoint);
     message(`interrupted at epoch ${state.epoch + 1}, step ${state.step}; saved ${run.lastCheckpoint}`);
@@ -257,17 +161,6 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   } finally {
     optimizer.dispose();
   }
-}
-
-/** Reads a run's resolved config. */
-export function readRunConfig(run: RunDir): Config {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(fs.readFileSync(run.configFile, 'utf8'));
-  } catch (e) {
-    throw new UserError(`cannot read ${run.configFile}: ${(e as Error).message.split('\n')[0]}`);
-  }
-  return resolveConfig(doc, run.configFile);
 }
 
 /** Continues a run from `weights/last.ckpt`. `epochs` may raise the run's epoch count. */

@@ -1,9 +1,15 @@
-/** Reconstruction loss of a whole set in inference mode (BatchNorm running statistics, no dropout). */
+/**
+ * The reconstruction loss (mean squared error over every pixel, as PyTorch's nn.MSELoss() computes it), the
+ * denoising input, and the loss of a whole set in inference mode (BatchNorm running statistics, no dropout).
+ */
+import { meanSquaredError } from '../accel/index.js';
 import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet } from '../data/dataset.js';
-import { reconstruct, type Autoencoder } from '../models/model.js';
 import { deriveSeed } from '../util/rng.js';
-import { meanSquaredError } from './loss.js';
+import { reconstruct } from './model.js';
+import type { Autoencoder } from './types.js';
+
+export { meanSquaredError };
 
 export interface NoiseOptions {
   mean: number;

@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../src/backend/index.js';
-import { PATCHED_KERNELS } from '../src/backend/wasm-patches.js';
-import { NATIVE_TRAINING_KERNELS, nativeKernelsEnabled, useNativeKernels } from '../src/backend/native-kernels.js';
-import { loadNativeAddon } from '../src/native.js';
+import { accelSettings, NATIVE_KERNELS, nativeBuilt, WASM_PATCHED_KERNELS, withAccel } from '../src/accel/index.js';
 
 /** The wasm paths to check: with the native training kernels (when the addon is built) and without them. */
-const NATIVE = loadNativeAddon() !== null;
+const NATIVE = nativeBuilt();
 const PATHS = NATIVE ? [true, false] : [false];
 import { Rng } from '../src/util/rng.js';
 
@@ -33,30 +31,51 @@ async function maxDiff(inputs: () => tf.Tensor[], f: (...t: tf.Tensor[]) => tf.T
   await initBackend('wasm');
   let worst = 0;
   for (const native of PATHS) {
-    useNativeKernels(native);
-    const actual = run();
+    const actual = withAccel({ native }, run);
     expected.forEach((e, k) => {
       assert.equal(actual[k]!.length, e.length);
       for (let i = 0; i < e.length; i++) worst = Math.max(worst, Math.abs(e[i]! - actual[k]![i]!) / Math.max(1, Math.abs(e[i]!)));
     });
   }
-  useNativeKernels(true);
   return worst;
 }
 
 const TOL = 1e-4;
 
-test('every patched kernel is registered on wasm; the native training kernels are on when the addon is built', async () => {
+test('every kernel of the table is registered on wasm; native is on by default and off only inside withAccel', async () => {
   await initBackend('wasm');
   const names = tf.getKernelsForBackend('wasm').map((k) => k.kernelName);
-  for (const k of [...PATCHED_KERNELS, ...NATIVE_TRAINING_KERNELS]) assert.ok(names.includes(k), k);
+  for (const k of [...WASM_PATCHED_KERNELS, ...(NATIVE ? NATIVE_KERNELS : [])]) assert.ok(names.includes(k), k);
   if (process.env.AE_REQUIRE_NATIVE) assert.ok(NATIVE, 'AE_REQUIRE_NATIVE is set but the native addon did not load');
-  assert.equal(nativeKernelsEnabled(), true);
+  assert.equal(accelSettings().native, true);
+  // The scope follows awaits inside it and ends with it.
+  const inside = await withAccel({ native: false }, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return accelSettings().native;
+  });
+  assert.equal(inside, false);
+  assert.equal(accelSettings().native, true);
+});
+
+test('the addon refuses a missing field, a wrong array type and a short array, naming the function and the field', { skip: !NATIVE }, async () => {
+  const { loadAddon } = await import('../src/accel/addon.js');
+  const native = loadAddon()!;
+  const base = { pred: new Float32Array(4), target: new Float32Array(4), dLoss: 1, out: new Float32Array(4) };
+  assert.throws(() => native.mseGrad({ ...base, dLoss: undefined as unknown as number }), /^TypeError: mseGrad: dLoss is missing$/);
+  assert.throws(() => native.mseGrad({ ...base, out: new Float64Array(4) as unknown as Float32Array }), /mseGrad: out must be a Float32Array/);
+  assert.throws(() => native.mseGrad({ ...base, target: new Float32Array(3) }), /mseGrad: target has 3 elements, needs at least 4/);
+  assert.throws(() => (native.mse as unknown as (x: number) => number)(3), /mse: expects one options object/);
+  const geometry = Int32Array.from([1, 4, 4, 1, 4, 4, 1, 3, 3, 1, 1, 1, 1]);
+  assert.throws(() => native.conv2d({ a: new Float32Array(16), b: new Float32Array(9), out: new Float32Array(15), geometry, threads: 1 }),
+    /conv2d: out has 15 elements, needs at least 16/);
+  // And the call that is right runs: 2 (p - t) / n with p = 1, t = 0.
+  native.mseGrad({ ...base, pred: new Float32Array(4).fill(1) });
+  assert.deepEqual([...base.out], [0.5, 0.5, 0.5, 0.5]);
 });
 
 test('BatchMatMul with transposed operands matches cpu', async () => {
   for (const [ta, tb] of [[true, false], [false, true], [true, true]] as const) {
-    for (const [m, k, n] of [[5, 7, 3], [64, 130, 33]]) {
+    for (const [m, k, n] of [[5, 7, 3], [64, 130, 33]] as const) {
       const aShape = ta ? [k, m] : [m, k];
       const bShape = tb ? [n, k] : [k, n];
       const d = await maxDiff(() => [random(aShape!), random(bShape!)], (a, b) => tf.matMul(a!, b!, ta, tb));
@@ -92,7 +111,7 @@ test('Identity shares the buffer instead of copying it, and the clone outlives t
 });
 
 test('fused dense layer (forward, dx, dW, db) matches cpu for every activation, with and without a dropout mask', async () => {
-  const { dense } = await import('../src/models/layers.js');
+  const { dense } = await import('../src/accel/index.js');
   const cases: Array<[number, number, number]> = [[5, 7, 3], [37, 600, 45], [128, 64, 256]];
   for (const [batch, inF, outF] of cases) {
     const mask = new Float32Array(batch * outF).map((_, i) => (i % 3 === 0 ? 0 : 1.5));
@@ -117,7 +136,7 @@ test('fused dense layer (forward, dx, dW, db) matches cpu for every activation, 
 });
 
 test('fused batch norm + ReLU (output, batch statistics, dx, dgamma, dbeta) matches cpu', async () => {
-  const { batchNormRelu } = await import('../src/models/layers.js');
+  const { batchNormRelu } = await import('../src/accel/index.js');
   // 2 x 30 x 30 rows = 1,800 (split across threads), 7 channels; and a mean far from zero (variance accuracy).
   for (const [shape, offset] of [[[2, 30, 30, 7], 0], [[3, 5, 4, 16], 50]] as const) {
     const d = await maxDiff(() => [tf.add(random([...shape]), offset), random([shape[3]]), random([shape[3]])], (x, gamma, beta) => {
@@ -133,7 +152,7 @@ test('fused batch norm + ReLU (output, batch statistics, dx, dgamma, dbeta) matc
 });
 
 test('fused mean squared error and its gradients match cpu', async () => {
-  const { meanSquaredError } = await import('../src/train/loss.js');
+  const { meanSquaredError } = await import('../src/accel/index.js');
   for (const shape of [[3, 5], [128, 28, 28, 1]]) {
     const d = await maxDiff(() => [random(shape), random(shape)], (p, t) => [meanSquaredError(p!, t!),
       ...tf.grads((pp: tf.Tensor, tt: tf.Tensor) => tf.mul(meanSquaredError(pp, tt), 3))([p!, t!])]);
@@ -220,7 +239,7 @@ test('native kernels called from two JavaScript threads at once give the same re
     for (let i = 0; i < a.length; i++) a[i] = Math.sin(i);
     for (let i = 0; i < b.length; i++) b[i] = Math.cos(i);
     const sums = [];
-    for (let r = 0; r < 300; r++) { native.matmul(a, b, c, 1, m, n, k, r % 2 === 1, false, false, 2); sums.push(c.reduce((s, v) => s + v, 0)); }
+    for (let r = 0; r < 300; r++) { native.matmul({ a, b, c, batch: 1, m, n, k, transA: r % 2 === 1, transB: false, broadcastB: false, threads: 2 }); sums.push(c.reduce((s, v) => s + v, 0)); }
     return sums;`;
   const inWorker = new Promise<number[]>((resolve, reject) => {
     const w = new Worker(`const { parentPort } = require('node:worker_threads'); parentPort.postMessage((() => { ${body} })());`, { eval: true });

@@ -9,10 +9,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { resolveConfig } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { appendLine, removeStaleTempFiles, TEMP_MARKER, writeFileAtomic } from '../util/fs.js';
 import type { Config } from '../config/schema.js';
-import type { HistoryRow } from '../checkpoint/checkpoint.js';
+import type { HistoryRow } from './checkpoint.js';
 
 export class RunDir {
   constructor(readonly dir: string) {}
@@ -85,4 +86,15 @@ export function openRunDir(dir: string): RunDir {
     throw new UserError(`${dir} is not a run directory (no config.yaml)`, 'pass a folder made by `ae train`, like runs/mnist-ae');
   }
   return run;
+}
+
+/** Reads a run's resolved config (config.yaml), validated as any config is. */
+export function readRunConfig(run: RunDir): Config {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(fs.readFileSync(run.configFile, 'utf8'));
+  } catch (e) {
+    throw new UserError(`cannot read ${run.configFile}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return resolveConfig(doc, run.configFile);
 }

@@ -1,0 +1,289 @@
+// t-SNE's gradient in native code: Barnes-Hut repulsion over a quadtree, the attraction and KL sums over the
+// sparse P, one descent step with momentum and gains, and the perplexity search for the input affinities. The
+// same algorithms as src/embed/ (TypeScript), which tests compare against these. The FFT repulsion lives in
+// fft_repulsion.hpp, the neighbour search in knn.hpp.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+#include "parallel.hpp"
+#include "simd.hpp"
+
+namespace tsne {
+
+using parallel::For;
+
+constexpr int kMaxDepth = 40;
+
+struct QuadTree {
+  std::vector<double> cx, cy, hw, comX, comY;
+  std::vector<int32_t> count, child, point;
+  int size = 0;
+
+  int NewNode(double x, double y, double h) {
+    cx.push_back(x); cy.push_back(y); hw.push_back(h);
+    comX.push_back(0); comY.push_back(0); count.push_back(0); child.push_back(-1); point.push_back(-1);
+    return size++;
+  }
+  int Quadrant(int node, double x, double y) const {
+    return child[node] + (x > cx[node] ? 1 : 0) + (y > cy[node] ? 2 : 0);
+  }
+  void Subdivide(int node) {
+    const double h = hw[node] / 2, x = cx[node], y = cy[node];
+    const int first = NewNode(x - h, y - h, h);
+    NewNode(x + h, y - h, h); NewNode(x - h, y + h, h); NewNode(x + h, y + h, h);
+    child[node] = first;
+  }
+  void Build(const double* y, int n) {
+    double minX = INFINITY, minY = INFINITY, maxX = -INFINITY, maxY = -INFINITY;
+    for (int i = 0; i < n; i++) {
+      minX = std::min(minX, y[2 * i]); maxX = std::max(maxX, y[2 * i]);
+      minY = std::min(minY, y[2 * i + 1]); maxY = std::max(maxY, y[2 * i + 1]);
+    }
+    size = 0;
+    for (auto* v : {&cx, &cy, &hw, &comX, &comY}) { v->clear(); v->reserve(4 * n + 8); }
+    for (auto* v : {&count, &child, &point}) { v->clear(); v->reserve(4 * n + 8); }
+    NewNode((minX + maxX) / 2, (minY + maxY) / 2, std::max(maxX - minX, maxY - minY) / 2 * (1 + 1e-5) + 1e-12);
+    for (int i = 0; i < n; i++) Insert(i, y[2 * i], y[2 * i + 1]);
+  }
+  void Insert(int i, double x, double y) {
+    int node = 0;
+    for (int depth = 0;; depth++) {
+      count[node]++; comX[node] += x; comY[node] += y;
+      if (child[node] != -1) { node = Quadrant(node, x, y); continue; }
+      if (count[node] == 1) { point[node] = i; return; }
+      if (depth >= kMaxDepth) { point[node] = -1; return; }
+      const int oldCount = count[node] - 1;
+      const double ox = (comX[node] - x) / oldCount, oy = (comY[node] - y) / oldCount;
+      const int old = point[node];
+      point[node] = -1;
+      Subdivide(node);  // may reallocate: index-based access only
+      const int q = Quadrant(node, ox, oy);
+      count[q] = oldCount; comX[q] = ox * oldCount; comY[q] = oy * oldCount;
+      point[q] = oldCount == 1 ? old : -1;
+      node = Quadrant(node, x, y);
+    }
+  }
+};
+
+// One node as the traversal needs it, packed so each visit touches one cache line.
+struct PackedNode {
+  double mx, my, w2;  // centre of mass, (cell width / theta)^2
+  int32_t count, child, point, pad;
+};
+
+// Points in the order a depth-first walk of the tree meets them: neighbours in this order traverse nearly the
+// same cells, so consecutive traversals reuse the cache.
+void TreeOrder(const QuadTree& t, std::vector<int32_t>& order, int n) {
+  order.clear();
+  std::vector<int32_t> stack{0};
+  std::vector<char> seen(n, 0);
+  while (!stack.empty()) {
+    const int node = stack.back();
+    stack.pop_back();
+    if (t.count[node] == 0) continue;
+    if (t.child[node] == -1) {
+      if (t.point[node] >= 0) { order.push_back(t.point[node]); seen[t.point[node]] = 1; }
+      continue;
+    }
+    for (int c = 3; c >= 0; c--) stack.push_back(t.child[node] + c);
+  }
+  for (int i = 0; i < n; i++) if (!seen[i]) order.push_back(i);  // coincident points sharing a capped leaf
+}
+
+double RepulsionRange(const std::vector<PackedNode>& nodes, const std::vector<int32_t>& order, const double* y,
+                      double* force, int from, int to) {
+  std::vector<int32_t> stack(4 * kMaxDepth + 16);
+  double zTotal = 0;
+  for (int k = from; k < to; k++) {
+    const int i = order[k];
+    const double x = y[2 * i], yy = y[2 * i + 1];
+    double z = 0, fx = 0, fy = 0;
+    int sp = 0;
+    stack[sp++] = 0;
+    while (sp > 0) {
+      const PackedNode& nd = nodes[stack[--sp]];
+      if (nd.count == 0) continue;
+      if (nd.child == -1 && nd.point == i) continue;
+      const double dx = x - nd.mx, dy = yy - nd.my;
+      const double d2 = dx * dx + dy * dy;
+      if (nd.child == -1 || nd.w2 < d2) {
+        const double m = d2 == 0 ? nd.count - 1 : nd.count;
+        const double q = 1 / (1 + d2);
+        const double mq = m * q;
+        z += mq;
+        fx += mq * q * dx; fy += mq * q * dy;
+      } else {
+        const int first = nd.child;
+        stack[sp++] = first; stack[sp++] = first + 1; stack[sp++] = first + 2; stack[sp++] = first + 3;
+      }
+    }
+    force[2 * i] = fx; force[2 * i + 1] = fy;
+    zTotal += z;
+  }
+  return zTotal;
+}
+
+// Barnes-Hut: force[2i..2i+1] = sum_j q_ij^2 (y_i - y_j); returns Z = sum_i sum_{j!=i} q_ij, q = 1/(1+|y_i-y_j|^2).
+inline double Repulsion(const double* y, int n, double theta, double* force, int threads) {
+  QuadTree tree;
+  tree.Build(y, n);
+  std::vector<PackedNode> nodes(tree.size);
+  const double theta2 = theta * theta;
+  for (int k = 0; k < tree.size; k++) {
+    PackedNode& nd = nodes[k];
+    nd.count = tree.count[k]; nd.child = tree.child[k]; nd.point = tree.point[k]; nd.pad = 0;
+    nd.mx = nd.count > 0 ? tree.comX[k] / nd.count : 0;
+    nd.my = nd.count > 0 ? tree.comY[k] / nd.count : 0;
+    const double w = 2 * tree.hw[k];
+    nd.w2 = theta2 > 0 ? w * w / theta2 : INFINITY;
+  }
+  std::vector<int32_t> order;
+  TreeOrder(tree, order, n);
+  std::vector<double> partial(std::max(1, threads), 0.0);
+  For(n, threads, [&](int t, int from, int to) { partial[t] = RepulsionRange(nodes, order, y, force, from, to); });
+  double z = 0;
+  for (double p : partial) z += p;
+  return z;
+}
+
+// Attraction for rows [from, to): out_i = sum_j p_ij q_ij (y_i - y_j). Bound by the division in q, so each row's
+// neighbours are gathered 8 at a time into vectors and q is computed in single precision, 8 divisions per
+// instruction (the sums stay accurate to ~1e-7 relative: far below the gradient's other approximations).
+#define ATTRACTION_ROWS_BODY                                                                \
+  for (int i = from; i < to; i++) {                                                         \
+    const double xi = y[2 * i], yi = y[2 * i + 1];                                          \
+    simd::V8 ax = {}, ay = {};                                                              \
+    int c = rowPtr[i];                                                                      \
+    const int end = rowPtr[i + 1];                                                          \
+    for (; c + 8 <= end; c += 8) {                                                          \
+      simd::V8 dx, dy, p;                                                                   \
+      for (int t = 0; t < 8; t++) {                                                         \
+        const int j = cols[c + t];                                                          \
+        dx[t] = static_cast<float>(xi - y[2 * j]);                                          \
+        dy[t] = static_cast<float>(yi - y[2 * j + 1]);                                      \
+        p[t] = static_cast<float>(vals[c + t]);                                             \
+      }                                                                                     \
+      const simd::V8 w = p / (1 + dx * dx + dy * dy);                                       \
+      ax += w * dx;                                                                         \
+      ay += w * dy;                                                                         \
+    }                                                                                       \
+    double sx = simd::Sum(ax), sy = simd::Sum(ay);                                          \
+    for (; c < end; c++) {                                                                  \
+      const int j = cols[c];                                                                \
+      const double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];                              \
+      const double w = vals[c] / (1 + dx * dx + dy * dy);                                   \
+      sx += w * dx; sy += w * dy;                                                           \
+    }                                                                                       \
+    out[2 * i] = sx; out[2 * i + 1] = sy;                                                   \
+  }
+
+template <typename Val>
+void AttractionRows(const int32_t* rowPtr, const int32_t* cols, const Val* vals, const double* y, double* out, int from, int to) {
+  ATTRACTION_ROWS_BODY
+}
+#if SIMD_HAS_AVX2_PATH
+template <typename Val>
+SIMD_AVX2 void AttractionRowsAvx2(const int32_t* rowPtr, const int32_t* cols, const Val* vals, const double* y, double* out, int from, int to) {
+  ATTRACTION_ROWS_BODY
+}
+#endif
+
+template <typename Val>
+void Attract(const int32_t* rowPtr, const int32_t* cols, const Val* vals, const double* y, double* out, int from, int to) {
+#if SIMD_HAS_AVX2_PATH
+  if (simd::HasAvx2()) { AttractionRowsAvx2(rowPtr, cols, vals, y, out, from, to); return; }
+#endif
+  AttractionRows(rowPtr, cols, vals, y, out, from, to);
+}
+
+// A sparse P in CSR form: row i's entries are cols/vals[rowPtr[i] .. rowPtr[i+1]).
+template <typename Val>
+struct SparseP {
+  const int32_t* rowPtr;
+  const int32_t* cols;
+  const Val* vals;
+  int n;
+};
+
+// out[2i..2i+1] = sum_j p_ij q_ij (y_i - y_j) over the sparse P.
+template <typename Val>
+void Attraction(const SparseP<Val>& p, const double* y, double* out, int threads) {
+  For(p.n, threads, [&](int, int from, int to) { Attract(p.rowPtr, p.cols, p.vals, y, out, from, to); });
+}
+
+// sum_ij p_ij log(1 + |y_i - y_j|^2): with sum p log p and log Z it gives the KL divergence (KL = sum p log p +
+// this + log Z when sum p = 1), on the iterations that report it.
+inline double KlTerm(const SparseP<float>& p, const double* y, int threads) {
+  const int32_t* rowPtr = p.rowPtr; const int32_t* cols = p.cols; const float* vals = p.vals;
+  const int n = p.n;
+  std::vector<double> partial(std::max(1, threads), 0.0);
+  For(n, threads, [&](int t, int from, int to) {
+    double sum = 0;
+    for (int i = from; i < to; i++) {
+      for (int c = rowPtr[i]; c < rowPtr[i + 1]; c++) {
+        const int j = cols[c];
+        const double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
+        // Single-precision log (several times faster than log1p; the KL is reported, not differentiated).
+        sum += vals[c] * std::log(1.0f + static_cast<float>(dx * dx + dy * dy));
+      }
+    }
+    partial[t] = sum;
+  });
+  double total = 0;
+  for (double v : partial) total += v;
+  return total;
+}
+
+// One gradient-descent step with momentum and gains (delta-bar-delta, as in every implementation), then
+// re-centring: grad = exaggeration attr - rep / Z. All arrays hold 2n doubles.
+struct DescentStep {
+  double exaggeration, invZ, momentum, lr;
+};
+
+inline void Descend(double* y, const double* attr, const double* rep, double* update, double* gains, int n, const DescentStep& s) {
+  const double exaggeration = s.exaggeration, invZ = s.invZ, momentum = s.momentum, lr = s.lr;
+  double mean[2] = {0, 0};
+  for (int k = 0; k < 2 * n; k++) {
+    const double g = exaggeration * attr[k] - rep[k] * invZ, u = update[k];
+    const double gain = g * u < 0 ? gains[k] + 0.2 : gains[k] * 0.8;
+    gains[k] = std::max(gain, 0.01);
+    update[k] = momentum * u - lr * gains[k] * g;
+    y[k] += update[k];
+    mean[k & 1] += y[k];
+  }
+  mean[0] /= n; mean[1] /= n;
+  for (int k = 0; k < 2 * n; k++) y[k] -= mean[k & 1];
+}
+
+// Conditional affinities P_j|i over each row's k neighbours: a Gaussian whose precision beta is found by binary
+// search so that the row's perplexity is the target (the same search as src/embed/affinities.ts).
+inline void ConditionalP(const float* distances, int n, int k, double perplexity, double tol, int maxIter, double* out, int threads) {
+  const double target = std::log(perplexity);
+  For(n, threads, [&](int, int from, int to) {
+    std::vector<double> row(k);
+    for (int i = from; i < to; i++) {
+      const float* d = distances + static_cast<size_t>(i) * k;
+      // Distances relative to the nearest neighbour keep exp() in range; the shift cancels in the normalisation.
+      const double d0 = d[0];
+      double beta = 1, lo = 0, hi = INFINITY;
+      for (int it = 0; it < maxIter; it++) {
+        double sum = 0, sumDP = 0;
+        for (int j = 0; j < k; j++) {
+          const double dj = d[j] - d0, v = std::exp(-beta * dj);
+          row[j] = v; sum += v; sumDP += dj * v;
+        }
+        const double entropy = std::log(sum) + beta * sumDP / sum;
+        if (std::fabs(entropy - target) < tol) break;
+        if (entropy > target) { lo = beta; beta = hi == INFINITY ? beta * 2 : (beta + hi) / 2; }
+        else { hi = beta; beta = (beta + lo) / 2; }
+      }
+      double sum = 0;
+      for (int j = 0; j < k; j++) sum += row[j];
+      for (int j = 0; j < k; j++) out[static_cast<size_t>(i) * k + j] = row[j] / sum;
+    }
+  }, 64);
+}
+
+}  // namespace tsne

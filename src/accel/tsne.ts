@@ -1,0 +1,28 @@
+/**
+ * t-SNE's native functions (native/tsne.hpp, fft_repulsion.hpp, knn.hpp) with the thread count bound: what
+ * src/embed/ builds its native GradientKernels, neighbour search and perplexity search from.
+ */
+import type { NativeAddon } from './addon.js';
+import { accelThreads, nativeAddon } from './context.js';
+
+type WithoutThreads<F> = F extends (o: infer O) => infer R ? (o: Omit<O, 'threads'>) => R : never;
+
+export type TsneNative = {
+  [K in 'repulsion' | 'repulsionFft' | 'attraction' | 'klTerm' | 'descend' | 'conditionalP' | 'knn']: WithoutThreads<NativeAddon[K]>;
+} & { threads: number };
+
+/** The native t-SNE functions on `threads` threads, or null where the addon is not built or not allowed here. */
+export function tsneNative(threads = accelThreads()): TsneNative | null {
+  const native = nativeAddon();
+  if (!native) return null;
+  return {
+    threads,
+    repulsion: (o) => native.repulsion({ ...o, threads }),
+    repulsionFft: (o) => native.repulsionFft({ ...o, threads }),
+    attraction: (o) => native.attraction({ ...o, threads }),
+    klTerm: (o) => native.klTerm({ ...o, threads }),
+    descend: (o) => native.descend(o),
+    conditionalP: (o) => native.conditionalP({ ...o, threads }),
+    knn: (o) => native.knn({ ...o, threads }),
+  };
+}

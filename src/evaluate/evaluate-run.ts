@@ -1,0 +1,251 @@
+/**
+ * Evaluating a trained run (the CLI's `ae test`): loss on a split, a picture of inputs and reconstructions, the
+ * latent k-NN accuracy, a 2-D map of the latents with its quality metrics, the loss curve. Writes
+ * RUN_DIR/vis_outputs/: reconstructions.png, latent_<method>.png, loss.png, metrics.json.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { type BackendName, initBackend, tf } from '../backend/index.js';
+import type { HistoryRow } from '../checkpoint/checkpoint.js';
+import { loadModel } from '../checkpoint/model-state.js';
+import { openRunDir, readRunConfig, type RunDir } from '../checkpoint/run-dir.js';
+import type { Config } from '../config/schema.js';
+import { batchTensor, head, type ImageSet, subset } from '../data/dataset.js';
+import { loadData } from '../data/load.js';
+import type { EmbeddingParams, EmbedMethod } from '../embed/index.js';
+import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
+import { UserError } from '../errors.js';
+import { addNoise, evaluateLoss, type NoiseOptions } from '../models/loss.js';
+import { type Autoencoder, reconstruct } from '../models/model.js';
+import { drawLatentMap, type LegendEntry } from '../render/latent-map.js';
+import { drawLossPlot } from '../render/loss-plot.js';
+import { drawReconstructions } from '../render/reconstructions.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { deriveSeed, Rng } from '../util/rng.js';
+import { encodeSet, type Latents } from './latents.js';
+import { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness } from './metrics.js';
+
+export type Split = 'test' | 'validation' | 'train';
+
+/**
+ * Training images a CAE's latent k-NN classifier is fit on (a seeded subsample): its codes are 12,544 numbers
+ * each, so encoding all 48,000 training images would take 2.4 GB. The AE's 32-number codes are all encoded.
+ */
+export const CAE_KNN_FIT_IMAGES = 5000;
+/** Points of the seeded subsample that trustworthiness is computed on (it is O(m^2) in time). */
+export const TRUSTWORTHINESS_SAMPLE = 2000;
+/** Neighbours for the k-NN accuracies and for trustworthiness. */
+const KNN_K = 5;
+const TRUST_K = 10;
+
+export interface EvaluateOptions {
+  weights?: 'best' | 'last';
+  /** Images in reconstructions.png. */
+  count?: number;
+  embed?: EmbedMethod;
+  split?: Split;
+  /** Evaluate only the first N images of the split (quick looks, tests). */
+  limit?: number;
+  /** Training latents used to fit the latent k-NN classifier (a seeded subsample when the set is larger). */
+  knnTrainLimit?: number;
+  embedOptions?: Omit<WorkerEmbedOptions, 'seed'>;
+  onMessage?: (text: string) => void;
+  /** Compute backend instead of the run's own (e.g. --device gpu). */
+  backend?: BackendName;
+}
+
+export interface LatentMetrics {
+  dim: number;
+  /** 5-NN classifier fit on training latents, scored on the split's; null for unlabelled images. */
+  knn5_accuracy: number | null;
+  knn_fit_images: number;
+}
+
+export type EmbeddingMetrics = EmbeddingParams & {
+  method: EmbedMethod;
+  description: string;
+  seconds: number;
+  /** Leave-one-out 5-NN accuracy on the 2-D map; null for unlabelled images. */
+  knn5_accuracy_2d: number | null;
+  /** Trustworthiness (k = 10) on a seeded subsample; null with too few points. */
+  trustworthiness_k10: number | null;
+  trustworthiness_sample: number;
+};
+
+/** metrics.json. `<split>_mse` is the split's reconstruction loss (e.g. test_mse). */
+export type TestMetrics = {
+  run: string;
+  weights: 'best' | 'last';
+  /** Epochs finished when the checkpoint was written. */
+  epoch: number;
+  split: Split;
+  images: number;
+  classes: string[] | null;
+  latent: LatentMetrics;
+  embedding: EmbeddingMetrics;
+} & { [K in `${Split}_mse`]?: number };
+
+export interface EvaluateResult {
+  outputDir: string;
+  files: string[];
+  metrics: TestMetrics;
+  /** latent_<method>.png's legend as drawn: one entry per class present (none for unlabelled images). */
+  mapLegend: LegendEntry[];
+}
+
+/** The run's split's loss: the value stored under `<split>_mse`. */
+export function splitLoss(metrics: TestMetrics): number {
+  return metrics[`${metrics.split}_mse`]!;
+}
+
+/** Everything the steps share: the run, its config and model, the images evaluated. */
+interface Evaluation {
+  run: RunDir;
+  config: Config;
+  model: Autoencoder;
+  epoch: number;
+  history: HistoryRow[];
+  checkpointFile: string;
+  weights: 'best' | 'last';
+  split: Split;
+  set: ImageSet;
+  train: ImageSet;
+  classNames: string[] | null;
+  noise: NoiseOptions | null;
+  outDir: string;
+  say: (text: string) => void;
+}
+
+export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}): Promise<EvaluateResult> {
+  const ev = await prepare(runDirPath, opts);
+  const files: string[] = [];
+  try {
+    const loss = await measureLoss(ev);
+    files.push(await drawReconstructionPicture(ev, opts.count ?? 10, loss));
+    ev.say('encoding latent codes');
+    const latents = encodeSet(ev.model, ev.set);
+    const latent = latentKnnAccuracy(ev, latents, opts.knnTrainLimit);
+    const method = opts.embed ?? 'tsne';
+    const { embedding, legend } = await mapLatents(ev, latents, method, opts.embedOptions ?? {}, files);
+    if (ev.history.length > 0) files.push(await drawLossCurve(ev));
+    const metrics: TestMetrics = {
+      run: ev.run.dir, weights: ev.weights, epoch: ev.epoch, split: ev.split, images: ev.set.count,
+      [`${ev.split}_mse`]: loss,
+      classes: ev.classNames, latent, embedding,
+    };
+    const metricsFile = path.join(ev.outDir, 'metrics.json');
+    writeFileAtomic(metricsFile, `${JSON.stringify(metrics, null, 2)}\n`);
+    files.push(metricsFile);
+    return { outputDir: ev.outDir, files, metrics, mapLegend: legend };
+  } finally {
+    ev.model.params.dispose();
+  }
+}
+
+/** Opens the run, checks the options, loads the data and the model; creates vis_outputs/. */
+async function prepare(runDirPath: string, opts: EvaluateOptions): Promise<Evaluation> {
+  const say = opts.onMessage ?? (() => {});
+  const run = openRunDir(runDirPath);
+  const config = readRunConfig(run);
+  const weights = opts.weights ?? 'best';
+  const checkpointFile = weights === 'best' ? run.bestCheckpoint : run.lastCheckpoint;
+  if (!fs.existsSync(checkpointFile)) {
+    throw new UserError(`${run.dir} has no ${weights} checkpoint (${checkpointFile})`,
+      weights === 'best' ? 'the run has not finished an epoch yet; try --weights last, or resume it' : 'resume or retrain the run');
+  }
+  const split = opts.split ?? 'test';
+  const count = opts.count ?? 10;
+  await initBackend(opts.backend ?? config.backend);
+  const data = await loadData(config, say);
+  let set = data[split];
+  if (opts.limit !== undefined) {
+    if (opts.limit < 2) throw new UserError(`--limit ${opts.limit} leaves nothing to evaluate`, 'pass --limit 2 or more (t-SNE needs more than 90 points)');
+    set = head(set, opts.limit);
+  }
+  if (count < 1) throw new UserError(`--count ${count}: reconstructions.png needs at least one image`, 'pass --count 1 or more');
+  if (count > set.count) throw new UserError(`--count ${count} is more than the ${set.count} images of the ${split} split`);
+  const { model, epoch, history } = loadModel(config, checkpointFile);
+  const outDir = path.join(run.dir, 'vis_outputs');
+  fs.mkdirSync(outDir, { recursive: true });
+  const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
+  return { run, config, model, epoch, history, checkpointFile, weights, split, set, train: data.train, classNames: data.classNames, noise, outDir, say };
+}
+
+async function measureLoss(ev: Evaluation): Promise<number> {
+  ev.say(`evaluating ${ev.config.model_type} from ${ev.checkpointFile} (after epoch ${ev.epoch}) on ${ev.set.count} ${ev.split} images`);
+  const loss = await evaluateLoss(ev.model, ev.set, ev.noise, deriveSeed(ev.config.seed, 'test'));
+  ev.say(`${ev.split} loss (MSE): ${loss.toFixed(6)}`);
+  return loss;
+}
+
+/** reconstructions.png: `count` seeded random images (noisy input for denoising runs), each over its reconstruction. */
+async function drawReconstructionPicture(ev: Evaluation, count: number, loss: number): Promise<string> {
+  const { config, set, noise } = ev;
+  const picks = new Rng(deriveSeed(config.seed, 'test-pictures')).permutation(set.count).subarray(0, count);
+  const chosen = subset(set, picks);
+  const [inputs, recons] = tf.tidy(() => {
+    const x = batchTensor(chosen, null, 0, chosen.count);
+    const input = noise ? addNoise(x, noise, deriveSeed(config.seed, 'test-pictures-noise')) : x;
+    return [input, reconstruct(ev.model, input, { training: false, seed: 0 })];
+  });
+  const rows = [
+    ...(noise ? [{ label: `noisy input (σ ${config.noise_std})`, pixels: inputs.dataSync() as Float32Array }] : []),
+    { label: noise ? 'clean' : 'input', pixels: chosen.images },
+    { label: 'reconstruction', pixels: recons.dataSync() as Float32Array },
+  ];
+  tf.dispose([inputs, recons]);
+  const file = path.join(ev.outDir, 'reconstructions.png');
+  const names = ev.classNames;
+  const columnLabels = names ? Array.from(chosen.labels, (l) => names[l] ?? String(l)) : Array.from(picks, (i) => `#${i}`);
+  const title = `${config.model_type}${config.denoising ? ' (denoising)' : ''} ${config.name}: ${ev.split} images and reconstructions, MSE ${loss.toFixed(5)}`;
+  await drawReconstructions({ rows, columnLabels, height: set.height, width: set.width, channels: set.channels, title }, file);
+  return file;
+}
+
+function seededSubset(set: ImageSet, limit: number, seed: number): ImageSet {
+  if (set.count <= limit) return set;
+  const idx = new Rng(seed).permutation(set.count).subarray(0, limit).slice().sort();
+  return subset(set, idx);
+}
+
+/** The 5-NN classifier on the latents (fit on training latents); unlabelled image folders get null. */
+function latentKnnAccuracy(ev: Evaluation, latents: Latents, knnTrainLimit?: number): LatentMetrics {
+  const limit = knnTrainLimit ?? (ev.config.model_type === 'AE' ? Infinity : CAE_KNN_FIT_IMAGES);
+  const knnTrain = seededSubset(ev.train, limit, deriveSeed(ev.config.seed, 'knn-train'));
+  if (!ev.classNames) return { dim: latents.dim, knn5_accuracy: null, knn_fit_images: 0 };
+  const trainLatents = encodeSet(ev.model, knnTrain);
+  const accuracy = knnAccuracy(trainLatents.codes, knnTrain.labels, latents.codes, ev.set.labels, latents.dim, KNN_K);
+  ev.say(`latent 5-NN accuracy (fit on ${knnTrain.count} training latents): ${accuracy.toFixed(4)}`);
+  return { dim: latents.dim, knn5_accuracy: accuracy, knn_fit_images: knnTrain.count };
+}
+
+/** latent_<method>.png: the latents mapped to 2-D on a worker thread, and the map's quality metrics. */
+async function mapLatents(ev: Evaluation, latents: Latents, method: EmbedMethod, embedOptions: Omit<WorkerEmbedOptions, 'seed'>,
+  files: string[]): Promise<{ embedding: EmbeddingMetrics; legend: LegendEntry[] }> {
+  const { config, set } = ev;
+  ev.say(`mapping ${set.count} latents of ${latents.dim} numbers to 2-D with ${method}`);
+  const t0 = performance.now();
+  const map = await embedInWorker(latents.codes, set.count, latents.dim, method, { seed: config.seed, ...embedOptions });
+  const seconds = (performance.now() - t0) / 1000;
+  const mapKnn = ev.classNames && set.count > KNN_K ? leaveOneOutKnnAccuracy(map.coords, set.labels, 2, KNN_K) : null;
+  const trust = set.count > 3 * TRUST_K + 1
+    ? trustworthiness(latents.codes, latents.dim, map.coords, 2, set.count, TRUST_K, TRUSTWORTHINESS_SAMPLE, config.seed) : null;
+  const file = path.join(ev.outDir, `latent_${method}.png`);
+  const { legend } = await drawLatentMap({
+    coords: map.coords, labels: ev.classNames ? set.labels : null, classNames: ev.classNames ?? [], images: set.images,
+    height: set.height, width: set.width, channels: set.channels, seed: config.seed,
+    title: `${map.description} of ${set.count} ${ev.split} latents (${latents.dim}-d) — ${config.model_type} ${config.name}`,
+  }, file);
+  files.push(file);
+  const embedding: EmbeddingMetrics = {
+    method, description: map.description, ...map.params, seconds: Number(seconds.toFixed(2)), knn5_accuracy_2d: mapKnn,
+    trustworthiness_k10: trust, trustworthiness_sample: Math.min(TRUSTWORTHINESS_SAMPLE, set.count),
+  };
+  return { embedding, legend };
+}
+
+async function drawLossCurve(ev: Evaluation): Promise<string> {
+  const file = path.join(ev.outDir, 'loss.png');
+  await drawLossPlot(ev.history, `${ev.config.model_type} ${ev.config.name}: loss per epoch`, file);
+  return file;
+}

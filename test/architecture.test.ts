@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from './helpers.js';
+
+/**
+ * The pipeline's stages, lowest first. A module may import from its own stage or from stages below it, never
+ * from one above: data does not know about models, models not about training, evaluation not about training.
+ */
+const STAGES = ['errors.ts', 'util', 'config', 'accel', 'backend', 'data', 'models', 'checkpoint', 'train', 'embed', 'render', 'evaluate', 'cli', 'cli.ts', 'index.ts'];
+
+function sourceFiles(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f));
+}
+
+/** The relative imports of a file (static, dynamic, type-only and re-exports alike), resolved to .ts paths. */
+function importsOf(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
+  return specs.map((s) => path.resolve(path.dirname(file), s.replace(/\.js$/, '.ts')));
+}
+
+const stageOf = (file: string): number => {
+  const rel = path.relative(path.join(ROOT, 'src'), file);
+  const stage = STAGES.indexOf(rel.includes(path.sep) ? rel.split(path.sep)[0]! : rel);
+  assert.ok(stage >= 0, `${rel} belongs to no stage; add its folder to STAGES`);
+  return stage;
+};
+
+const src = sourceFiles(path.join(ROOT, 'src'));
+const graph = new Map(src.map((f) => [f, importsOf(f)]));
+
+test('imports flow one way: no module imports from a later pipeline stage', () => {
+  const upward: string[] = [];
+  for (const [file, deps] of graph) {
+    for (const dep of deps) {
+      assert.ok(fs.existsSync(dep), `${file} imports ${dep}, which does not exist`);
+      if (stageOf(dep) > stageOf(file)) upward.push(`${path.relative(ROOT, file)} -> ${path.relative(ROOT, dep)}`);
+    }
+  }
+  assert.deepEqual(upward, []);
+});
+
+test('the module graph has no import circle (type-only imports included)', () => {
+  const state = new Map<string, 'open' | 'done'>();
+  const circles: string[] = [];
+  const visit = (file: string, trail: string[]): void => {
+    if (state.get(file) === 'done') return;
+    if (state.get(file) === 'open') {
+      circles.push([...trail.slice(trail.indexOf(file)), file].map((f) => path.relative(ROOT, f)).join(' -> '));
+      return;
+    }
+    state.set(file, 'open');
+    for (const dep of graph.get(file) ?? []) visit(dep, [...trail, file]);
+    state.set(file, 'done');
+  };
+  for (const file of graph.keys()) visit(file, []);
+  assert.deepEqual(circles, []);
+});
+
+test('only src/accel/ loads or calls the native addon, or names one of our kernels', () => {
+  const outside = src.filter((f) => !f.includes(`${path.sep}accel${path.sep}`));
+  for (const file of outside) {
+    const text = fs.readFileSync(file, 'utf8');
+    assert.ok(!/ae_native|accel\/addon\.js|createRequire\([^)]*\)\(['"].*\.node/.test(text), `${path.relative(ROOT, file)} reaches for the addon`);
+    assert.ok(!/'Ae[A-Z]\w+'|runKernel\(/.test(text), `${path.relative(ROOT, file)} names a kernel`);
+  }
+  // And the guard itself can fail: the accel folder does reach for the addon.
+  assert.ok(src.some((f) => f.includes(`${path.sep}accel${path.sep}`) && /ae_native/.test(fs.readFileSync(f, 'utf8'))));
+});
+
+test('no source file is over 400 lines (TypeScript and native)', () => {
+  const native = fs.readdirSync(path.join(ROOT, 'native')).map((f) => path.join(ROOT, 'native', f));
+  const long = [...src, ...native]
+    .map((f) => ({ file: path.relative(ROOT, f), lines: fs.readFileSync(f, 'utf8').split('\n').length }))
+    .filter((f) => f.lines > 400);
+  assert.deepEqual(long, []);
+});
