@@ -27,7 +27,7 @@ const count = (v: string): number => {
   return n;
 };
 const opts = new Command('bench:parity')
-  .description('our training against PyTorch\'s from the same initial weights and batches, loss curve by loss curve')
+  .description("our training against PyTorch's from the same initial weights and batches, loss curve by loss curve")
   .addOption(new Option('--model <type>', 'AE or CAE').choices(['AE', 'CAE']).default('AE'))
   .option('--steps <n>', 'training steps (default: AE 300, CAE 100)', count)
   .option('--batch <n>', 'batch size (default: AE 128, CAE 16)', count)
@@ -48,7 +48,12 @@ function fileOrderSets(): { train: ImageSet; val: ImageSet } {
   const file = path.join(mnistDir, MNIST_FILES.trainImages.name);
   const img = parseIdxImages(fs.readFileSync(file), file);
   const make = (from: number, count: number): ImageSet => ({
-    images: img.images.subarray(from * 784, (from + count) * 784), labels: new Uint8Array(count), count, height: 28, width: 28, channels: 1,
+    images: img.images.subarray(from * 784, (from + count) * 784),
+    labels: new Uint8Array(count),
+    count,
+    height: 28,
+    width: 28,
+    channels: 1,
   });
   const nTrain = steps * batch;
   return { train: make(0, nTrain), val: make(nTrain, nVal) };
@@ -62,8 +67,14 @@ const varList = model.params.trainable();
 const { train, val } = fileOrderSets();
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-parity-'));
-fs.writeFileSync(path.join(dir, 'weights.json'), JSON.stringify(model.params.variables.map((v) => ({ name: v.name, shape: v.variable.shape }))));
-fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat(model.params.variables.map((v) => Buffer.from((v.variable.dataSync() as Float32Array).buffer))));
+fs.writeFileSync(
+  path.join(dir, 'weights.json'),
+  JSON.stringify(model.params.variables.map((v) => ({ name: v.name, shape: v.variable.shape }))),
+);
+fs.writeFileSync(
+  path.join(dir, 'weights.bin'),
+  Buffer.concat(model.params.variables.map((v) => Buffer.from((v.variable.dataSync() as Float32Array).buffer))),
+);
 
 const ours: Array<{ step: number; train: number; val?: number }> = [];
 const t0 = performance.now();
@@ -78,8 +89,11 @@ for (let s = 0; s < steps; s++) {
 const oursSeconds = (performance.now() - t0) / 1000;
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference_parity.py');
-const r = spawnSync('/usr/bin/python3', [script, kind, dir, mnistDir, String(steps), String(batch), String(every), String(nVal)],
-  { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, maxBuffer: 1 << 26 });
+const r = spawnSync('/usr/bin/python3', [script, kind, dir, mnistDir, String(steps), String(batch), String(every), String(nVal)], {
+  encoding: 'utf8',
+  env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+  maxBuffer: 1 << 26,
+});
 fs.rmSync(dir, { recursive: true, force: true });
 if (r.status !== 0) {
   console.log(`PyTorch side failed (needs /usr/bin/python3 with torch): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
@@ -87,10 +101,13 @@ if (r.status !== 0) {
 }
 const theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as Array<{ step: number; train: number; val?: number }>;
 
-console.log(`${kind}, batch ${batch}, ${steps} steps on MNIST training images in file order, same initial weights, dropout 0 (ours: ${oursSeconds.toFixed(0)} s)`);
+console.log(
+  `${kind}, batch ${batch}, ${steps} steps on MNIST training images in file order, same initial weights, dropout 0 (ours: ${oursSeconds.toFixed(0)} s)`,
+);
 console.log('| step | ours train | PyTorch train | ours val (inference mode) | PyTorch val |');
 console.log('| ---: | ---: | ---: | ---: | ---: |');
-let worstTrain = 0, worstVal = 0;
+let worstTrain = 0,
+  worstVal = 0;
 ours.forEach((o, i) => {
   const p = theirs[i]!;
   worstTrain = Math.max(worstTrain, Math.abs(o.train - p.train) / p.train);

@@ -21,12 +21,14 @@ import { createOptimizer, trainStep } from '../src/train/trainer.js';
 import { FusedAdamOptimizer } from '../src/train/adam.js';
 
 const cli = new Command('bench:train')
-  .description('training and inference samples/s of our AE and CAE, and PyTorch\'s on the same CPU when available')
-  .addOption(new Option('--models <list>', 'comma-separated models').default('AE,CAE').argParser((v) => {
-    const list = v.split(',');
-    for (const m of list) if (m !== 'AE' && m !== 'CAE') throw new Error(`--models: ${m} is not AE or CAE`);
-    return list;
-  }))
+  .description("training and inference samples/s of our AE and CAE, and PyTorch's on the same CPU when available")
+  .addOption(
+    new Option('--models <list>', 'comma-separated models').default('AE,CAE').argParser((v) => {
+      const list = v.split(',');
+      for (const m of list) if (m !== 'AE' && m !== 'CAE') throw new Error(`--models: ${m} is not AE or CAE`);
+      return list;
+    }),
+  )
   .option('--no-reference', 'skip the PyTorch reference')
   .parse();
 const opts = cli.opts<{ models: string | string[]; reference: boolean }>();
@@ -40,11 +42,19 @@ function measure(fn: () => void, samplesPerCall: number, warmup: number, minSeco
   for (let i = 0; i < warmup; i++) fn();
   let reps = 0;
   const t0 = performance.now();
-  while (reps < minReps || performance.now() - t0 < minSeconds * 1000) { fn(); reps++; }
+  while (reps < minReps || performance.now() - t0 < minSeconds * 1000) {
+    fn();
+    reps++;
+  }
   return (reps * samplesPerCall) / ((performance.now() - t0) / 1000);
 }
 
-interface Row { model: string; train: number; infer: number; rssMB: number }
+interface Row {
+  model: string;
+  train: number;
+  infer: number;
+  rssMB: number;
+}
 
 /**
  * Wraps every wasm kernel with a timer. The wasm backend runs kernels synchronously, so wall time around the
@@ -93,8 +103,11 @@ function profileSteps(label: string, step: () => void, steps: number): void {
   const totalMs = performance.now() - t0;
   const kernels = [...kernelTimer.exclusiveMs()].sort((a, b) => b[1] - a[1]);
   const inKernels = kernels.reduce((sum, [, ms]) => sum + ms, 0);
-  console.log(`  ${label}: ${(totalMs / steps).toFixed(1)} ms per step; kernels and the optimizer step ${(100 * inKernels / totalMs).toFixed(0)}%, the rest (JS: dispatch, autodiff tape, dropout masks, batch handling) ${(100 - 100 * inKernels / totalMs).toFixed(0)}%`);
-  for (const [name, ms] of kernels.slice(0, 10)) console.log(`    ${name.padEnd(22)} ${(100 * ms / totalMs).toFixed(1).padStart(5)}%  ${(ms / steps).toFixed(2)} ms/step`);
+  console.log(
+    `  ${label}: ${(totalMs / steps).toFixed(1)} ms per step; kernels and the optimizer step ${((100 * inKernels) / totalMs).toFixed(0)}%, the rest (JS: dispatch, autodiff tape, dropout masks, batch handling) ${(100 - (100 * inKernels) / totalMs).toFixed(0)}%`,
+  );
+  for (const [name, ms] of kernels.slice(0, 10))
+    console.log(`    ${name.padEnd(22)} ${((100 * ms) / totalMs).toFixed(1).padStart(5)}%  ${(ms / steps).toFixed(2)} ms/step`);
 }
 
 function benchOurs(kind: 'AE' | 'CAE'): Row {
@@ -105,7 +118,9 @@ function benchOurs(kind: 'AE' | 'CAE'): Row {
   const x = tf.randomUniform([TRAIN_BATCH, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
   let step = 0;
   const slow = kind === 'CAE';
-  const oneStep = () => { trainStep(model, optimizer, vars, x, config, 0, step++); };
+  const oneStep = () => {
+    trainStep(model, optimizer, vars, x, config, 0, step++);
+  };
   const train = measure(oneStep, TRAIN_BATCH, 1, slow ? 20 : 5, slow ? 2 : 20);
   profileSteps(`${kind} training step profile`, oneStep, slow ? 2 : 20);
   // The CAE's activations for 1000 images at once exceed what the 32-bit wasm heap can hold, so it infers the
@@ -135,7 +150,10 @@ function benchPytorch(kinds: string[]): Record<string, { train: number; infer: n
     console.log('PyTorch reference skipped: /usr/bin/python3 has no torch (apt-get install python3-torch to compare)');
     return null;
   }
-  const r = spawnSync('/usr/bin/python3', [script, kinds.join(','), String(TRAIN_BATCH), String(INFER_BATCH)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  const r = spawnSync('/usr/bin/python3', [script, kinds.join(','), String(TRAIN_BATCH), String(INFER_BATCH)], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+  });
   if (r.status !== 0) {
     console.log(`PyTorch reference failed: ${r.stderr.trim().split('\n').pop()}`);
     return null;
@@ -143,20 +161,34 @@ function benchPytorch(kinds: string[]): Record<string, { train: number; infer: n
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n.toFixed(1);
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 
 await initBackend('wasm');
 kernelTimer = instrumentKernels(); // after initBackend: it registers the native kernels
-console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend (single-threaded under Node), native kernels ${nativeBuilt() ? `on, ${os.availableParallelism()} threads` : 'not built'}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend (single-threaded under Node), native kernels ${nativeBuilt() ? `on, ${os.availableParallelism()} threads` : 'not built'}; load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log(`training: forward + backward + Adam, batch ${TRAIN_BATCH}, after warm-up; inference: batch ${INFER_BATCH} (CAE: 4 x 250)`);
-const ours = models.map((m) => { const r = benchOurs(m); console.log(`  ours ${m}: train ${fmt(r.train)} samples/s, infer ${fmt(r.infer)} samples/s, peak RSS so far ${r.rssMB.toFixed(0)} MB`); return r; });
+const ours = models.map((m) => {
+  const r = benchOurs(m);
+  console.log(`  ours ${m}: train ${fmt(r.train)} samples/s, infer ${fmt(r.infer)} samples/s, peak RSS so far ${r.rssMB.toFixed(0)} MB`);
+  return r;
+});
 const ref = withReference ? benchPytorch(models) : null;
 console.log('');
 console.log('| model | ours train (samples/s) | ours infer | PyTorch train | PyTorch infer | train ratio | infer ratio |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of ours) {
   const p = ref?.[r.model];
-  const cells = p ? [fmt(p.train), fmt(p.infer), `${(r.train / p.train).toFixed(2)}x`, `${(r.infer / p.infer).toFixed(2)}x`] : ['-', '-', '-', '-'];
+  const cells = p
+    ? [fmt(p.train), fmt(p.infer), `${(r.train / p.train).toFixed(2)}x`, `${(r.infer / p.infer).toFixed(2)}x`]
+    : ['-', '-', '-', '-'];
   console.log(`| ${r.model} | ${fmt(r.train)} | ${fmt(r.infer)} | ${cells.join(' | ')} |`);
 }
-if (ref) console.log(`PyTorch ${spawnSync('/usr/bin/python3', ['-c', 'import torch;print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim()}: best of 1 and 2 torch threads per model, OPENBLAS_NUM_THREADS=1`);
+if (ref)
+  console.log(
+    `PyTorch ${spawnSync('/usr/bin/python3', ['-c', 'import torch;print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim()}: best of 1 and 2 torch threads per model, OPENBLAS_NUM_THREADS=1`,
+  );

@@ -27,8 +27,8 @@ import { bestKernels } from '../src/embed/kernels.js';
 import { train } from '../src/train/trainer.js';
 
 const opts = new Command('bench:tsne')
-  .description('our t-SNE against scikit-learn\'s on the same points: seconds, 2-D 5-NN accuracy, trustworthiness')
-  .option('--run <dir>', 'take the latents from this run\'s best AE (default: train one in runs/bench-ae)')
+  .description("our t-SNE against scikit-learn's on the same points: seconds, 2-D 5-NN accuracy, trustworthiness")
+  .option('--run <dir>', "take the latents from this run's best AE (default: train one in runs/bench-ae)")
   .option('--mnist <dir>', 'MNIST folder', process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist'))
   .option('--large', 'also all 70,000 MNIST images (PCA-50), ours only')
   .option('--large-only', 'only the 70,000-point run')
@@ -46,14 +46,27 @@ function sklearn(x: Float32Array, n: number, dim: number): { seconds: number; co
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-bench-tsne-'));
   fs.writeFileSync(path.join(dir, 'in.bin'), Buffer.from(x.buffer, x.byteOffset, n * dim * 4));
-  const r = spawnSync('/usr/bin/python3', [path.join(here, 'reference_tsne.py'), path.join(dir, 'in.bin'), String(n), String(dim), path.join(dir, 'out.bin')], { encoding: 'utf8' });
-  if (r.status !== 0) { console.log(`  scikit-learn failed: ${r.stderr.trim().split('\n').pop()}`); return null; }
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [path.join(here, 'reference_tsne.py'), path.join(dir, 'in.bin'), String(n), String(dim), path.join(dir, 'out.bin')],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) {
+    console.log(`  scikit-learn failed: ${r.stderr.trim().split('\n').pop()}`);
+    return null;
+  }
   const coords = new Float32Array(fs.readFileSync(path.join(dir, 'out.bin')).buffer.slice(0));
   fs.rmSync(dir, { recursive: true, force: true });
   return { seconds: Number(r.stdout.trim()), coords };
 }
 
-interface Row { input: string; impl: string; seconds: number; knn: number; trust: { all: number | null; sub: number } }
+interface Row {
+  input: string;
+  impl: string;
+  seconds: number;
+  knn: number;
+  trust: { all: number | null; sub: number };
+}
 
 /** Trustworthiness (k = 10), two ways: exact over all points (up to 10,000 points; all pairs of 70k would take
  *  too long), and the mean over 5 seeded 2,000-point subsamples (the protocol of test mode's metrics.json). The
@@ -69,22 +82,46 @@ const rows: Row[] = [];
 function compare(name: string, x: Float32Array, n: number, dim: number, labels: Uint8Array, withReference: boolean): void {
   console.log(`${name}: ${n} points x ${dim}`);
   const t0 = performance.now();
-  const ours = tsne(x, n, dim, { seed: 0, onStage: (s) => console.log(`  ours: ${s} from ${((performance.now() - t0) / 1000).toFixed(1)} s`) });
+  const ours = tsne(x, n, dim, {
+    seed: 0,
+    onStage: (s) => console.log(`  ours: ${s} from ${((performance.now() - t0) / 1000).toFixed(1)} s`),
+  });
   const seconds = (performance.now() - t0) / 1000;
   const how = ours.repulsion === 'fft' ? 'FFT' : `Barnes-Hut ${ours.theta}`;
-  const row = { input: name, impl: `ours (${how}, ${bestKernels().name} kernels)`, seconds, knn: leaveOneOutKnnAccuracy(ours.embedding, labels, 2, 5), trust: trust(x, dim, ours.embedding, n) };
+  const row = {
+    input: name,
+    impl: `ours (${how}, ${bestKernels().name} kernels)`,
+    seconds,
+    knn: leaveOneOutKnnAccuracy(ours.embedding, labels, 2, 5),
+    trust: trust(x, dim, ours.embedding, n),
+  };
   rows.push(row);
-  console.log(`  ours: ${seconds.toFixed(1)} s, 5-NN ${row.knn.toFixed(4)}, trustworthiness ${fmt(row.trust.all, 5)} (all points), ${row.trust.sub.toFixed(5)} (5 x 2,000), KL ${ours.kl.toFixed(3)}`);
+  console.log(
+    `  ours: ${seconds.toFixed(1)} s, 5-NN ${row.knn.toFixed(4)}, trustworthiness ${fmt(row.trust.all, 5)} (all points), ${row.trust.sub.toFixed(5)} (5 x 2,000), KL ${ours.kl.toFixed(3)}`,
+  );
   if (!withReference) return;
   const ref = sklearn(x, n, dim);
   if (!ref) return;
-  const refRow = { input: name, impl: 'scikit-learn TSNE()', seconds: ref.seconds, knn: leaveOneOutKnnAccuracy(ref.coords, labels, 2, 5), trust: trust(x, dim, ref.coords, n) };
+  const refRow = {
+    input: name,
+    impl: 'scikit-learn TSNE()',
+    seconds: ref.seconds,
+    knn: leaveOneOutKnnAccuracy(ref.coords, labels, 2, 5),
+    trust: trust(x, dim, ref.coords, n),
+  };
   rows.push(refRow);
-  console.log(`  scikit-learn: ${ref.seconds.toFixed(1)} s, 5-NN ${refRow.knn.toFixed(4)}, trustworthiness ${fmt(refRow.trust.all, 5)} (all points), ${refRow.trust.sub.toFixed(5)} (5 x 2,000); time ratio ours/sklearn ${(seconds / ref.seconds).toFixed(2)}`);
+  console.log(
+    `  scikit-learn: ${ref.seconds.toFixed(1)} s, 5-NN ${refRow.knn.toFixed(4)}, trustworthiness ${fmt(refRow.trust.all, 5)} (all points), ${refRow.trust.sub.toFixed(5)} (5 x 2,000); time ratio ours/sklearn ${(seconds / ref.seconds).toFixed(2)}`,
+  );
 }
 
 await initBackend('wasm');
-console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 const data = await loadMnist(mnistDir, 0.2, 0);
 
 const largeOnly = opts.largeOnly === true;
@@ -113,12 +150,21 @@ if (runDir && !largeOnly) {
 if (opts.large || largeOnly) {
   const n = data.train.count + data.validation.count + data.test.count;
   const all = new Float32Array(n * 784);
-  all.set(data.train.images); all.set(data.validation.images, data.train.images.length); all.set(data.test.images, data.train.images.length + data.validation.images.length);
+  all.set(data.train.images);
+  all.set(data.validation.images, data.train.images.length);
+  all.set(data.test.images, data.train.images.length + data.validation.images.length);
   const labels = new Uint8Array(n);
-  labels.set(data.train.labels); labels.set(data.validation.labels, data.train.count); labels.set(data.test.labels, data.train.count + data.validation.count);
+  labels.set(data.train.labels);
+  labels.set(data.validation.labels, data.train.count);
+  labels.set(data.test.labels, data.train.count + data.validation.count);
   compare('PCA-50 of all 70k MNIST images', pca(all, n, 784, 50, 0).scores, n, 50, labels, false);
 }
 
-console.log('\n| input | implementation | wall time (s) | 2-D 5-NN accuracy | trustworthiness, all points | trustworthiness, mean of 5 x 2,000 |');
+console.log(
+  '\n| input | implementation | wall time (s) | 2-D 5-NN accuracy | trustworthiness, all points | trustworthiness, mean of 5 x 2,000 |',
+);
 console.log('| --- | --- | ---: | ---: | ---: | ---: |');
-for (const r of rows) console.log(`| ${r.input} | ${r.impl} | ${r.seconds.toFixed(1)} | ${r.knn.toFixed(3)} | ${fmt(r.trust.all, 4)} | ${r.trust.sub.toFixed(4)} |`);
+for (const r of rows)
+  console.log(
+    `| ${r.input} | ${r.impl} | ${r.seconds.toFixed(1)} | ${r.knn.toFixed(3)} | ${fmt(r.trust.all, 4)} | ${r.trust.sub.toFixed(4)} |`,
+  );

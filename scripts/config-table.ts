@@ -18,7 +18,8 @@ export function configTable(): string {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv.includes('--write')) {
   const readmePath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
   const readme = fs.readFileSync(readmePath, 'utf8');
-  const start = readme.indexOf(BEGIN), end = readme.indexOf(END);
+  const start = readme.indexOf(BEGIN),
+    end = readme.indexOf(END);
   if (start < 0 || end < 0) throw new Error(`README.md lacks the markers ${BEGIN} ... ${END}`);
   fs.writeFileSync(readmePath, `${readme.slice(0, start + BEGIN.length)}\n${configTable()}\n${readme.slice(end)}`);
   console.log('README.md config table updated');

@@ -98,12 +98,20 @@ function uniqueName(config: Config): string {
 async function trainCommand(flags: TrainFlags): Promise<void> {
   const gpu = await deviceBackend(flags.device);
   const overrides = {
-    name: flags.name, project: flags.project, epochs: flags.epochs, batch_size: flags.batchSize, lr: flags.lr, seed: flags.seed, backend: gpu ?? flags.backend,
+    name: flags.name,
+    project: flags.project,
+    epochs: flags.epochs,
+    batch_size: flags.batchSize,
+    lr: flags.lr,
+    seed: flags.seed,
+    backend: gpu ?? flags.backend,
   };
   let config = loadConfig(flags.config, overrides);
   if (flags.unique) config = { ...config, name: uniqueName(config) };
   await withSignals((opts) => train(config, opts));
-  console.log(`run directory: ${path.join(config.project, config.name)} (config.yaml, weights/best.ckpt, weights/last.ckpt, history.jsonl, train.log)`);
+  console.log(
+    `run directory: ${path.join(config.project, config.name)} (config.yaml, weights/best.ckpt, weights/last.ckpt, history.jsonl, train.log)`,
+  );
 }
 
 async function resumeCommand(runDir: string, flags: { epochs?: number; device?: string }): Promise<void> {
@@ -126,17 +134,31 @@ async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
   // t-SNE progress: a bar with the KL divergence on a terminal, a line at every report otherwise.
   const tty = Boolean(process.stdout.isTTY) && !process.env.CI;
   let bar: cliProgress.SingleBar | null = null;
-  const stopBar = () => { bar?.stop(); bar = null; };
+  const stopBar = () => {
+    bar?.stop();
+    bar = null;
+  };
   let lastReported = 0;
   try {
     const result = await evaluateRun(runDir, {
-      weights: flags.weights, count: flags.count, embed: flags.embed, split: flags.split, limit: flags.limit, backend,
-      onMessage: (text) => { stopBar(); console.log(text); },
+      weights: flags.weights,
+      count: flags.count,
+      embed: flags.embed,
+      split: flags.split,
+      limit: flags.limit,
+      backend,
+      onMessage: (text) => {
+        stopBar();
+        console.log(text);
+      },
       embedOptions: {
         reportEvery: TSNE_DEFAULTS.callbackEvery,
         onStage: (stage) => {
           if (stage === 'optimisation' && tty) {
-            bar = new cliProgress.SingleBar({ format: 't-SNE {bar} {value}/{total} iterations | KL {kl} | eta {eta_formatted}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+            bar = new cliProgress.SingleBar(
+              { format: 't-SNE {bar} {value}/{total} iterations | KL {kl} | eta {eta_formatted}', hideCursor: true, clearOnComplete: true },
+              cliProgress.Presets.shades_classic,
+            );
             bar.start(TSNE_TOTAL_ITERATIONS, 0, { kl: '-' });
           } else if (!tty) {
             console.log(`  t-SNE: ${stage}`);
@@ -173,7 +195,7 @@ function addTestOptions(cmd: Command): Command {
 function addTrainOptions(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'config file (YAML or JSON); keys not given take their defaults')
-    .option('-n, --name <name>', 'run name (overrides the config\'s `name`)')
+    .option('-n, --name <name>', "run name (overrides the config's `name`)")
     .option('--project <dir>', 'folder that holds runs (overrides `project`)')
     .option('--epochs <n>', 'number of epochs (overrides `epochs`)', intArg)
     .option('--batch-size <n>', 'batch size (overrides `batch_size`)', intArg)
@@ -186,24 +208,33 @@ function addTrainOptions(cmd: Command): Command {
 
 function buildProgram(): Command {
   const program = new Command('ae')
-    .description('Train, resume and evaluate autoencoders (AE, CAE, denoising) on MNIST, Fashion-MNIST or your own image folders; see README.md')
+    .description(
+      'Train, resume and evaluate autoencoders (AE, CAE, denoising) on MNIST, Fashion-MNIST or your own image folders; see README.md',
+    )
     .option('--verbose', 'show stack traces for errors')
     .showHelpAfterError()
-    .hook('preAction', (cmd) => { if (cmd.opts().verbose) verbose = true; });
+    .hook('preAction', (cmd) => {
+      if (cmd.opts().verbose) verbose = true;
+    });
 
-  addTrainOptions(program.command('train').description('start a new training run in <project>/<name>/'))
-    .action((flags: TrainFlags) => trainCommand(flags));
+  addTrainOptions(program.command('train').description('start a new training run in <project>/<name>/')).action((flags: TrainFlags) =>
+    trainCommand(flags),
+  );
 
-  program.command('resume')
+  program
+    .command('resume')
     .description('continue an interrupted run from its weights/last.ckpt')
     .argument('<run_dir>', 'the run directory, e.g. runs/mnist-ae')
     .option('--epochs <n>', 'train up to this many epochs in total (to extend a finished run)', intArg)
     .addOption(new Option('-d, --device <device>', 'cpu, or gpu (WebGPU; needs a GPU adapter)').choices(['cpu', 'gpu']))
     .action((runDir: string, flags: { epochs?: number; device?: string }) => resumeCommand(runDir, flags));
 
-  addTestOptions(program.command('test')
-    .description('evaluate a run: test loss, reconstructions.png, latent_<method>.png, loss.png, metrics.json in <run_dir>/vis_outputs/')
-    .argument('<run_dir>', 'the run directory, e.g. runs/mnist-ae'))
+  addTestOptions(
+    program
+      .command('test')
+      .description('evaluate a run: test loss, reconstructions.png, latent_<method>.png, loss.png, metrics.json in <run_dir>/vis_outputs/')
+      .argument('<run_dir>', 'the run directory, e.g. runs/mnist-ae'),
+  )
     .addOption(new Option('-d, --device <device>', 'cpu, or gpu (WebGPU; needs a GPU adapter)').choices(['cpu', 'gpu']))
     .action((runDir: string, flags: TestFlags) => testCommand(runDir, flags));
 
@@ -246,11 +277,17 @@ main(process.argv).catch((e: unknown) => {
     if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
   } else if (/memory access out of bounds|Cannot enlarge memory|Out of memory/i.test(String((e as Error)?.message))) {
     // The WebAssembly heap is 32-bit: a CAE with a large batch can outgrow it.
-    process.stderr.write(`error: the WebAssembly backend ran out of memory (${(e as Error).message})\n  hint: lower batch_size (the CAE at batch 128 peaks near 3 GB); checkpoints already written are intact\n`);
+    process.stderr.write(
+      `error: the WebAssembly backend ran out of memory (${(e as Error).message})\n  hint: lower batch_size (the CAE at batch 128 peaks near 3 GB); checkpoints already written are intact\n`,
+    );
     if (verbose) process.stderr.write(`${(e as Error).stack}\n`);
   } else {
     process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
-    process.stderr.write(verbose ? `${(e as Error)?.stack}\n` : 'this looks like a bug; run again with --verbose (or DEBUG=1) for the stack trace, and report it\n');
+    process.stderr.write(
+      verbose
+        ? `${(e as Error)?.stack}\n`
+        : 'this looks like a bug; run again with --verbose (or DEBUG=1) for the stack trace, and report it\n',
+    );
   }
   process.exit(EXIT_USER_ERROR);
 });

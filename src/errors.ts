@@ -3,7 +3,10 @@
  * how to fix it. The CLI prints these without a stack trace; anything else is a bug and shows its stack.
  */
 export class UserError extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(hint ? `${message}\n  hint: ${hint}` : message);
     this.name = 'UserError';
   }
@@ -11,7 +14,11 @@ export class UserError extends Error {
 
 /** Thrown by the training loop when a run was stopped on request (SIGINT/SIGTERM) after saving `last`. */
 export class TrainingInterrupted extends Error {
-  constructor(readonly runDir: string, readonly epoch: number, readonly step: number) {
+  constructor(
+    readonly runDir: string,
+    readonly epoch: number,
+    readonly step: number,
+  ) {
     super(`training interrupted at epoch ${epoch}, step ${step}; saved ${runDir}/weights/last.ckpt`);
     this.name = 'TrainingInterrupted';
   }

@@ -4,8 +4,26 @@ export { FIELDS, configSchema, datasetOf, defaultConfig, type Config, type Field
 export { UserError, TrainingInterrupted } from './errors.js';
 export { initBackend, tf, type BackendName } from './backend/index.js';
 export { withAccel, nativeBuilt, type AccelSettings } from './accel/index.js';
-export { loadMnist, loadIdxDataset, ensureMnistFiles, ensureIdxFiles, splitValidation, MNIST, FASHION_MNIST, MNIST_FILES, MNIST_MIRRORS, type IdxDataset } from './data/mnist.js';
-export { loadImageFolders, listImageFolder, decodeListing, IMAGE_EXTENSIONS, type Preprocessing, type FolderListing } from './data/folder.js';
+export {
+  loadMnist,
+  loadIdxDataset,
+  ensureMnistFiles,
+  ensureIdxFiles,
+  splitValidation,
+  MNIST,
+  FASHION_MNIST,
+  MNIST_FILES,
+  MNIST_MIRRORS,
+  type IdxDataset,
+} from './data/mnist.js';
+export {
+  loadImageFolders,
+  listImageFolder,
+  decodeListing,
+  IMAGE_EXTENSIONS,
+  type Preprocessing,
+  type FolderListing,
+} from './data/folder.js';
 export { parseIdx, parseIdxImages, parseIdxLabels, encodeIdx } from './data/idx.js';
 export { batchTensor, head, subset, type DataSplits, type ImageSet } from './data/dataset.js';
 export { createModel, reconstruct, type Autoencoder, type ImageShape } from './models/model.js';
@@ -15,7 +33,14 @@ export { CAE } from './models/cae.js';
 export { train, resume, type TrainEvent, type TrainOptions, type TrainResult } from './train/trainer.js';
 export { loadData } from './data/load.js';
 export { loadModel, type LoadedModel } from './checkpoint/model-state.js';
-export { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT_VERSION, type Checkpoint, type HistoryRow, type TrainingState } from './checkpoint/checkpoint.js';
+export {
+  readCheckpoint,
+  writeCheckpoint,
+  CHECKPOINT_FORMAT_VERSION,
+  type Checkpoint,
+  type HistoryRow,
+  type TrainingState,
+} from './checkpoint/checkpoint.js';
 export { openRunDir, readRunConfig, RunDir } from './checkpoint/run-dir.js';
 export { Rng, deriveSeed } from './util/rng.js';
 export { tsne, tsneAffinities, TSNE_DEFAULTS, type TsneOptions, type TsneResult } from './embed/tsne.js';
@@ -24,5 +49,14 @@ export { exactKnn, knnSearch, type Neighbours } from './embed/knn.js';
 export { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness } from './evaluate/metrics.js';
 export { embed, EMBED_METHODS, type EmbedMethod, type Embedding, type EmbeddingParams } from './embed/index.js';
 export { embedInWorker } from './embed/worker.js';
-export { evaluateRun, splitLoss, type EvaluateOptions, type EvaluateResult, type TestMetrics, type LatentMetrics, type EmbeddingMetrics, type Split } from './evaluate/evaluate-run.js';
+export {
+  evaluateRun,
+  splitLoss,
+  type EvaluateOptions,
+  type EvaluateResult,
+  type TestMetrics,
+  type LatentMetrics,
+  type EmbeddingMetrics,
+  type Split,
+} from './evaluate/evaluate-run.js';
 export { encodeSet, type Latents } from './evaluate/latents.js';

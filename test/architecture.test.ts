@@ -8,7 +8,23 @@ import { ROOT } from './helpers.js';
  * The pipeline's stages, lowest first. A module may import from its own stage or from stages below it, never
  * from one above: data does not know about models, models not about training, evaluation not about training.
  */
-const STAGES = ['errors.ts', 'util', 'config', 'accel', 'backend', 'data', 'models', 'checkpoint', 'train', 'embed', 'render', 'evaluate', 'cli', 'cli.ts', 'index.ts'];
+const STAGES = [
+  'errors.ts',
+  'util',
+  'config',
+  'accel',
+  'backend',
+  'data',
+  'models',
+  'checkpoint',
+  'train',
+  'embed',
+  'render',
+  'evaluate',
+  'cli',
+  'cli.ts',
+  'index.ts',
+];
 
 function sourceFiles(dir: string): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f));
@@ -63,7 +79,10 @@ test('only src/accel/ loads or calls the native addon, or names one of our kerne
   const outside = src.filter((f) => !f.includes(`${path.sep}accel${path.sep}`));
   for (const file of outside) {
     const text = fs.readFileSync(file, 'utf8');
-    assert.ok(!/ae_native|accel\/addon\.js|createRequire\([^)]*\)\(['"].*\.node/.test(text), `${path.relative(ROOT, file)} reaches for the addon`);
+    assert.ok(
+      !/ae_native|accel\/addon\.js|createRequire\([^)]*\)\(['"].*\.node/.test(text),
+      `${path.relative(ROOT, file)} reaches for the addon`,
+    );
     assert.ok(!/'Ae[A-Z]\w+'|runKernel\(/.test(text), `${path.relative(ROOT, file)} names a kernel`);
   }
   // And the guard itself can fail: the accel folder does reach for the addon.

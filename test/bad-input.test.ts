@@ -13,7 +13,7 @@ import { train } from '../src/train/trainer.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { MNIST_FILES } from '../src/data/mnist.js';
 import { CHECKPOINT_FORMAT_VERSION } from '../src/checkpoint/checkpoint.js';
-import { ROOT, MNIST_DIR, runCli, smallMnist, tempDir, listFiles } from './helpers.js';
+import { MNIST_DIR, runCli, smallMnist, tempDir, listFiles } from './helpers.js';
 
 function ae(args: string[], cwd: string) {
   // AE_DATA_DIRS points at an empty folder and the mirrors are unreachable here, so data cases never fall back.
@@ -43,7 +43,10 @@ function mnistCopy(dir: string, file?: string, edit?: (raw: Buffer) => Buffer): 
   return out;
 }
 
-const cfg = (dir: string, yaml: string) => { fs.writeFileSync(path.join(dir, 'c.yaml'), yaml); return ['train', '--config', 'c.yaml']; };
+const cfg = (dir: string, yaml: string) => {
+  fs.writeFileSync(path.join(dir, 'c.yaml'), yaml);
+  return ['train', '--config', 'c.yaml'];
+};
 const mnistYaml = (p: string) => `MNIST:\n  path: ${JSON.stringify(p)}\n`;
 
 interface Case {
@@ -58,51 +61,248 @@ interface Case {
 
 const CASES: Case[] = [
   // --- config ---
-  { name: 'config that is not YAML', setup: (d) => cfg(d, 'epochs: [1, 2\n'), message: /config file c\.yaml is not valid YAML or JSON/, hint: true },
+  {
+    name: 'config that is not YAML',
+    setup: (d) => cfg(d, 'epochs: [1, 2\n'),
+    message: /config file c\.yaml is not valid YAML or JSON/,
+    hint: true,
+  },
   { name: 'config that is a list', setup: (d) => cfg(d, '- 1\n- 2\n'), message: /must hold a mapping of keys to values/, hint: true },
   { name: 'unknown key', setup: (d) => cfg(d, 'epoch: 3\n'), message: /epoch: unknown key/, hint: true },
   { name: 'unknown nested key', setup: (d) => cfg(d, 'MNIST:\n  pth: x\n'), message: /MNIST\.pth: unknown key/, hint: true },
   { name: 'wrong type', setup: (d) => cfg(d, 'epochs: ten\n'), message: /epochs: given "ten"/, hint: true },
   { name: 'negative learning rate', setup: (d) => cfg(d, 'lr: -0.01\n'), message: /lr: given -0\.01/, hint: true },
   { name: 'batch_size 0', setup: (d) => cfg(d, 'batch_size: 0\n'), message: /batch_size: given 0/, hint: true },
-  { name: 'validation proportion outside (0, 1)', setup: (d) => cfg(d, 'MNIST:\n  MNIST_valset_proportion: 1.5\n'), message: /MNIST\.MNIST_valset_proportion: given 1\.5/, hint: true },
+  {
+    name: 'validation proportion outside (0, 1)',
+    setup: (d) => cfg(d, 'MNIST:\n  MNIST_valset_proportion: 1.5\n'),
+    message: /MNIST\.MNIST_valset_proportion: given 1\.5/,
+    hint: true,
+  },
   { name: 'noise_std < 0', setup: (d) => cfg(d, 'noise_std: -0.1\n'), message: /noise_std: given -0\.1/, hint: true },
   { name: 'dropout >= 1', setup: (d) => cfg(d, 'dropout: 1\n'), message: /dropout: given 1/, hint: true },
   { name: 'unknown model_type', setup: (d) => cfg(d, 'model_type: VAE\n'), message: /model_type: given "VAE"/, hint: true },
-  { name: 'CAE size not divisible by 4', setup: (d) => cfg(d, 'model_type: CAE\ndataset: folder\nheight: 30\nwidth: 32\nCUSTOM:\n  train_data_path: imgs\n'), message: /height\/width: given 30x32; .* divisible by 4/, hint: true },
+  {
+    name: 'CAE size not divisible by 4',
+    setup: (d) => cfg(d, 'model_type: CAE\ndataset: folder\nheight: 30\nwidth: 32\nCUSTOM:\n  train_data_path: imgs\n'),
+    message: /height\/width: given 30x32; .* divisible by 4/,
+    hint: true,
+  },
   { name: 'color_channel not 1 or 3', setup: (d) => cfg(d, 'color_channel: 2\n'), message: /color_channel: given 2/, hint: true },
   { name: 'MNIST with another image size', setup: (d) => cfg(d, 'height: 32\n'), message: /MNIST images are 28x28x1/, hint: true },
   { name: 'run name with a slash', setup: (d) => cfg(d, 'name: a/b\n'), message: /name: given "a\/b"/, hint: true },
-  { name: 'run name reserved for the image cache', setup: (d) => cfg(d, 'name: data\n'), message: /name: given "data", which is reserved/, hint: true },
-  { name: 'grayscale conversion with 3 channels', setup: (d) => cfg(d, 'dataset: folder\ncolor_channel: 3\nconvert2grayscale: true\nCUSTOM:\n  train_data_path: imgs\n'), message: /set color_channel: 1/, hint: true },
-  { name: 'image folders without a training folder', setup: (d) => cfg(d, 'MNIST_train: false\n'), message: /CUSTOM\.train_data_path: missing/, hint: true },
-  { name: 'missing config file', setup: () => ['train', '--config', 'nope.yaml'], message: /cannot read config file nope\.yaml: ENOENT/, hint: true },
+  {
+    name: 'run name reserved for the image cache',
+    setup: (d) => cfg(d, 'name: data\n'),
+    message: /name: given "data", which is reserved/,
+    hint: true,
+  },
+  {
+    name: 'grayscale conversion with 3 channels',
+    setup: (d) => cfg(d, 'dataset: folder\ncolor_channel: 3\nconvert2grayscale: true\nCUSTOM:\n  train_data_path: imgs\n'),
+    message: /set color_channel: 1/,
+    hint: true,
+  },
+  {
+    name: 'image folders without a training folder',
+    setup: (d) => cfg(d, 'MNIST_train: false\n'),
+    message: /CUSTOM\.train_data_path: missing/,
+    hint: true,
+  },
+  {
+    name: 'missing config file',
+    setup: () => ['train', '--config', 'nope.yaml'],
+    message: /cannot read config file nope\.yaml: ENOENT/,
+    hint: true,
+  },
   { name: 'non-numeric --epochs', setup: () => ['train', '--epochs', 'two'], message: /expected an integer/ },
 
   // --- data ---
-  { name: 'missing MNIST files (offline)', setup: (d) => cfg(d, mnistYaml(path.join(d, 'empty-mnist'))), message: /MNIST file train-images-idx3-ubyte\.gz is missing from .*empty-mnist and could not be downloaded/, hint: true },
-  { name: 'truncated gzip', setup: (d) => { const m = mnistCopy(d); const f = path.join(m, MNIST_FILES.testLabels.name); fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 2000)); return cfg(d, mnistYaml(m)); }, message: /t10k-labels-idx1-ubyte\.gz/, hint: true },
-  { name: 'wrong IDX magic', setup: (d) => cfg(d, mnistYaml(mnistCopy(d, MNIST_FILES.testLabels.name, (raw) => { raw[3] = 7; return raw; }))), message: /t10k-labels-idx1-ubyte\.gz.*magic|magic.*t10k-labels-idx1-ubyte\.gz/, hint: true },
-  { name: 'image/label count mismatch', setup: (d) => cfg(d, mnistYaml(mnistCopy(d, MNIST_FILES.testLabels.name, () => Buffer.from(encodeIdx([9999], new Uint8Array(9999)))))), message: /holds 10000 images but .* holds 9999 labels/, hint: true },
-  { name: 'image dimensions that disagree with the config', setup: (d) => cfg(d, mnistYaml(mnistCopy(d, MNIST_FILES.testImages.name, () => Buffer.from(encodeIdx([10000, 32, 32], new Uint8Array(10000 * 32 * 32)))))), message: /holds 32x32 images; MNIST images are 28x28/, hint: true },
-  { name: 'empty image folder', setup: (d) => { fs.mkdirSync(path.join(d, 'imgs')); return cfg(d, 'dataset: folder\nCUSTOM:\n  train_data_path: imgs\n'); }, message: /the image folder imgs holds no images/, hint: true },
-  { name: 'missing image folder', setup: (d) => cfg(d, 'dataset: folder\nCUSTOM:\n  train_data_path: photos\n'), message: /CUSTOM\.train_data_path: cannot read the image folder photos \(it does not exist\)/, hint: true },
-  { name: 'image folder that is a file', setup: (d) => { fs.writeFileSync(path.join(d, 'imgs'), 'x'); return cfg(d, 'dataset: folder\nCUSTOM:\n  train_data_path: imgs\n'); }, message: /cannot read the image folder imgs \(ENOTDIR\)/, hint: true },
+  {
+    name: 'missing MNIST files (offline)',
+    setup: (d) => cfg(d, mnistYaml(path.join(d, 'empty-mnist'))),
+    message: /MNIST file train-images-idx3-ubyte\.gz is missing from .*empty-mnist and could not be downloaded/,
+    hint: true,
+  },
+  {
+    name: 'truncated gzip',
+    setup: (d) => {
+      const m = mnistCopy(d);
+      const f = path.join(m, MNIST_FILES.testLabels.name);
+      fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 2000));
+      return cfg(d, mnistYaml(m));
+    },
+    message: /t10k-labels-idx1-ubyte\.gz/,
+    hint: true,
+  },
+  {
+    name: 'wrong IDX magic',
+    setup: (d) =>
+      cfg(
+        d,
+        mnistYaml(
+          mnistCopy(d, MNIST_FILES.testLabels.name, (raw) => {
+            raw[3] = 7;
+            return raw;
+          }),
+        ),
+      ),
+    message: /t10k-labels-idx1-ubyte\.gz.*magic|magic.*t10k-labels-idx1-ubyte\.gz/,
+    hint: true,
+  },
+  {
+    name: 'image/label count mismatch',
+    setup: (d) => cfg(d, mnistYaml(mnistCopy(d, MNIST_FILES.testLabels.name, () => Buffer.from(encodeIdx([9999], new Uint8Array(9999)))))),
+    message: /holds 10000 images but .* holds 9999 labels/,
+    hint: true,
+  },
+  {
+    name: 'image dimensions that disagree with the config',
+    setup: (d) =>
+      cfg(
+        d,
+        mnistYaml(
+          mnistCopy(d, MNIST_FILES.testImages.name, () => Buffer.from(encodeIdx([10000, 32, 32], new Uint8Array(10000 * 32 * 32)))),
+        ),
+      ),
+    message: /holds 32x32 images; MNIST images are 28x28/,
+    hint: true,
+  },
+  {
+    name: 'empty image folder',
+    setup: (d) => {
+      fs.mkdirSync(path.join(d, 'imgs'));
+      return cfg(d, 'dataset: folder\nCUSTOM:\n  train_data_path: imgs\n');
+    },
+    message: /the image folder imgs holds no images/,
+    hint: true,
+  },
+  {
+    name: 'missing image folder',
+    setup: (d) => cfg(d, 'dataset: folder\nCUSTOM:\n  train_data_path: photos\n'),
+    message: /CUSTOM\.train_data_path: cannot read the image folder photos \(it does not exist\)/,
+    hint: true,
+  },
+  {
+    name: 'image folder that is a file',
+    setup: (d) => {
+      fs.writeFileSync(path.join(d, 'imgs'), 'x');
+      return cfg(d, 'dataset: folder\nCUSTOM:\n  train_data_path: imgs\n');
+    },
+    message: /cannot read the image folder imgs \(ENOTDIR\)/,
+    hint: true,
+  },
 
   // --- checkpoints and runs ---
-  { name: 'corrupt checkpoint', setup: async (d) => { const run = copyRun(await finishedRun(), d); flip(path.join(run, 'weights', 'last.ckpt')); return ['resume', 'run', '--epochs', '2']; }, message: /damaged: tensor data does not match its SHA-256/, hint: true },
-  { name: 'truncated checkpoint', setup: async (d) => { const run = copyRun(await finishedRun(), d); const f = path.join(run, 'weights', 'last.ckpt'); fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 5000)); return ['resume', 'run', '--epochs', '2']; }, message: /truncated/, hint: true },
-  { name: 'checkpoint of another latent size', setup: async (d) => { const run = copyRun(await finishedRun(), d); const c = path.join(run, 'config.yaml'); fs.writeFileSync(c, fs.readFileSync(c, 'utf8').replace('latent_dim: 32', 'latent_dim: 16')); return ['test', 'run', '--embed', 'pca']; }, message: /was written for a different model/, hint: true },
-  { name: 'checkpoint of another model type', setup: async (d) => { const run = copyRun(await finishedRun(), d); const c = path.join(run, 'config.yaml'); fs.writeFileSync(c, fs.readFileSync(c, 'utf8').replace('model_type: AE', 'model_type: CAE')); return ['resume', 'run', '--epochs', '2']; }, message: /was written for a different model/, hint: true },
-  { name: 'checkpoint of a newer format', setup: async (d) => { const run = copyRun(await finishedRun(), d); newerFormat(path.join(run, 'weights', 'last.ckpt')); return ['resume', 'run', '--epochs', '2']; }, message: new RegExp(`format version ${CHECKPOINT_FORMAT_VERSION + 1}; this version of autoencoders reads up to ${CHECKPOINT_FORMAT_VERSION}`), hint: true },
-  { name: 'resume of a folder that is not a run', setup: (d) => { fs.mkdirSync(path.join(d, 'stuff')); return ['resume', 'stuff']; }, message: /stuff is not a run directory|stuff.*config\.yaml/, hint: true },
-  { name: 'resume of a missing folder', setup: () => ['resume', 'runs/none'], message: /run directory runs\/none does not exist/, hint: true },
-  { name: 'train onto an existing run name', setup: async (d) => { copyRun(await finishedRun(), path.join(d, 'runs')); return cfg(d, `name: run\n${mnistYaml(MNIST_DIR)}`); }, message: /runs[/\\]run already exists/, hint: true },
-  { name: 'test without the requested checkpoint', setup: async (d) => { const run = copyRun(await finishedRun(), d); fs.rmSync(path.join(run, 'weights', 'best.ckpt')); return ['test', 'run']; }, message: /has no best checkpoint/, hint: true },
-  { name: 'test --count 0', setup: async (d) => { copyRun(await finishedRun(), d); return ['test', 'run', '--count', '0', '--embed', 'pca']; }, message: /--count 0/, hint: true },
+  {
+    name: 'corrupt checkpoint',
+    setup: async (d) => {
+      const run = copyRun(await finishedRun(), d);
+      flip(path.join(run, 'weights', 'last.ckpt'));
+      return ['resume', 'run', '--epochs', '2'];
+    },
+    message: /damaged: tensor data does not match its SHA-256/,
+    hint: true,
+  },
+  {
+    name: 'truncated checkpoint',
+    setup: async (d) => {
+      const run = copyRun(await finishedRun(), d);
+      const f = path.join(run, 'weights', 'last.ckpt');
+      fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 5000));
+      return ['resume', 'run', '--epochs', '2'];
+    },
+    message: /truncated/,
+    hint: true,
+  },
+  {
+    name: 'checkpoint of another latent size',
+    setup: async (d) => {
+      const run = copyRun(await finishedRun(), d);
+      const c = path.join(run, 'config.yaml');
+      fs.writeFileSync(c, fs.readFileSync(c, 'utf8').replace('latent_dim: 32', 'latent_dim: 16'));
+      return ['test', 'run', '--embed', 'pca'];
+    },
+    message: /was written for a different model/,
+    hint: true,
+  },
+  {
+    name: 'checkpoint of another model type',
+    setup: async (d) => {
+      const run = copyRun(await finishedRun(), d);
+      const c = path.join(run, 'config.yaml');
+      fs.writeFileSync(c, fs.readFileSync(c, 'utf8').replace('model_type: AE', 'model_type: CAE'));
+      return ['resume', 'run', '--epochs', '2'];
+    },
+    message: /was written for a different model/,
+    hint: true,
+  },
+  {
+    name: 'checkpoint of a newer format',
+    setup: async (d) => {
+      const run = copyRun(await finishedRun(), d);
+      newerFormat(path.join(run, 'weights', 'last.ckpt'));
+      return ['resume', 'run', '--epochs', '2'];
+    },
+    message: new RegExp(
+      `format version ${CHECKPOINT_FORMAT_VERSION + 1}; this version of autoencoders reads up to ${CHECKPOINT_FORMAT_VERSION}`,
+    ),
+    hint: true,
+  },
+  {
+    name: 'resume of a folder that is not a run',
+    setup: (d) => {
+      fs.mkdirSync(path.join(d, 'stuff'));
+      return ['resume', 'stuff'];
+    },
+    message: /stuff is not a run directory|stuff.*config\.yaml/,
+    hint: true,
+  },
+  {
+    name: 'resume of a missing folder',
+    setup: () => ['resume', 'runs/none'],
+    message: /run directory runs\/none does not exist/,
+    hint: true,
+  },
+  {
+    name: 'train onto an existing run name',
+    setup: async (d) => {
+      copyRun(await finishedRun(), path.join(d, 'runs'));
+      return cfg(d, `name: run\n${mnistYaml(MNIST_DIR)}`);
+    },
+    message: /runs[/\\]run already exists/,
+    hint: true,
+  },
+  {
+    name: 'test without the requested checkpoint',
+    setup: async (d) => {
+      const run = copyRun(await finishedRun(), d);
+      fs.rmSync(path.join(run, 'weights', 'best.ckpt'));
+      return ['test', 'run'];
+    },
+    message: /has no best checkpoint/,
+    hint: true,
+  },
+  {
+    name: 'test --count 0',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      return ['test', 'run', '--count', '0', '--embed', 'pca'];
+    },
+    message: /--count 0/,
+    hint: true,
+  },
 
   // --- environment ---
-  { name: 'project folder that cannot be created', setup: (d) => { fs.writeFileSync(path.join(d, 'out'), 'a file'); return cfg(d, `project: out/runs\n${mnistYaml(MNIST_DIR)}`); }, message: /cannot create the project folder out[/\\]runs: (ENOTDIR|EEXIST)/, hint: true },
+  {
+    name: 'project folder that cannot be created',
+    setup: (d) => {
+      fs.writeFileSync(path.join(d, 'out'), 'a file');
+      return cfg(d, `project: out/runs\n${mnistYaml(MNIST_DIR)}`);
+    },
+    message: /cannot create the project folder out[/\\]runs: (ENOTDIR|EEXIST)/,
+    hint: true,
+  },
 ];
 
 function copyRun(from: string, toDir: string): string {
@@ -123,7 +323,10 @@ function newerFormat(file: string): void {
   const headerLen = good.readUInt32LE(8);
   const header = JSON.parse(good.subarray(12, 12 + headerLen).toString());
   header.format_version = CHECKPOINT_FORMAT_VERSION + 1;
-  fs.writeFileSync(file, Buffer.concat([good.subarray(0, 12), Buffer.from(JSON.stringify(header).padEnd(headerLen, ' ')), good.subarray(12 + headerLen)]));
+  fs.writeFileSync(
+    file,
+    Buffer.concat([good.subarray(0, 12), Buffer.from(JSON.stringify(header).padEnd(headerLen, ' ')), good.subarray(12 + headerLen)]),
+  );
 }
 
 /** The folder's files with their contents' digests, to prove a failed command changed nothing. */
@@ -131,7 +334,8 @@ function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const f of listFiles(dir)) {
     const p = path.join(dir, f);
-    if (fs.statSync(p).isFile() && !f.endsWith('train.log')) out.set(f, fs.readFileSync(p).toString('base64').slice(0, 64) + fs.statSync(p).size);
+    if (fs.statSync(p).isFile() && !f.endsWith('train.log'))
+      out.set(f, fs.readFileSync(p).toString('base64').slice(0, 64) + fs.statSync(p).size);
     else if (!fs.statSync(p).isFile()) out.set(f, 'dir');
   }
   return out;
@@ -153,7 +357,9 @@ test(`bad-input suite: ${CASES.length} distinct bad inputs, each refused clearly
     if (/this looks like a bug/.test(r.err)) problems.push('reported as a bug');
     const after = snapshot(dir);
     if (JSON.stringify([...after]) !== JSON.stringify([...before])) {
-      problems.push(`files changed: +[${[...after.keys()].filter((k) => !before.has(k))}] -[${[...before.keys()].filter((k) => !after.has(k))}] ~[${[...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k))}]`);
+      problems.push(
+        `files changed: +[${[...after.keys()].filter((k) => !before.has(k))}] -[${[...before.keys()].filter((k) => !after.has(k))}] ~[${[...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k))}]`,
+      );
     }
     if (problems.length) failures.push(`${c.name}: ${problems.join('; ')}\n    stderr: ${r.err.trim().split('\n').join('\n            ')}`);
   }

@@ -19,7 +19,18 @@ test('checkpoint round trip keeps header and data', () => {
   const file = path.join(tempDir(), 'a.ckpt');
   const data = Float32Array.from([1, 2, 3, 4.5]);
   const state = { epoch: 1, step: 2, globalStep: 3, epochLossSum: 0, epochSamples: 0, epochSeconds: 0, bestValLoss: 0.5, history: [] };
-  writeCheckpoint(file, { model_signature: 'sig', config_hash: 'abc', config: resolveConfig({}), state, variables: [{ name: 'w', shape: [2, 2], offset: 0 }], optimizer: { iterations: 3, slots: [] } }, data);
+  writeCheckpoint(
+    file,
+    {
+      model_signature: 'sig',
+      config_hash: 'abc',
+      config: resolveConfig({}),
+      state,
+      variables: [{ name: 'w', shape: [2, 2], offset: 0 }],
+      optimizer: { iterations: 3, slots: [] },
+    },
+    data,
+  );
   const ckpt = readCheckpoint(file);
   assert.deepEqual(ckpt.data, data);
   assert.equal(ckpt.header.format_version, CHECKPOINT_FORMAT_VERSION);
@@ -36,7 +47,10 @@ test('damaged checkpoints are refused: flipped byte, truncation, foreign file, n
   const flipped = Buffer.from(good);
   flipped[flipped.length - 3]! ^= 0xff;
   fs.writeFileSync(scratch, flipped);
-  assert.throws(() => readCheckpoint(scratch), (e: unknown) => e instanceof UserError && /damaged: tensor data does not match its SHA-256/.test(e.message));
+  assert.throws(
+    () => readCheckpoint(scratch),
+    (e: unknown) => e instanceof UserError && /damaged: tensor data does not match its SHA-256/.test(e.message),
+  );
 
   fs.writeFileSync(scratch, good.subarray(0, good.length - 100));
   assert.throws(() => readCheckpoint(scratch), /truncated/);
@@ -67,7 +81,10 @@ test('resume refuses a corrupt last checkpoint, a checkpoint of another model, a
 
   const other = await finishedRun({ latent_dim: 16 });
   fs.copyFileSync(path.join(other, 'weights', 'last.ckpt'), last);
-  await assert.rejects(resume(dir, { data, epochs: 2 }), (e: unknown) => e instanceof UserError && /written for a different model/.test(e.message) && /"latent_dim":16/.test(e.message));
+  await assert.rejects(
+    resume(dir, { data, epochs: 2 }),
+    (e: unknown) => e instanceof UserError && /written for a different model/.test(e.message) && /"latent_dim":16/.test(e.message),
+  );
 
   const notRun = tempDir();
   await assert.rejects(resume(notRun, { data }), /is not a run directory \(no config\.yaml\)/);

@@ -59,17 +59,27 @@ function interrupt(args: string[], cwd: string, signal: NodeJS.Signals): Promise
   return new Promise((resolve) => {
     // One process (tsx as an --import hook, no wrapper in between), so signals reach the CLI itself as they do for a user.
     const child = startCli(args, { cwd });
-    let out = '', err = '', sent = false;
+    let out = '',
+      err = '',
+      sent = false;
     child.stdout.on('data', (d) => {
       out += d;
-      if (!sent && /epoch 1\/2 step \d+\/\d+ loss/.test(out)) { sent = true; child.kill(signal); }
+      if (!sent && /epoch 1\/2 step \d+\/\d+ loss/.test(out)) {
+        sent = true;
+        child.kill(signal);
+      }
     });
-    child.stderr.on('data', (d) => { err += d; });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
     child.on('close', (code) => resolve({ code, out, err }));
   });
 }
 
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   test(`${signal} mid-epoch saves a consistent last checkpoint, says how to resume, and resume finishes the run`, async () => {
     const dir = tempDir();
     const cfg = writeConfig(dir);
@@ -85,8 +95,15 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     const done = ae(['resume', 'runs/cli'], dir);
     assert.equal(done.code, 0, done.err);
     assert.match(done.out, new RegExp(`from epoch 1 step ${ckpt.header.state.step}`));
-    const history = fs.readFileSync(path.join(dir, 'runs', 'cli', 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(history.map((h) => h.epoch), [1, 2]);
+    const history = fs
+      .readFileSync(path.join(dir, 'runs', 'cli', 'history.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      history.map((h) => h.epoch),
+      [1, 2],
+    );
     assert.equal(history[1].step, 2 * 38);
   });
 }

@@ -9,11 +9,14 @@ import { configTable } from '../scripts/config-table.js';
 import { ROOT, tempDir } from './helpers.js';
 
 function refused(input: unknown, ...patterns: RegExp[]): void {
-  assert.throws(() => resolveConfig(input, 'test.yaml'), (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${e}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
+  assert.throws(
+    () => resolveConfig(input, 'test.yaml'),
+    (e: unknown) => {
+      assert.ok(e instanceof UserError, `expected a UserError, got ${e}`);
+      for (const p of patterns) assert.match(e.message, p);
+      return true;
+    },
+  );
 }
 
 test('defaults come from the schema and match the reference', () => {
@@ -53,7 +56,10 @@ test('cross-key checks: CAE needs sizes divisible by 4; MNIST is 28x28x1; image 
   refused({ height: 32 }, /MNIST images are 28x28x1/);
   refused({ MNIST_train: false }, /CUSTOM\.train_data_path: missing/);
   refused({ dataset: 'mnist', MNIST_train: false }, /dataset\/MNIST_train: given dataset mnist with MNIST_train false/);
-  assert.equal(resolveConfig({ MNIST_train: false, height: 64, width: 48, color_channel: 3, CUSTOM: { train_data_path: 'x' } }).color_channel, 3);
+  assert.equal(
+    resolveConfig({ MNIST_train: false, height: 64, width: 48, color_channel: 3, CUSTOM: { train_data_path: 'x' } }).color_channel,
+    3,
+  );
 });
 
 test('config files: YAML and JSON load, overrides apply, bad files are refused clearly', () => {
@@ -78,7 +84,15 @@ test('config files: YAML and JSON load, overrides apply, bad files are refused c
 
 test('every preset in configs/ is valid', () => {
   const presets = fs.readdirSync(path.join(ROOT, 'configs')).filter((f) => f.endsWith('.yaml'));
-  assert.deepEqual(presets.sort(), ['fashion-ae.yaml', 'fashion-cae.yaml', 'mnist-ae.yaml', 'mnist-cae.yaml', 'mnist-dae.yaml', 'mnist-dcae.yaml', 'mnist-tiny.yaml']);
+  assert.deepEqual(presets.sort(), [
+    'fashion-ae.yaml',
+    'fashion-cae.yaml',
+    'mnist-ae.yaml',
+    'mnist-cae.yaml',
+    'mnist-dae.yaml',
+    'mnist-dcae.yaml',
+    'mnist-tiny.yaml',
+  ]);
   for (const p of presets) loadConfig(path.join(ROOT, 'configs', p));
 });
 

@@ -29,10 +29,16 @@ test('IDX: images scale to [0, 1], labels parse, gzip or raw', () => {
 
 test('IDX: wrong magic, truncated payload, truncated gzip and short files are refused with the file named', () => {
   const labels = encodeIdx([4], Uint8Array.from([1, 2, 3, 4]));
-  assert.throws(() => parseIdxImages(labels, 'f.gz'), (e: unknown) => e instanceof UserError && /f\.gz has IDX magic number 0x00000801, expected 0x00000803/.test(e.message));
+  assert.throws(
+    () => parseIdxImages(labels, 'f.gz'),
+    (e: unknown) => e instanceof UserError && /f\.gz has IDX magic number 0x00000801, expected 0x00000803/.test(e.message),
+  );
   assert.throws(() => parseIdxLabels(images(2), 'g'), /expected 0x00000801/);
   const img = images(2);
-  assert.throws(() => parseIdxImages(img.subarray(0, img.length - 10), 'h'), /header promises 2x28x28 = 1568 bytes of data but the file holds 1558/);
+  assert.throws(
+    () => parseIdxImages(img.subarray(0, img.length - 10), 'h'),
+    /header promises 2x28x28 = 1568 bytes of data but the file holds 1558/,
+  );
   const gz = gzipSync(img);
   assert.throws(() => parseIdxImages(gz.subarray(0, gz.length >> 1), 'i.gz'), /i\.gz is a corrupt or truncated gzip file/);
   assert.throws(() => parseIdxImages(Uint8Array.from([0, 0]), 'j'), /too short/);
@@ -45,8 +51,12 @@ test('real MNIST: 48k/12k split with the seed, the official 10k test set, values
   assert.equal(m.validation.count, 12000);
   assert.equal(m.test.count, 10000);
   assert.equal(m.train.images.length, 48000 * 784);
-  let max = 0, min = 1;
-  for (const v of m.test.images) { if (v > max) max = v; if (v < min) min = v; }
+  let max = 0,
+    min = 1;
+  for (const v of m.test.images) {
+    if (v > max) max = v;
+    if (v < min) min = v;
+  }
   assert.equal(min, 0);
   assert.equal(max, 1);
   // The test labels of the official set start 7, 2, 1, 0, 4.
@@ -55,8 +65,17 @@ test('real MNIST: 48k/12k split with the seed, the official 10k test set, values
 
 test('the validation split depends on the seed only, and train/validation are disjoint', () => {
   const n = 100;
-  const set = { images: Float32Array.from({ length: n }, (_, i) => i), labels: new Uint8Array(n), count: n, height: 1, width: 1, channels: 1 };
-  const a = splitValidation(set, 0.3, 1), b = splitValidation(set, 0.3, 1), c = splitValidation(set, 0.3, 2);
+  const set = {
+    images: Float32Array.from({ length: n }, (_, i) => i),
+    labels: new Uint8Array(n),
+    count: n,
+    height: 1,
+    width: 1,
+    channels: 1,
+  };
+  const a = splitValidation(set, 0.3, 1),
+    b = splitValidation(set, 0.3, 1),
+    c = splitValidation(set, 0.3, 2);
   assert.equal(a.validation.count, 30);
   assert.deepEqual(a.validation.images, b.validation.images);
   assert.notDeepEqual(a.validation.images, c.validation.images);
@@ -71,21 +90,39 @@ test('missing MNIST files: fetched from a mirror and MD5-checked; a bad download
   try {
     const dir = path.join(tempDir(), 'mnist');
     const fetched: string[] = [];
-    await ensureMnistFiles(dir, { mirrors: ['https://mirror.test/'], fetchFn: async (url) => { fetched.push(url); return realBytes.get(url.split('/').pop() as (typeof MNIST_FILES)[keyof typeof MNIST_FILES]['name'])!; } });
+    await ensureMnistFiles(dir, {
+      mirrors: ['https://mirror.test/'],
+      fetchFn: async (url) => {
+        fetched.push(url);
+        return realBytes.get(url.split('/').pop() as (typeof MNIST_FILES)[keyof typeof MNIST_FILES]['name'])!;
+      },
+    });
     assert.equal(fetched.length, 4);
     for (const f of Object.values(MNIST_FILES)) assert.equal(md5(fs.readFileSync(path.join(dir, f.name))), f.md5);
 
     const bad = path.join(tempDir(), 'mnist');
-    await assert.rejects(ensureMnistFiles(bad, { mirrors: ['https://mirror.test/'], fetchFn: async () => Uint8Array.from([1, 2, 3]) }),
-      (e: unknown) => e instanceof UserError && /MD5 5289df737df57326fcdd22597afb1fac, expected/.test(e.message));
+    await assert.rejects(
+      ensureMnistFiles(bad, { mirrors: ['https://mirror.test/'], fetchFn: async () => Uint8Array.from([1, 2, 3]) }),
+      (e: unknown) => e instanceof UserError && /MD5 5289df737df57326fcdd22597afb1fac, expected/.test(e.message),
+    );
     assert.deepEqual(listFiles(bad), [], 'no partial or unverified file is left');
 
     const offline = path.join(tempDir(), 'mnist');
-    await assert.rejects(ensureMnistFiles(offline, { fetchFn: async () => { throw new Error('getaddrinfo ENOTFOUND'); } }),
-      (e: unknown) => e instanceof UserError && /could not be downloaded/.test(e.message) && /ENOTFOUND/.test(e.message)
-        && /put the four MNIST files \(train-images-idx3-ubyte\.gz, .*\) into .*mnist/.test(e.message));
+    await assert.rejects(
+      ensureMnistFiles(offline, {
+        fetchFn: async () => {
+          throw new Error('getaddrinfo ENOTFOUND');
+        },
+      }),
+      (e: unknown) =>
+        e instanceof UserError &&
+        /could not be downloaded/.test(e.message) &&
+        /ENOTFOUND/.test(e.message) &&
+        /put the four MNIST files \(train-images-idx3-ubyte\.gz, .*\) into .*mnist/.test(e.message),
+    );
   } finally {
-    if (saved === undefined) delete process.env.AE_DATA_DIRS; else process.env.AE_DATA_DIRS = saved;
+    if (saved === undefined) delete process.env.AE_DATA_DIRS;
+    else process.env.AE_DATA_DIRS = saved;
   }
 });
 
@@ -94,10 +131,20 @@ test('missing MNIST files are copied from a local data folder after an MD5 check
   process.env.AE_DATA_DIRS = path.dirname(MNIST_DIR);
   try {
     const dir = path.join(tempDir(), 'mnist');
-    await ensureMnistFiles(dir, { fetchFn: async () => { throw new Error('network must not be used'); } });
-    assert.deepEqual(listFiles(dir), Object.values(MNIST_FILES).map((f) => f.name).sort());
+    await ensureMnistFiles(dir, {
+      fetchFn: async () => {
+        throw new Error('network must not be used');
+      },
+    });
+    assert.deepEqual(
+      listFiles(dir),
+      Object.values(MNIST_FILES)
+        .map((f) => f.name)
+        .sort(),
+    );
   } finally {
-    if (saved === undefined) delete process.env.AE_DATA_DIRS; else process.env.AE_DATA_DIRS = saved;
+    if (saved === undefined) delete process.env.AE_DATA_DIRS;
+    else process.env.AE_DATA_DIRS = saved;
   }
 });
 

@@ -18,7 +18,8 @@ function gaussian(n: number, dim: number, seed: number, scale = 1): Float32Array
 function clusters(clustersN: number, perCluster: number, dim: number, seed: number): { x: Float32Array; labels: Uint8Array } {
   const rng = new Rng(seed);
   const n = clustersN * perCluster;
-  const x = new Float32Array(n * dim), labels = new Uint8Array(n);
+  const x = new Float32Array(n * dim),
+    labels = new Uint8Array(n);
   for (let c = 0; c < clustersN; c++) {
     const centre = Array.from({ length: dim }, () => rng.normal() * 10);
     for (let p = 0; p < perCluster; p++) {
@@ -34,45 +35,70 @@ test('exact kNN agrees with brute force, nearest first, self excluded', async ()
   await initBackend('wasm');
   const k = 9;
   // 1,500 points span several row blocks and column blocks of the native search (384 rows, 1,024 columns).
-  for (const [n, dim] of [[300, 7], [1500, 50]] as const) {
-  const x = gaussian(n, dim, 1);
-  for (const native of [undefined, null]) { // the native addon when built, then the TypeScript path
-  const nb = exactKnn(x, n, dim, k, native);
-  for (let i = 0; i < n; i += 37) {
-    const d = Array.from({ length: n }, (_, j) => {
-      let s = 0; for (let t = 0; t < dim; t++) s += (x[i * dim + t]! - x[j * dim + t]!) ** 2; return { j, s };
-    }).filter((e) => e.j !== i).sort((a, b) => a.s - b.s).slice(0, k);
-    assert.deepEqual([...nb.indices.subarray(i * k, i * k + k)], d.map((e) => e.j));
-    d.forEach((e, r) => assert.ok(Math.abs(nb.distances[i * k + r]! - e.s) < 1e-3 * Math.max(1, e.s)));
+  for (const [n, dim] of [
+    [300, 7],
+    [1500, 50],
+  ] as const) {
+    const x = gaussian(n, dim, 1);
+    for (const native of [undefined, null]) {
+      // the native addon when built, then the TypeScript path
+      const nb = exactKnn(x, n, dim, k, native);
+      for (let i = 0; i < n; i += 37) {
+        const d = Array.from({ length: n }, (_, j) => {
+          let s = 0;
+          for (let t = 0; t < dim; t++) s += (x[i * dim + t]! - x[j * dim + t]!) ** 2;
+          return { j, s };
+        })
+          .filter((e) => e.j !== i)
+          .sort((a, b) => a.s - b.s)
+          .slice(0, k);
+        assert.deepEqual(
+          [...nb.indices.subarray(i * k, i * k + k)],
+          d.map((e) => e.j),
+        );
+        d.forEach((e, r) => {
+          assert.ok(Math.abs(nb.distances[i * k + r]! - e.s) < 1e-3 * Math.max(1, e.s));
+        });
+      }
+    }
   }
-  }
-  }
-  const n = 300, dim = 7, x = gaussian(n, dim, 1);
+  const n = 300,
+    dim = 7,
+    x = gaussian(n, dim, 1);
   const q = knnSearch(x, n, x.subarray(0, 5 * dim), 5, dim, 1, false);
   assert.deepEqual([...q.indices], [0, 1, 2, 3, 4], 'a query equal to a reference row finds it');
 });
 
 test('affinities reach the target perplexity and P is symmetric, summing to 1', async () => {
   await initBackend('wasm');
-  const n = 400, dim = 5, perplexity = 10;
+  const n = 400,
+    dim = 5,
+    perplexity = 10;
   const x = gaussian(n, dim, 2);
   const nb = exactKnn(x, n, dim, 30);
   const cond = conditionalP(nb, n, perplexity);
   const typescript = conditionalP(nb, n, perplexity, 1e-5, 100, null);
   for (let i = 0; i < n; i += 50) {
     let h = 0;
-    for (let t = 0; t < 30; t++) { const p = cond[i * 30 + t]!; if (p > 0) h -= p * Math.log(p); }
+    for (let t = 0; t < 30; t++) {
+      const p = cond[i * 30 + t]!;
+      if (p > 0) h -= p * Math.log(p);
+    }
     assert.ok(Math.abs(Math.exp(h) - perplexity) < 0.01, `perplexity of row ${i}: ${Math.exp(h)}`);
   }
   // The native search (when built) and the TypeScript one give the same rows.
   for (let t = 0; t < n * 30; t++) assert.ok(Math.abs(cond[t]! - typescript[t]!) < 1e-9, `P_j|i ${t}: ${cond[t]} vs ${typescript[t]}`);
   const p = symmetrize(nb, n, cond);
   let total = 0;
-  const entry = (i: number, j: number) => { for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) if (p.cols[c] === j) return p.vals[c]!; return 0; };
-  for (let i = 0; i < n; i++) for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
-    total += p.vals[c]!;
-    assert.ok(Math.abs(p.vals[c]! - entry(p.cols[c]!, i)) < 1e-15);
-  }
+  const entry = (i: number, j: number) => {
+    for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) if (p.cols[c] === j) return p.vals[c]!;
+    return 0;
+  };
+  for (let i = 0; i < n; i++)
+    for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
+      total += p.vals[c]!;
+      assert.ok(Math.abs(p.vals[c]! - entry(p.cols[c]!, i)) < 1e-15);
+    }
   assert.ok(Math.abs(total - 1) < 1e-9);
 });
 
@@ -80,17 +106,22 @@ test('Barnes-Hut repulsion: exact at theta 0, close at theta 0.5, coincident poi
   const n = 400;
   const rng = new Rng(3);
   const y = Float64Array.from({ length: 2 * n }, () => rng.normal() * 5);
-  y[2] = y[0]!; y[3] = y[1]!; // points 0 and 1 coincide
+  y[2] = y[0]!;
+  y[3] = y[1]!; // points 0 and 1 coincide
   const tree = new QuadTree(16);
   tree.build(y, n);
   let zExact = 0;
   const exact = new Float64Array(2 * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    if (i === j) continue;
-    const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
-    const q = 1 / (1 + dx * dx + dy * dy);
-    zExact += q; exact[2 * i]! += q * q * dx; exact[2 * i + 1]! += q * q * dy;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      const dx = y[2 * i]! - y[2 * j]!,
+        dy = y[2 * i + 1]! - y[2 * j + 1]!;
+      const q = 1 / (1 + dx * dx + dy * dy);
+      zExact += q;
+      exact[2 * i]! += q * q * dx;
+      exact[2 * i + 1]! += q * q * dy;
+    }
   const f = new Float64Array(2 * n);
   const z0 = tree.repulsionAll(y, n, 0, f);
   assert.ok(Math.abs(z0 - zExact) < 1e-9 * zExact);
@@ -99,27 +130,44 @@ test('Barnes-Hut repulsion: exact at theta 0, close at theta 0.5, coincident poi
   assert.ok(Math.abs(z5 - zExact) < 0.02 * zExact, `Z ${z5} vs ${zExact}`);
   // The forces too: the approximation's relative error over all points is a few per cent at theta 0.5, and the
   // coincident pair gets no force from each other (their difference is zero), only from the rest.
-  let err = 0, norm = 0;
-  for (let k = 0; k < 2 * n; k++) { err += (f[k]! - exact[k]!) ** 2; norm += exact[k]! ** 2; }
+  let err = 0,
+    norm = 0;
+  for (let k = 0; k < 2 * n; k++) {
+    err += (f[k]! - exact[k]!) ** 2;
+    norm += exact[k]! ** 2;
+  }
   assert.ok(Math.sqrt(err / norm) < 0.05, `relative force error at theta 0.5: ${Math.sqrt(err / norm)}`);
   assert.ok(Math.sqrt(err / norm) > 0, 'theta 0.5 approximates (it is not the exact sum again)');
-  for (const k of [0, 1, 2, 3]) assert.ok(Math.abs(f[k]! - exact[k]!) < 0.1 * Math.abs(exact[k]!) + 1e-6, `coincident point force ${k}: ${f[k]} vs ${exact[k]}`);
+  for (const k of [0, 1, 2, 3])
+    assert.ok(Math.abs(f[k]! - exact[k]!) < 0.1 * Math.abs(exact[k]!) + 1e-6, `coincident point force ${k}: ${f[k]} vs ${exact[k]}`);
 });
 
 test('PCA finds the directions of largest variance, in order', async () => {
   await initBackend('wasm');
-  const n = 2000, dim = 6;
+  const n = 2000,
+    dim = 6;
   const rng = new Rng(4);
   const scales = [5, 3, 1, 0.5, 0.2, 0.1];
   const x = Float32Array.from({ length: n * dim }, (_, i) => rng.normal() * scales[i % dim]!);
   const { scores, variances } = pca(x, n, dim, 3);
-  [25, 9, 1].forEach((v, c) => assert.ok(Math.abs(variances[c]! - v) < 0.1 * v, `variance ${c}: ${variances[c]}`));
+  [25, 9, 1].forEach((v, c) => {
+    assert.ok(Math.abs(variances[c]! - v) < 0.1 * v, `variance ${c}: ${variances[c]}`);
+  });
   // The first score is (up to sign) the first coordinate.
-  let dot = 0, nx = 0, ns = 0;
-  for (let i = 0; i < n; i++) { dot += scores[i * 3]! * x[i * dim]!; nx += x[i * dim]! ** 2; ns += scores[i * 3]! ** 2; }
+  let dot = 0,
+    nx = 0,
+    ns = 0;
+  for (let i = 0; i < n; i++) {
+    dot += scores[i * 3]! * x[i * dim]!;
+    nx += x[i * dim]! ** 2;
+    ns += scores[i * 3]! ** 2;
+  }
   assert.ok(Math.abs(dot) / Math.sqrt(nx * ns) > 0.99);
   const { values } = symmetricEigen(Float64Array.from([2, 1, 1, 2]), 2);
-  assert.deepEqual([...values].map((v) => Math.round(v * 1e9) / 1e9), [3, 1]);
+  assert.deepEqual(
+    [...values].map((v) => Math.round(v * 1e9) / 1e9),
+    [3, 1],
+  );
 });
 
 test('t-SNE separates clusters, lowers the KL divergence, and its callback can stop it', async () => {
@@ -129,7 +177,14 @@ test('t-SNE separates clusters, lowers the KL divergence, and its callback can s
   const { typescriptKernels, bestKernels } = await import('../src/embed/kernels.js');
   for (const kernels of [typescriptKernels(), bestKernels()]) {
     const kls: number[] = [];
-    const r = tsne(x, n, 10, { perplexity: 15, seed: 0, kernels, callback: (_it, kl) => { kls.push(kl); } });
+    const r = tsne(x, n, 10, {
+      perplexity: 15,
+      seed: 0,
+      kernels,
+      callback: (_it, kl) => {
+        kls.push(kl);
+      },
+    });
     assert.equal(r.embedding.length, 2 * n);
     assert.equal(r.iterations, 1000);
     assert.ok(kls[kls.length - 1]! < kls[5]!, `${kernels.name} KL ${kls.join(' ')}`);
@@ -153,19 +208,33 @@ test('metrics: k-NN accuracy and trustworthiness behave on known cases', async (
   assert.ok(trustworthiness(x, 2, x, 2, 300, 10) > 0.9999, 'an embedding equal to the data is fully trustworthy');
   assert.ok(trustworthiness(x, 2, gaussian(300, 2, 7), 2, 300, 10) < 0.7, 'a random embedding is not');
   // Against the definition with full sorts (Venna & Kaski; scikit-learn's formula) on a partly faithful embedding.
-  const high = gaussian(200, 5, 11), low = new Float32Array(400);
-  for (let i = 0; i < 200; i++) { low[2 * i] = high[5 * i]! + 0.3 * high[5 * i + 2]!; low[2 * i + 1] = high[5 * i + 1]!; }
-  const k = 7, lowNb = exactKnn(low, 200, 2, k);
+  const high = gaussian(200, 5, 11),
+    low = new Float32Array(400);
+  for (let i = 0; i < 200; i++) {
+    low[2 * i] = high[5 * i]! + 0.3 * high[5 * i + 2]!;
+    low[2 * i + 1] = high[5 * i + 1]!;
+  }
+  const k = 7,
+    lowNb = exactKnn(low, 200, 2, k);
   let penalty = 0;
   for (let i = 0; i < 200; i++) {
-    const d = Array.from({ length: 200 }, (_, j) => { let s = 0; for (let t = 0; t < 5; t++) s += (high[5 * i + t]! - high[5 * j + t]!) ** 2; return j === i ? -1 : s; });
+    const d = Array.from({ length: 200 }, (_, j) => {
+      let s = 0;
+      for (let t = 0; t < 5; t++) s += (high[5 * i + t]! - high[5 * j + t]!) ** 2;
+      return j === i ? -1 : s;
+    });
     const order = d.map((_, j) => j).sort((a, b) => d[a]! - d[b]! || a - b);
     const rank = new Array<number>(200);
-    order.forEach((j, r) => { rank[j] = r; });
+    order.forEach((j, r) => {
+      rank[j] = r;
+    });
     for (let t = 0; t < k; t++) penalty += Math.max(0, rank[lowNb.indices[i * k + t]!]! - k);
   }
   const expected = 1 - (2 / (200 * k * (2 * 200 - 3 * k - 1))) * penalty;
-  assert.ok(Math.abs(trustworthiness(high, 5, low, 2, 200, k, 200) - expected) < 1e-12, `${trustworthiness(high, 5, low, 2, 200, k, 200)} vs ${expected}`);
+  assert.ok(
+    Math.abs(trustworthiness(high, 5, low, 2, 200, k, 200) - expected) < 1e-12,
+    `${trustworthiness(high, 5, low, 2, 200, k, 200)} vs ${expected}`,
+  );
   assert.ok(expected < 0.99 && expected > 0.6, `a partly faithful embedding: ${expected}`);
 });
 
@@ -181,10 +250,13 @@ test('native and TypeScript gradient kernels agree (both paths are exercised)', 
   const n = 3000;
   const rng = new Rng(8);
   const y = Float64Array.from({ length: 2 * n }, () => rng.normal() * 10);
-  const ts = typescriptKernels(), nat = nativeKernels(native);
+  const ts = typescriptKernels(),
+    nat = nativeKernels(native);
   for (const theta of [0, 0.5]) {
-    const a = new Float64Array(2 * n), b = new Float64Array(2 * n);
-    const za = ts.repulsion(y, n, theta, a), zb = nat.repulsion(y, n, theta, b);
+    const a = new Float64Array(2 * n),
+      b = new Float64Array(2 * n);
+    const za = ts.repulsion(y, n, theta, a),
+      zb = nat.repulsion(y, n, theta, b);
     assert.ok(Math.abs(za - zb) < 1e-9 * za, `Z ${za} vs ${zb}`);
     for (let k = 0; k < 2 * n; k++) assert.ok(Math.abs(a[k]! - b[k]!) < 1e-9 * (1 + Math.abs(a[k]!)), `force ${k} at theta ${theta}`);
   }
@@ -192,7 +264,8 @@ test('native and TypeScript gradient kernels agree (both paths are exercised)', 
   const nb = exactKnn(x, 150, 4, 20);
   const p = symmetrize(nb, 150, conditionalP(nb, 150, 5));
   const ya = Float64Array.from({ length: 300 }, () => rng.normal());
-  const ta = new Float64Array(300), tb = new Float64Array(300);
+  const ta = new Float64Array(300),
+    tb = new Float64Array(300);
   ts.attraction(p, ya, ta);
   nat.attraction(p, ya, tb);
   // The native loop computes q in single precision (8 divisions per instruction): agreement to ~1e-6 relative.
@@ -201,10 +274,12 @@ test('native and TypeScript gradient kernels agree (both paths are exercised)', 
 
   // The KL term: both kernels against the definition, KL = sum p log(p / q) with q_ij = 1 / ((1 + d^2) Z).
   const z = ts.repulsion(ya, 150, 0, new Float64Array(300));
-  let direct = 0, entropy = 0;
+  let direct = 0,
+    entropy = 0;
   for (let i = 0; i < 150; i++) {
     for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
-      const j = p.cols[c]!, d2 = (ya[2 * i]! - ya[2 * j]!) ** 2 + (ya[2 * i + 1]! - ya[2 * j + 1]!) ** 2;
+      const j = p.cols[c]!,
+        d2 = (ya[2 * i]! - ya[2 * j]!) ** 2 + (ya[2 * i + 1]! - ya[2 * j + 1]!) ** 2;
       direct += p.vals[c]! * Math.log(p.vals[c]! * (1 + d2) * z);
       entropy += p.vals[c]! * Math.log(p.vals[c]!);
     }
@@ -227,7 +302,10 @@ test('native and TypeScript gradient kernels agree (both paths are exercised)', 
     mean += ys[0]![k]!;
   }
   assert.ok(Math.abs(mean) < 1e-9, 'the layout is re-centred');
-  assert.ok(ys[0]!.some((v, k) => Math.abs(v - ya[k]!) > 1e-6), 'the step moved the points');
+  assert.ok(
+    ys[0]!.some((v, k) => Math.abs(v - ya[k]!) > 1e-6),
+    'the step moved the points',
+  );
 });
 
 /** Exact repulsion: force_i = sum_j q_ij^2 (y_i - y_j), Z = sum_{i != j} q_ij. */
@@ -237,9 +315,12 @@ function exactRepulsion(y: Float64Array, n: number): { force: Float64Array; z: n
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       if (i === j) continue;
-      const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+      const dx = y[2 * i]! - y[2 * j]!,
+        dy = y[2 * i + 1]! - y[2 * j + 1]!;
       const q = 1 / (1 + dx * dx + dy * dy);
-      z += q; force[2 * i]! += q * q * dx; force[2 * i + 1]! += q * q * dy;
+      z += q;
+      force[2 * i]! += q * q * dx;
+      force[2 * i + 1]! += q * q * dy;
     }
   }
   return { force, z };
@@ -262,7 +343,8 @@ test('FFT-accelerated repulsion (native) matches the exact sums; the choice of m
     const m = FFT_MIN_POINTS;
     const y = Float64Array.from({ length: 2 * m }, () => rng.normal() * 20);
     const out = new Float64Array(2 * m);
-    const zFft = kernels.repulsionFft!(y, m, out), zBh = kernels.repulsion(y, m, 0.5, out);
+    const zFft = kernels.repulsionFft!(y, m, out),
+      zBh = kernels.repulsion(y, m, 0.5, out);
     assert.notEqual(zFft, zBh);
     assert.equal(chooseRepulsion(kernels, m, {}).method, 'fft');
     assert.equal(chooseRepulsion(kernels, m, {}).repel(y, m, out), zFft);
@@ -273,13 +355,22 @@ test('FFT-accelerated repulsion (native) matches the exact sums; the choice of m
   // Two clusters, at spans from a fresh PCA initialisation (1e-4) to a late embedding (~80 units): below 50
   // units the grid has 50 boxes per axis, above it boxes are 1 unit wide, so both regimes are checked. The grids
   // are transformed in single precision, which bounds the agreement at the tightest span (~2e-5).
-  for (const [span, forceTol, zTol] of [[1e-4, 1e-4, 1e-6], [5, 1e-3, 1e-4], [30, 0.02, 5e-3], [80, 0.06, 0.01]] as const) {
+  for (const [span, forceTol, zTol] of [
+    [1e-4, 1e-4, 1e-6],
+    [5, 1e-3, 1e-4],
+    [30, 0.02, 5e-3],
+    [80, 0.06, 0.01],
+  ] as const) {
     const y = Float64Array.from({ length: 2 * n }, (_, k) => (rng.normal() * 0.15 + (k % 4 < 2 ? 0.25 : -0.25)) * span);
     const exact = exactRepulsion(y, n);
     const force = new Float64Array(2 * n);
     const z = kernels.repulsionFft!(y, n, force);
-    let err = 0, norm = 0;
-    for (let k = 0; k < 2 * n; k++) { err += (force[k]! - exact.force[k]!) ** 2; norm += exact.force[k]! ** 2; }
+    let err = 0,
+      norm = 0;
+    for (let k = 0; k < 2 * n; k++) {
+      err += (force[k]! - exact.force[k]!) ** 2;
+      norm += exact.force[k]! ** 2;
+    }
     const rel = Math.sqrt(err / norm);
     assert.ok(rel < forceTol, `span ${span}: relative force error ${rel}`);
     assert.ok(Math.abs(z / exact.z - 1) < zTol, `span ${span}: Z ${z} vs exact ${exact.z}`);

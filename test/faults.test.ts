@@ -20,7 +20,10 @@ function ae(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
 /** 2 epochs of 100 steps on 4,000 images (under a second each): a checkpoint at the end of epoch 1, then epoch 2. */
 function setup(): string {
   const dir = tempDir('ae-fault-');
-  fs.writeFileSync(path.join(dir, 'cfg.yaml'), `name: run\nepochs: 2\nbatch_size: 32\nMNIST:\n  path: ${JSON.stringify(MNIST_DIR)}\n  subset: 4000\n`);
+  fs.writeFileSync(
+    path.join(dir, 'cfg.yaml'),
+    `name: run\nepochs: 2\nbatch_size: 32\nMNIST:\n  path: ${JSON.stringify(MNIST_DIR)}\n  subset: 4000\n`,
+  );
   return dir;
 }
 
@@ -44,10 +47,16 @@ function resumeAndCompare(dir: string): void {
   assert.equal(r.code, 0, r.err);
   const ckpt = readCheckpoint(lastCkpt(dir));
   const history = ckpt.header.state.history;
-  assert.deepEqual(history.map((h) => h.epoch), [1, 2]);
+  assert.deepEqual(
+    history.map((h) => h.epoch),
+    [1, 2],
+  );
   // Bit for bit: the same batches and noise, and Adam's state (moments, step, bias-correction products) restored exactly.
   const ref = uninterrupted();
-  assert.deepEqual(history.map((h) => [h.train_loss, h.val_loss]), ref.history.map((h) => [h.train_loss, h.val_loss]));
+  assert.deepEqual(
+    history.map((h) => [h.train_loss, h.val_loss]),
+    ref.history.map((h) => [h.train_loss, h.val_loss]),
+  );
   assert.equal(ckpt.header.data_sha256, ref.sha, 'the resumed run ends with exactly the weights of an uninterrupted one');
   assert.ok(!listFiles(dir).some((f) => f.includes('.tmp-')), 'temp files were cleaned up');
 }
@@ -57,7 +66,10 @@ test('SIGKILL in the middle of a checkpoint write: the previous checkpoint stays
   // The second write of last.ckpt is the one at the end of epoch 2; the process dies halfway through it.
   const r = ae(['train', '--config', 'cfg.yaml'], dir, { AE_FAULT_INJECT: 'kill:last.ckpt:2' });
   assert.equal(r.signal, 'SIGKILL');
-  assert.ok(listFiles(dir).some((f) => f.includes('last.ckpt.tmp-')), 'the half-written temp file is there, beside the intact checkpoint');
+  assert.ok(
+    listFiles(dir).some((f) => f.includes('last.ckpt.tmp-')),
+    'the half-written temp file is there, beside the intact checkpoint',
+  );
   const ckpt = readCheckpoint(lastCkpt(dir));
   assert.equal(ckpt.header.state.epoch, 1, 'last.ckpt is still the end of epoch 1');
   resumeAndCompare(dir);
@@ -81,13 +93,18 @@ test('SIGKILL at seeded random moments of epoch 2: resume always continues from 
     const dir = setup();
     // A random progress line of epoch 2 (steps 10..90 of 100), then a random few milliseconds: moments defined
     // by the run's own progress, so the test does not depend on how fast this machine trains.
-    const atStep = 10 * (1 + Math.floor(rng.uniform() * 9)), delay = Math.floor(rng.uniform() * 20);
+    const atStep = 10 * (1 + Math.floor(rng.uniform() * 9)),
+      delay = Math.floor(rng.uniform() * 20);
     const killed = await new Promise<NodeJS.Signals | null>((resolve) => {
       const child = startCli(['train', '--config', 'cfg.yaml'], { cwd: dir });
-      let out = '', armed = true;
+      let out = '',
+        armed = true;
       child.stdout.on('data', (d) => {
         out += d;
-        if (armed && out.includes(`epoch 2/2 step ${atStep}/100`)) { armed = false; setTimeout(() => child.kill('SIGKILL'), delay); }
+        if (armed && out.includes(`epoch 2/2 step ${atStep}/100`)) {
+          armed = false;
+          setTimeout(() => child.kill('SIGKILL'), delay);
+        }
       });
       child.on('close', (_code, signal) => resolve(signal));
     });

@@ -28,17 +28,22 @@ function mseByHand(model: Autoencoder, set: ImageSet): number {
 /** 5-NN accuracy by brute force: latents of `test` voted on by their 5 nearest latents of `train` (ties: nearest). */
 function knn5ByHand(model: Autoencoder, train: ImageSet, test: ImageSet): number {
   const encode = (s: ImageSet) => tf.tidy(() => model.encode(batchTensor(s, null, 0, s.count), { training: false, seed: 0 }).dataSync());
-  const a = encode(train), b = encode(test), dim = a.length / train.count;
+  const a = encode(train),
+    b = encode(test),
+    dim = a.length / train.count;
   let correct = 0;
   for (let q = 0; q < test.count; q++) {
     const d = Array.from({ length: train.count }, (_, r) => {
       let s = 0;
       for (let t = 0; t < dim; t++) s += (b[q * dim + t]! - a[r * dim + t]!) ** 2;
       return { r, s };
-    }).sort((x, y) => x.s - y.s || x.r - y.r).slice(0, 5);
+    })
+      .sort((x, y) => x.s - y.s || x.r - y.r)
+      .slice(0, 5);
     const votes = new Map<number, number>();
     for (const { r } of d) votes.set(train.labels[r]!, (votes.get(train.labels[r]!) ?? 0) + 1);
-    const most = Math.max(...votes.values()), nearest = train.labels[d[0]!.r]!;
+    const most = Math.max(...votes.values()),
+      nearest = train.labels[d[0]!.r]!;
     // The majority label; in a tie the nearest neighbour's label if it is among the tied, else the smallest.
     const winner = votes.get(nearest) === most ? nearest : Math.min(...[...votes].filter(([, v]) => v === most).map(([label]) => label));
     if (winner === test.labels[q]) correct++;
@@ -62,13 +67,18 @@ async function makeFolder(dir: string, perClass: number, seed: number): Promise<
       for (let y = 0; y < 32; y++) {
         for (let x = 0; x < 32; x++) {
           const stripe = ((name === 'red' ? x : name === 'green' ? y : x + y) >> 2) % 2;
-          for (let c = 0; c < 3; c++) px[(y * 32 + x) * channels + c] = Math.max(0, Math.min(255, rgb[c]! * (0.6 + 0.4 * stripe) + rng.normal() * 12));
+          for (let c = 0; c < 3; c++)
+            px[(y * 32 + x) * channels + c] = Math.max(0, Math.min(255, rgb[c]! * (0.6 + 0.4 * stripe) + rng.normal() * 12));
           if (channels === 4) px[(y * 32 + x) * channels + 3] = 255;
         }
       }
       const img = sharp(px, { raw: { width: 32, height: 32, channels } });
       if (i % 2 === 0) await img.png().toFile(path.join(dir, name, `img${i}.png`));
-      else await img.removeAlpha().jpeg({ quality: 90 }).toFile(path.join(dir, name, `img${i}.jpg`));
+      else
+        await img
+          .removeAlpha()
+          .jpeg({ quality: 90 })
+          .toFile(path.join(dir, name, `img${i}.jpg`));
     }
   }
   fs.writeFileSync(path.join(dir, 'red', 'notes.txt'), 'not an image');
@@ -77,19 +87,37 @@ async function makeFolder(dir: string, perClass: number, seed: number): Promise<
 
 function collect(): { events: TrainEvent[]; onEvent: (e: TrainEvent) => void; messages: () => string } {
   const events: TrainEvent[] = [];
-  return { events, onEvent: (e) => events.push(e), messages: () => events.filter((e) => e.type === 'message').map((e) => (e as { text: string }).text).join('\n') };
+  return {
+    events,
+    onEvent: (e) => events.push(e),
+    messages: () =>
+      events
+        .filter((e) => e.type === 'message')
+        .map((e) => (e as { text: string }).text)
+        .join('\n'),
+  };
 }
 
 function folderConfig(project: string, trainDir: string, testDir: string, over: Record<string, unknown> = {}) {
   return resolveConfig({
-    dataset: 'folder', model_type: 'CAE', height: 32, width: 32, color_channel: 3, epochs: 1, batch_size: 8, project, name: 'colour',
-    CUSTOM: { train_data_path: trainDir, test_data_path: testDir, valset_proportion: 0.25, data_name: 'shapes' }, ...over,
+    dataset: 'folder',
+    model_type: 'CAE',
+    height: 32,
+    width: 32,
+    color_channel: 3,
+    epochs: 1,
+    batch_size: 8,
+    project,
+    name: 'colour',
+    CUSTOM: { train_data_path: trainDir, test_data_path: testDir, valset_proportion: 0.25, data_name: 'shapes' },
+    ...over,
   });
 }
 
 test('a labelled colour folder trains a CAE and gets every test-mode output; bad files are skipped and reported', async () => {
   const root = tempDir('ae-folder-');
-  const trainDir = path.join(root, 'train'), testDir = path.join(root, 'test');
+  const trainDir = path.join(root, 'train'),
+    testDir = path.join(root, 'test');
   await makeFolder(trainDir, 12, 1);
   await makeFolder(testDir, 4, 2);
   const project = path.join(root, 'runs');
@@ -123,7 +151,9 @@ test('a labelled colour folder trains a CAE and gets every test-mode output; bad
 
   // The same folder in grayscale: one channel, its own cache entry (the colour one is replaced, and said so).
   const gray = collect();
-  await train(folderConfig(project, trainDir, testDir, { name: 'gray', color_channel: 1, convert2grayscale: true }), { onEvent: gray.onEvent });
+  await train(folderConfig(project, trainDir, testDir, { name: 'gray', color_channel: 1, convert2grayscale: true }), {
+    onEvent: gray.onEvent,
+  });
   assert.match(gray.messages(), /the images or the preprocessing changed/);
   assert.match(gray.messages(), /decoding 37 images from .*train to 32x32x1/);
   const g = await evaluateRun(path.join(project, 'gray'), { count: 3, embed: 'pca' });
@@ -134,11 +164,21 @@ test('the preprocessing cache is used on the next run and rebuilt when a file or
   const root = tempDir('ae-cache-');
   const trainDir = path.join(root, 'train');
   await makeFolder(trainDir, 6, 3);
-  const base = resolveConfig({ dataset: 'folder', height: 16, width: 16, color_channel: 3, project: path.join(root, 'runs'), CUSTOM: { train_data_path: trainDir } });
+  const base = resolveConfig({
+    dataset: 'folder',
+    height: 16,
+    width: 16,
+    color_channel: 3,
+    project: path.join(root, 'runs'),
+    CUSTOM: { train_data_path: trainDir },
+  });
   const messages: string[] = [];
   const log = (m: string) => messages.push(m);
   const first = await loadImageFolders(base, { log });
-  assert.ok(messages.some((m) => m.startsWith('decoding 19 images')), messages.join('\n'));
+  assert.ok(
+    messages.some((m) => m.startsWith('decoding 19 images')),
+    messages.join('\n'),
+  );
   const cacheDir = path.join(root, 'runs', 'data', 'train');
   assert.deepEqual(fs.readdirSync(cacheDir).sort(), ['images.bin', 'manifest.json'], 'the cache folder holds exactly its two files');
 
@@ -146,7 +186,10 @@ test('the preprocessing cache is used on the next run and rebuilt when a file or
   let decoded = 0;
   const second = await loadImageFolders(base, { log, onProgress: () => decoded++ });
   assert.equal(decoded, 0, 'nothing decoded the second time');
-  assert.ok(messages.some((m) => m.startsWith('using the preprocessed images cached in')), messages.join('\n'));
+  assert.ok(
+    messages.some((m) => m.startsWith('using the preprocessed images cached in')),
+    messages.join('\n'),
+  );
   assert.deepEqual(second.train.images, first.train.images);
   assert.deepEqual(second.classNames, ['blue', 'green', 'red']);
 
@@ -155,13 +198,19 @@ test('the preprocessing cache is used on the next run and rebuilt when a file or
   fs.utimesSync(touched, new Date(), new Date(Date.now() + 5000));
   messages.length = 0;
   await loadImageFolders(base, { log });
-  assert.ok(messages.some((m) => m.includes('changed since the cache')), messages.join('\n'));
+  assert.ok(
+    messages.some((m) => m.includes('changed since the cache')),
+    messages.join('\n'),
+  );
   assert.ok(messages.some((m) => m.startsWith('decoding 19 images')));
 
   // A different height rebuilds.
   messages.length = 0;
   const taller = await loadImageFolders({ ...base, height: 20 }, { log });
-  assert.ok(messages.some((m) => m.startsWith('decoding 19 images')), messages.join('\n'));
+  assert.ok(
+    messages.some((m) => m.startsWith('decoding 19 images')),
+    messages.join('\n'),
+  );
   assert.equal(taller.train.height, 20);
 
   // A damaged cache is reported and rebuilt, never trusted.
@@ -171,7 +220,10 @@ test('the preprocessing cache is used on the next run and rebuilt when a file or
   fs.writeFileSync(bin, bytes);
   messages.length = 0;
   const repaired = await loadImageFolders({ ...base, height: 20 }, { log });
-  assert.ok(messages.some((m) => m.includes('damaged')), messages.join('\n'));
+  assert.ok(
+    messages.some((m) => m.includes('damaged')),
+    messages.join('\n'),
+  );
   assert.deepEqual(repaired.train.images, taller.train.images);
 });
 
@@ -179,8 +231,12 @@ test('image folders: unlabelled layouts, and clear errors for empty, missing and
   const root = tempDir('ae-folder-bad-');
   const flat = path.join(root, 'flat');
   fs.mkdirSync(flat);
-  for (let i = 0; i < 8; i++) await sharp({ create: { width: 10 + i, height: 12, channels: 3, background: { r: 20 * i, g: 100, b: 50 } } }).png().toFile(path.join(flat, `f${i}.png`));
-  const cfg = (over: Record<string, unknown>) => resolveConfig({ dataset: 'folder', height: 8, width: 8, color_channel: 1, project: path.join(root, 'runs'), ...over });
+  for (let i = 0; i < 8; i++)
+    await sharp({ create: { width: 10 + i, height: 12, channels: 3, background: { r: 20 * i, g: 100, b: 50 } } })
+      .png()
+      .toFile(path.join(flat, `f${i}.png`));
+  const cfg = (over: Record<string, unknown>) =>
+    resolveConfig({ dataset: 'folder', height: 8, width: 8, color_channel: 1, project: path.join(root, 'runs'), ...over });
   const splits = await loadImageFolders(cfg({ CUSTOM: { train_data_path: flat, fit: 'pad', background: 'white' } }));
   assert.equal(splits.classNames, null, 'a flat folder is unlabelled');
   assert.equal(splits.train.count + splits.validation.count, 8);
@@ -189,40 +245,59 @@ test('image folders: unlabelled layouts, and clear errors for empty, missing and
   const empty = path.join(root, 'empty');
   fs.mkdirSync(empty);
   fs.writeFileSync(path.join(empty, 'readme.md'), 'no images here');
-  await assert.rejects(loadImageFolders(cfg({ CUSTOM: { train_data_path: empty } })), (e: unknown) =>
-    e instanceof UserError && e.message.includes(empty) && /holds no images \(1 other files skipped\)/.test(e.message));
+  await assert.rejects(
+    loadImageFolders(cfg({ CUSTOM: { train_data_path: empty } })),
+    (e: unknown) => e instanceof UserError && e.message.includes(empty) && /holds no images \(1 other files skipped\)/.test(e.message),
+  );
   const missing = path.join(root, 'nope');
-  await assert.rejects(loadImageFolders(cfg({ CUSTOM: { train_data_path: missing } })), (e: unknown) =>
-    e instanceof UserError && e.message.includes(`CUSTOM.train_data_path: cannot read the image folder ${missing} (it does not exist)`));
+  await assert.rejects(
+    loadImageFolders(cfg({ CUSTOM: { train_data_path: missing } })),
+    (e: unknown) =>
+      e instanceof UserError && e.message.includes(`CUSTOM.train_data_path: cannot read the image folder ${missing} (it does not exist)`),
+  );
 
-  const labelled = path.join(root, 'labelled'), validation = path.join(root, 'validation');
+  const labelled = path.join(root, 'labelled'),
+    validation = path.join(root, 'validation');
   await makeFolder(labelled, 3, 4);
   await makeFolder(validation, 2, 5);
   fs.renameSync(path.join(validation, 'red'), path.join(validation, 'purple'));
-  await assert.rejects(loadImageFolders(cfg({ CUSTOM: { train_data_path: labelled, validation_data_path: validation } })), (e: unknown) =>
-    e instanceof UserError && e.message.includes('has classes the training folder lacks: purple'));
-  await assert.rejects(loadImageFolders(cfg({ CUSTOM: { train_data_path: labelled, validation_data_path: flat } })), (e: unknown) =>
-    e instanceof UserError && e.message.includes('flat (unlabelled) but the training folder is labelled'));
+  await assert.rejects(
+    loadImageFolders(cfg({ CUSTOM: { train_data_path: labelled, validation_data_path: validation } })),
+    (e: unknown) => e instanceof UserError && e.message.includes('has classes the training folder lacks: purple'),
+  );
+  await assert.rejects(
+    loadImageFolders(cfg({ CUSTOM: { train_data_path: labelled, validation_data_path: flat } })),
+    (e: unknown) => e instanceof UserError && e.message.includes('flat (unlabelled) but the training folder is labelled'),
+  );
 
   // Nothing decodable at all refuses to start.
   const junk = path.join(root, 'junk');
   fs.mkdirSync(junk);
   fs.writeFileSync(path.join(junk, 'a.png'), 'garbage');
   fs.writeFileSync(path.join(junk, 'b.jpg'), 'garbage');
-  await assert.rejects(loadImageFolders(cfg({ CUSTOM: { train_data_path: junk } })), (e: unknown) =>
-    e instanceof UserError && e.message.includes('none of the 2 images'));
+  await assert.rejects(
+    loadImageFolders(cfg({ CUSTOM: { train_data_path: junk } })),
+    (e: unknown) => e instanceof UserError && e.message.includes('none of the 2 images'),
+  );
 
   // Config checks up front.
-  assert.throws(() => resolveConfig({ dataset: 'folder', model_type: 'CAE', height: 30, width: 32, CUSTOM: { train_data_path: flat } }), /divisible by 4/);
+  assert.throws(
+    () => resolveConfig({ dataset: 'folder', model_type: 'CAE', height: 30, width: 32, CUSTOM: { train_data_path: flat } }),
+    /divisible by 4/,
+  );
   assert.throws(() => resolveConfig({ dataset: 'folder' }), /CUSTOM\.train_data_path: missing/);
-  assert.throws(() => resolveConfig({ dataset: 'folder', color_channel: 3, convert2grayscale: true, CUSTOM: { train_data_path: flat } }), /set color_channel: 1/);
+  assert.throws(
+    () => resolveConfig({ dataset: 'folder', color_channel: 3, convert2grayscale: true, CUSTOM: { train_data_path: flat } }),
+    /set color_channel: 1/,
+  );
   assert.throws(() => resolveConfig({ dataset: 'fashion-mnist', height: 32 }), /Fashion-MNIST images are 28x28x1/);
 });
 
 test('Fashion-MNIST trains with the AE preset and its map legend names the clothing classes', async () => {
   const preset = resolveConfig({
     ...(await import('yaml')).parse(fs.readFileSync(path.join(ROOT, 'configs', 'fashion-ae.yaml'), 'utf8')),
-    project: tempDir(), epochs: 2,
+    project: tempDir(),
+    epochs: 2,
     FASHION_MNIST: { path: path.resolve(ROOT, '..', 'shared', 'data', 'fashion-mnist'), subset: 1200 },
   });
   assert.equal(preset.dataset, 'fashion-mnist');
@@ -235,7 +310,11 @@ test('Fashion-MNIST trains with the AE preset and its map legend names the cloth
   assert.equal(r.metrics.embedding.method, 'tsne');
   // The legend as drawn in latent_tsne.png: one line per class among the 200 images, each a swatch of the class's
   // colour and the class's name, compared pixel for pixel with the name rendered here on its own.
-  assert.deepEqual(r.mapLegend.map((e) => e.name), names, 'all ten classes occur among the first 200 test images');
+  assert.deepEqual(
+    r.mapLegend.map((e) => e.name),
+    names,
+    'all ten classes occur among the first 200 test images',
+  );
   const map = await readPng(path.join(result.runDir, 'vis_outputs', 'latent_tsne.png'));
   for (const entry of r.mapLegend) {
     const hex = entry.colour.match(/\w\w/g)!.map((h) => Number.parseInt(h, 16));
@@ -245,11 +324,19 @@ test('Fashion-MNIST trains with the AE preset and its map legend names the cloth
     ctx.fillStyle = '#222';
     ctx.fillText(entry.name, entry.text.x, entry.text.y);
     const width = Math.ceil(ctx.measureText(entry.name).width);
-    const alone = await readPng(await canvas.encode('png').then((png) => { const f = path.join(tempDir(), 'text.png'); fs.writeFileSync(f, png); return f; }));
-    let ink = 0, mismatch = 0;
+    const alone = await readPng(
+      await canvas.encode('png').then((png) => {
+        const f = path.join(tempDir(), 'text.png');
+        fs.writeFileSync(f, png);
+        return f;
+      }),
+    );
+    let ink = 0,
+      mismatch = 0;
     for (let y = entry.text.y - 16; y <= entry.text.y + 5; y++) {
       for (let x = entry.text.x; x <= entry.text.x + width; x++) {
-        const want = pixelAt(alone, x, y), got = pixelAt(map, x, y);
+        const want = pixelAt(alone, x, y),
+          got = pixelAt(map, x, y);
         if (want[0] < 200) ink++;
         if (Math.abs(want[0] - got[0]) > 3) mismatch++;
       }

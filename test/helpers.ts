@@ -16,7 +16,12 @@ let cached: DataSplits | null = null;
 /** Real MNIST, split with seed 0, cut to small sizes so tests stay fast on 2 cores. */
 export async function smallMnist(nTrain = 512, nVal = 128): Promise<DataSplits> {
   cached ??= await loadMnist(MNIST_DIR, 0.2, 0);
-  return { train: head(cached.train, nTrain), validation: head(cached.validation, nVal), test: head(cached.test, nVal), classNames: cached.classNames };
+  return {
+    train: head(cached.train, nTrain),
+    validation: head(cached.validation, nVal),
+    test: head(cached.test, nVal),
+    classNames: cached.classNames,
+  };
 }
 
 export function tempDir(prefix = 'ae-test-'): string {
@@ -30,11 +35,19 @@ export function listFiles(dir: string): string[] {
 }
 
 /** The `ae` command run from source (tsx), as a user runs the built one. */
-export const CLI = ['--import', pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, path.join(ROOT, 'src', 'cli.ts')];
+export const CLI = [
+  '--import',
+  pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
+  path.join(ROOT, 'src', 'cli.ts'),
+];
 
 /** Runs `ae ARGS` to completion, in `cwd`, with CI set (plain progress lines) and extra environment. */
 export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [...CLI, ...args], { cwd: opts.cwd ?? ROOT, encoding: 'utf8', env: { ...process.env, CI: '1', ...opts.env } });
+  return spawnSync(process.execPath, [...CLI, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1', ...opts.env },
+  });
 }
 
 /** Starts `ae ARGS` without waiting (for signals and kills mid-run). */

@@ -16,7 +16,11 @@ import { MNIST_DIR, smallMnist, tempDir } from './helpers.js';
  * Every tensor a step or an evaluation makes is disposed: a leak of one tensor per step is gigabytes after a few
  * epochs of the CAE. Counts are taken after a first step, which creates Adam's moments (kept on purpose).
  */
-for (const [kind, over] of [['AE', {}], ['CAE', { model_type: 'CAE' }], ['denoising AE', { denoising: true, noise_std: 0.3 }]] as const) {
+for (const [kind, over] of [
+  ['AE', {}],
+  ['CAE', { model_type: 'CAE' }],
+  ['denoising AE', { denoising: true, noise_std: 0.3 }],
+] as const) {
   test(`${kind}: training steps and evaluations leave the number of live tensors unchanged`, async () => {
     await initBackend('wasm');
     const data = await smallMnist(64, 40);

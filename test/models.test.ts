@@ -16,7 +16,10 @@ test('AE: output and latent shapes, PyTorch parameter count and init bounds', as
   assert.deepEqual(z.shape, [5, 32]);
   assert.deepEqual(y.shape, [5, 28, 28, 1]);
   const ys = y.dataSync();
-  assert.ok(ys.every((v) => v > 0 && v < 1), 'sigmoid output in (0, 1)');
+  assert.ok(
+    ys.every((v) => v > 0 && v < 1),
+    'sigmoid output in (0, 1)',
+  );
   // PyTorch: 784*256+256 + 256*32+32 + 32*256+256 + 256*784+784
   const params = model.params.variables.reduce((a, v) => a + count(v.variable.shape), 0);
   assert.equal(params, 784 * 256 + 256 + 256 * 32 + 32 + 32 * 256 + 256 + 256 * 784 + 784);
@@ -30,7 +33,10 @@ test('AE: output and latent shapes, PyTorch parameter count and init bounds', as
 
 test('CAE: latent 256 x H/4 x W/4, output shape, ConvTranspose init uses PyTorch fan_in', async () => {
   await initBackend('wasm');
-  for (const [h, w, c] of [[28, 28, 1], [16, 12, 3]] as const) {
+  for (const [h, w, c] of [
+    [28, 28, 1],
+    [16, 12, 3],
+  ] as const) {
     // Shapes beyond MNIST's (custom data) are not configurable yet; build the model directly.
     const model = createModel({ ...resolveConfig({ model_type: 'CAE' }), height: h, width: w, color_channel: c });
     const x = tf.randomUniform([2, h, w, c]) as tf.Tensor4D;
@@ -66,7 +72,7 @@ test('BatchNorm: batch statistics in training, running stats with momentum 0.1 a
   const { mean, variance } = tf.moments(pre, [0, 1, 2]);
   const n = 4 * 8 * 8;
   const expectMean = mean.dataSync().map((m) => BatchNorm.MOMENTUM * m);
-  const expectVar = variance.dataSync().map((v) => (1 - BatchNorm.MOMENTUM) + BatchNorm.MOMENTUM * v * n / (n - 1));
+  const expectVar = variance.dataSync().map((v) => 1 - BatchNorm.MOMENTUM + (BatchNorm.MOMENTUM * v * n) / (n - 1));
   tf.dispose(model.encode(x, { training: true, seed: 0 }));
   const gotMean = runningMean.dataSync();
   const gotVar = runningVar.dataSync();
@@ -111,12 +117,20 @@ test("CAE subsample equals the reference's MaxPool(kernel 1, stride 2), values a
   // The wasm backend's own MaxPoolGrad is wrong for kernel 1 / stride 2 (it drops channels), which is one
   // reason the CAE does not use maxPool; the cpu backend is the reference here.
   const { subsample } = await import('../src/models/cae.js');
-  const run = (pool: boolean) => tf.tidy(() => {
-    const x = tf.randomNormal([2, 8, 12, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
-    const weights = tf.randomNormal([2, 4, 6, 3], 0, 1, 'float32', 6);
-    const f = (t: tf.Tensor) => (pool ? tf.maxPool(t as tf.Tensor4D, 1, 2, 'valid') : subsample(t as tf.Tensor4D));
-    return [[...f(x).dataSync()], [...tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), weights)))(x).dataSync()]];
-  });
+  const run = (pool: boolean) =>
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 8, 12, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const weights = tf.randomNormal([2, 4, 6, 3], 0, 1, 'float32', 6);
+      const f = (t: tf.Tensor) => (pool ? tf.maxPool(t as tf.Tensor4D, 1, 2, 'valid') : subsample(t as tf.Tensor4D));
+      return [
+        [...f(x).dataSync()],
+        [
+          ...tf
+            .grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), weights)))(x)
+            .dataSync(),
+        ],
+      ];
+    });
   await initBackend('cpu');
   const [refValues, refGrad] = run(true);
   await initBackend('wasm');

@@ -7,9 +7,15 @@ import { ROOT } from './helpers.js';
 
 test('the built package exports the pipeline under its name, and the ae bin is an executable script', () => {
   // dist/ is built by `npm install`/`npm ci` (the prepare script).
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-    "import { train, resume, loadConfig, createModel, readCheckpoint } from 'autoencoders'; console.log([train, resume, loadConfig, createModel, readCheckpoint].map((f) => typeof f).join(','))"],
-  { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "import { train, resume, loadConfig, createModel, readCheckpoint } from 'autoencoders'; console.log([train, resume, loadConfig, createModel, readCheckpoint].map((f) => typeof f).join(','))",
+    ],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'function,function,function,function,function');
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));

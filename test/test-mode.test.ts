@@ -19,7 +19,14 @@ function pngSize(file: string): { width: number; height: number } {
 /** A small trained run whose config reads MNIST from the test data folder. */
 async function trainedRun(over: Record<string, unknown>, nTrain: number): Promise<string> {
   const data = await smallMnist(nTrain, 64);
-  const cfg = resolveConfig({ project: tempDir(), name: 'run', epochs: 2, batch_size: 32, MNIST: { path: MNIST_DIR, subset: 2000 }, ...over });
+  const cfg = resolveConfig({
+    project: tempDir(),
+    name: 'run',
+    epochs: 2,
+    batch_size: 32,
+    MNIST: { path: MNIST_DIR, subset: 2000 },
+    ...over,
+  });
   await train(cfg, { data });
   return path.join(cfg.project, cfg.name);
 }
@@ -71,7 +78,10 @@ test('ae test on a denoising CAE run shows the noisy input row and maps latents 
 test('ae test refuses a run without the requested checkpoint and a --count larger than the split', async () => {
   const dir = await trainedRun({ epochs: 1 }, 128);
   fs.rmSync(path.join(dir, 'weights', 'best.ckpt'));
-  await assert.rejects(evaluateRun(dir, { limit: 50 }), (e: unknown) => e instanceof UserError && /no best checkpoint/.test(e.message) && /--weights last/.test(e.message));
+  await assert.rejects(
+    evaluateRun(dir, { limit: 50 }),
+    (e: unknown) => e instanceof UserError && /no best checkpoint/.test(e.message) && /--weights last/.test(e.message),
+  );
   await assert.rejects(evaluateRun(dir, { weights: 'last', limit: 5, count: 10 }), /--count 10 is more than the 5 images/);
 });
 
@@ -89,6 +99,10 @@ test('the CLI: ae test and the reference-style -m test print the loss and the ou
 
 test('too few points for t-SNE is a clear UserError from the worker thread, not a crash', async () => {
   const dir = await trainedRun({ epochs: 1 }, 128);
-  await assert.rejects(evaluateRun(dir, { limit: 40, count: 3 }), (e: unknown) => e instanceof UserError && /perplexity 30 needs more than 90 points, got 40/.test(e.message) && /--embed pca/.test(e.message));
+  await assert.rejects(
+    evaluateRun(dir, { limit: 40, count: 3 }),
+    (e: unknown) =>
+      e instanceof UserError && /perplexity 30 needs more than 90 points, got 40/.test(e.message) && /--embed pca/.test(e.message),
+  );
   await assert.rejects(evaluateRun(dir, { limit: 0 }), /--limit 0 leaves nothing to evaluate/);
 });

@@ -29,7 +29,8 @@ export interface AdamHyper {
  * some other tensor shares (writing it in place would change that tensor too).
  */
 export function adamUpdateInPlace(slots: AdamSlot[], hyper: AdamHyper): boolean {
-  const native = nativeAddon(), backend = activeWasmBackend();
+  const native = nativeAddon(),
+    backend = activeWasmBackend();
   if (!native || !backend) return false;
   for (const s of slots) {
     if (!allFloat(s.value, s.gradient, s.m, s.v) || s.gradient.size !== s.value.size) return false;
@@ -37,7 +38,14 @@ export function adamUpdateInPlace(slots: AdamSlot[], hyper: AdamHyper): boolean 
   }
   const threads = accelThreads();
   for (const s of slots) {
-    native.adam({ p: view(backend, s.value), g: view(backend, s.gradient), m: view(backend, s.m), v: view(backend, s.v), ...hyper, threads });
+    native.adam({
+      p: view(backend, s.value),
+      g: view(backend, s.gradient),
+      m: view(backend, s.m),
+      v: view(backend, s.v),
+      ...hyper,
+      threads,
+    });
   }
   return true;
 }

@@ -50,26 +50,60 @@ export interface NativeAddon {
   klTerm(o: SparsePArgs & { vals: Float32Array } & Threaded): number;
   /** One t-SNE descent step with momentum and gains on y (2n), then re-centring. */
   descend(o: {
-    y: Float64Array; attr: Float64Array; rep: Float64Array; update: Float64Array; gains: Float64Array; n: number;
-    exaggeration: number; invZ: number; momentum: number; lr: number;
+    y: Float64Array;
+    attr: Float64Array;
+    rep: Float64Array;
+    update: Float64Array;
+    gains: Float64Array;
+    n: number;
+    exaggeration: number;
+    invZ: number;
+    momentum: number;
+    lr: number;
   }): void;
   /** t-SNE's conditional P_j|i over each row's k neighbours at the target perplexity. */
-  conditionalP(o: { distances: Float32Array; n: number; k: number; perplexity: number; tol: number; maxIter: number; out: Float64Array } & Threaded): void;
+  conditionalP(
+    o: { distances: Float32Array; n: number; k: number; perplexity: number; tol: number; maxIter: number; out: Float64Array } & Threaded,
+  ): void;
   /** Exact k nearest neighbours (squared Euclidean) of every row among the others, nearest first. */
   knn(o: { data: Float32Array; n: number; dim: number; k: number; indices: Int32Array; distances: Float32Array } & Threaded): void;
   conv2d(o: ConvArgs & Threaded): void;
   conv2dBackpropInput(o: ConvArgs & Threaded): void;
   conv2dBackpropFilter(o: ConvArgs & Threaded): void;
   /** For each batch index c = op(a) op(b) (m x k times k x n); broadcastB: b has batch 1. */
-  matmul(o: { a: Float32Array; b: Float32Array; c: Float32Array; batch: number; m: number; n: number; k: number;
-    transA: boolean; transB: boolean; broadcastB: boolean } & Threaded): void;
+  matmul(
+    o: {
+      a: Float32Array;
+      b: Float32Array;
+      c: Float32Array;
+      batch: number;
+      m: number;
+      n: number;
+      k: number;
+      transA: boolean;
+      transB: boolean;
+      broadcastB: boolean;
+    } & Threaded,
+  ): void;
   /** out[c] = scale * sum_r x[r * cols + c]. */
   sumRows(o: { x: Float32Array; rows: number; cols: number; out: Float32Array; scale: number } & Threaded): void;
   /** y = act(x w + b) (* mask). */
-  denseForward(o: { x: Float32Array; w: Float32Array; b: Float32Array; mask: Float32Array | null; y: Float32Array } & DenseDims & Threaded): void;
+  denseForward(
+    o: { x: Float32Array; w: Float32Array; b: Float32Array; mask: Float32Array | null; y: Float32Array } & DenseDims & Threaded,
+  ): void;
   /** dz = dy act'(y) (* mask), dw = x^T dz, db = column sums of dz. */
-  denseBackpropParams(o: { dy: Float32Array; x: Float32Array; y: Float32Array; mask: Float32Array | null; dz: Float32Array;
-    dw: Float32Array; db: Float32Array } & DenseDims & Threaded): void;
+  denseBackpropParams(
+    o: {
+      dy: Float32Array;
+      x: Float32Array;
+      y: Float32Array;
+      mask: Float32Array | null;
+      dz: Float32Array;
+      dw: Float32Array;
+      db: Float32Array;
+    } & DenseDims &
+      Threaded,
+  ): void;
   /** out[i] = (i-th uniform draw of the sfc32 stream continuing from `state`) >= rate ? keep : 0 (see Rng). */
   dropoutMask(o: { state: Uint32Array; rate: number; keep: number; out: Float32Array }): void;
   /** mean (pred - target)^2, accumulated in double. */
@@ -77,14 +111,51 @@ export interface NativeAddon {
   /** out = 2 dLoss (pred - target) / n. */
   mseGrad(o: { pred: Float32Array; target: Float32Array; dLoss: number; out: Float32Array }): void;
   /** Training-mode batch norm over [rows, channels] then ReLU; writes y and the batch mean and (biased) variance. */
-  batchNormRelu(o: { x: Float32Array; gamma: Float32Array; beta: Float32Array; epsilon: number; y: Float32Array; mean: Float32Array;
-    variance: Float32Array; rows: number; channels: number } & Threaded): void;
+  batchNormRelu(
+    o: {
+      x: Float32Array;
+      gamma: Float32Array;
+      beta: Float32Array;
+      epsilon: number;
+      y: Float32Array;
+      mean: Float32Array;
+      variance: Float32Array;
+      rows: number;
+      channels: number;
+    } & Threaded,
+  ): void;
   /** Its exact gradient (through the batch statistics): dx, dgamma, dbeta. */
-  batchNormReluGrad(o: { dy: Float32Array; x: Float32Array; y: Float32Array; gamma: Float32Array; mean: Float32Array; variance: Float32Array;
-    epsilon: number; dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array; rows: number; channels: number } & Threaded): void;
+  batchNormReluGrad(
+    o: {
+      dy: Float32Array;
+      x: Float32Array;
+      y: Float32Array;
+      gamma: Float32Array;
+      mean: Float32Array;
+      variance: Float32Array;
+      epsilon: number;
+      dx: Float32Array;
+      dgamma: Float32Array;
+      dbeta: Float32Array;
+      rows: number;
+      channels: number;
+    } & Threaded,
+  ): void;
   /** One Adam step on p, m, v in place; c1 = 1 - beta1^t, c2 = 1 - beta2^t. */
-  adam(o: { p: Float32Array; g: Float32Array; m: Float32Array; v: Float32Array; lr: number; beta1: number; beta2: number; epsilon: number;
-    c1: number; c2: number } & Threaded): void;
+  adam(
+    o: {
+      p: Float32Array;
+      g: Float32Array;
+      m: Float32Array;
+      v: Float32Array;
+      lr: number;
+      beta1: number;
+      beta2: number;
+      epsilon: number;
+      c1: number;
+      c2: number;
+    } & Threaded,
+  ): void;
 }
 
 let addon: NativeAddon | null | undefined;

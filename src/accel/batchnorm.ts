@@ -25,10 +25,21 @@ export function nativeBatchNormRelu(native: NativeAddon) {
     const { epsilon } = args.attrs as unknown as { epsilon: number };
     const [rows, channels] = rowsAndChannels(x);
     const backend = args.backend as BackendWasm;
-    const y = backend.makeOutput(x.shape, 'float32'), mean = backend.makeOutput([channels], 'float32');
+    const y = backend.makeOutput(x.shape, 'float32'),
+      mean = backend.makeOutput([channels], 'float32');
     const variance = backend.makeOutput([channels], 'float32');
-    native.batchNormRelu({ x: view(backend, x), gamma: view(backend, gamma), beta: view(backend, beta), epsilon, y: view(backend, y),
-      mean: view(backend, mean), variance: view(backend, variance), rows, channels, threads: accelThreads() });
+    native.batchNormRelu({
+      x: view(backend, x),
+      gamma: view(backend, gamma),
+      beta: view(backend, beta),
+      epsilon,
+      y: view(backend, y),
+      mean: view(backend, mean),
+      variance: view(backend, variance),
+      rows,
+      channels,
+      threads: accelThreads(),
+    });
     return [y, mean, variance];
   };
 }
@@ -39,11 +50,24 @@ export function nativeBatchNormReluGrad(native: NativeAddon) {
     const { epsilon } = args.attrs as unknown as { epsilon: number };
     const [rows, channels] = rowsAndChannels(x);
     const backend = args.backend as BackendWasm;
-    const dx = backend.makeOutput(x.shape, 'float32'), dgamma = backend.makeOutput([channels], 'float32');
+    const dx = backend.makeOutput(x.shape, 'float32'),
+      dgamma = backend.makeOutput([channels], 'float32');
     const dbeta = backend.makeOutput([channels], 'float32');
-    native.batchNormReluGrad({ dy: view(backend, dy), x: view(backend, x), y: view(backend, y), gamma: view(backend, gamma), mean: view(backend, mean),
-      variance: view(backend, variance), epsilon, dx: view(backend, dx), dgamma: view(backend, dgamma), dbeta: view(backend, dbeta), rows, channels,
-      threads: accelThreads() });
+    native.batchNormReluGrad({
+      dy: view(backend, dy),
+      x: view(backend, x),
+      y: view(backend, y),
+      gamma: view(backend, gamma),
+      mean: view(backend, mean),
+      variance: view(backend, variance),
+      epsilon,
+      dx: view(backend, dx),
+      dgamma: view(backend, dgamma),
+      dbeta: view(backend, dbeta),
+      rows,
+      channels,
+      threads: accelThreads(),
+    });
     return [dx, dgamma, dbeta];
   };
 }
@@ -66,7 +90,14 @@ export const batchNormReluGradient: tf.GradConfig = {
 };
 
 /** gamma (x - mean) / sqrt(variance + epsilon) + beta, per channel (the last axis). */
-export function normalize(x: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor4D {
+export function normalize(
+  x: tf.Tensor4D,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): tf.Tensor4D {
   return tf.add(tf.mul(tf.sub(x, mean), tf.mul(tf.rsqrt(tf.add(variance, epsilon)), gamma)), beta);
 }
 
@@ -74,7 +105,12 @@ export function normalize(x: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor, 
  * relu(gamma (x - mean) / sqrt(var + eps) + beta) with the batch's per-channel mean and biased variance (over
  * every axis but the last), which it returns too.
  */
-export function batchNormRelu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
+export function batchNormRelu(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): { y: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
   if (fusedKernelAvailable(FUSED_BATCHNORM_RELU) && x.dtype === 'float32') {
     const [y, mean, variance] = tf.engine().runKernel(FUSED_BATCHNORM_RELU, { x, gamma, beta }, { epsilon }) as tf.Tensor[];
     return { y: y as tf.Tensor4D, mean: mean!, variance: variance! };

@@ -23,12 +23,21 @@ export interface ConvAttrs {
 }
 
 function convInfo(xShape: number[], filterShape: number[], attrs: ConvAttrs): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, attrs.strides, 1, attrs.pad as 'same', attrs.dimRoundingMode,
-    false, 'channelsLast');
+  return tf.backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    attrs.strides,
+    1,
+    attrs.pad as 'same',
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
 }
 
 function requireNhwc(attrs: ConvAttrs): void {
-  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') throw new Error(`wasm conv gradient patch supports NHWC only, got ${attrs.dataFormat}`);
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC')
+    throw new Error(`wasm conv gradient patch supports NHWC only, got ${attrs.dataFormat}`);
 }
 
 /**
@@ -45,7 +54,12 @@ export function wasmConv2dBackpropFilter(): KernelFunc {
     const [kh, kw, ci, co] = attrs.filterShape;
     const batch = x.shape[0];
     return tf.tidy(() => {
-      const xp = tf.pad(x, [[0, 0], [padInfo.top, Math.max(0, padInfo.bottom)], [padInfo.left, Math.max(0, padInfo.right)], [0, 0]]);
+      const xp = tf.pad(x, [
+        [0, 0],
+        [padInfo.top, Math.max(0, padInfo.bottom)],
+        [padInfo.left, Math.max(0, padInfo.right)],
+        [0, 0],
+      ]);
       const rows = batch * oh * ow;
       const dyT = tf.transpose(tf.reshape(dy, [rows, co])); // [co, rows]
       const taps: tf.Tensor[] = [];
@@ -77,12 +91,19 @@ export function wasmConv2dBackpropInput(original: KernelFunc): KernelFunc {
     const { padInfo, strideHeight: sh, strideWidth: sw, outHeight: outH, outWidth: outW } = info;
     const [batch, inH, inW] = attrs.inputShape;
     if (sh === 1 && sw === 1) {
-      const top = kh - 1 - padInfo.top, left = kw - 1 - padInfo.left;
-      const bottom = inH + kh - 1 - outH - top, right = inW + kw - 1 - outW - left;
+      const top = kh - 1 - padInfo.top,
+        left = kw - 1 - padInfo.left;
+      const bottom = inH + kh - 1 - outH - top,
+        right = inW + kw - 1 - outW - left;
       if (top < 0 || left < 0 || bottom < 0 || right < 0) return original(args);
       return tf.tidy(() => {
         const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, co, ci]
-        return tf.conv2d(dy, flipped, 1, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+        return tf.conv2d(dy, flipped, 1, [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0],
+        ]);
       });
     }
     const noPadding = padInfo.top === 0 && padInfo.bottom === 0 && padInfo.left === 0 && padInfo.right === 0;
@@ -104,8 +125,21 @@ function geometry(xShape: number[], filterShape: number[], attrs: ConvAttrs): In
   const dil = attrs.dilations ?? 1;
   if (!(dil === 1 || (Array.isArray(dil) && dil[0] === 1 && dil[1] === 1))) return null;
   const info = convInfo(xShape, filterShape, attrs);
-  return Int32Array.from([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
-    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left]);
+  return Int32Array.from([
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ]);
 }
 
 interface ConvSpec {
@@ -118,34 +152,48 @@ interface ConvSpec {
 }
 
 function nativeConv(spec: ConvSpec) {
-  return (native: NativeAddon) => (args: KernelArgs): Info | null => {
-    const inputs = args.inputs as unknown as Record<string, Info>;
-    const first = inputs[spec.inputs[0]]!, second = inputs[spec.inputs[1]]!;
-    const attrs = args.attrs as Record<string, unknown>;
-    const { input, filter } = spec.shapes(first, second, attrs);
-    const g = allFloat(first, second) ? geometry(input, filter, attrs as unknown as ConvAttrs) : null;
-    if (!g) return null;
-    const backend = args.backend as BackendWasm;
-    const out = backend.makeOutput(spec.outputShape(g, attrs), 'float32');
-    spec.run(native, { a: view(backend, first), b: view(backend, second), out: view(backend, out), geometry: g, threads: accelThreads() });
-    return out;
-  };
+  return (native: NativeAddon) =>
+    (args: KernelArgs): Info | null => {
+      const inputs = args.inputs as unknown as Record<string, Info>;
+      const first = inputs[spec.inputs[0]]!,
+        second = inputs[spec.inputs[1]]!;
+      const attrs = args.attrs as Record<string, unknown>;
+      const { input, filter } = spec.shapes(first, second, attrs);
+      const g = allFloat(first, second) ? geometry(input, filter, attrs as unknown as ConvAttrs) : null;
+      if (!g) return null;
+      const backend = args.backend as BackendWasm;
+      const out = backend.makeOutput(spec.outputShape(g, attrs), 'float32');
+      spec.run(native, {
+        a: view(backend, first),
+        b: view(backend, second),
+        out: view(backend, out),
+        geometry: g,
+        threads: accelThreads(),
+      });
+      return out;
+    };
 }
 
 /** Conv2D: out = conv(x, filter), shape [batch, outH, outW, outC]. */
 export const nativeConv2d = nativeConv({
-  inputs: ['x', 'filter'], run: (n, o) => n.conv2d(o),
-  shapes: (x, f) => ({ input: x.shape, filter: f.shape }), outputShape: (g) => [g[0]!, g[4]!, g[5]!, g[6]!],
+  inputs: ['x', 'filter'],
+  run: (n, o) => n.conv2d(o),
+  shapes: (x, f) => ({ input: x.shape, filter: f.shape }),
+  outputShape: (g) => [g[0]!, g[4]!, g[5]!, g[6]!],
 });
 
 /** Conv2DBackpropInput: dx (attrs.inputShape) from dy and the filter. */
 export const nativeConv2dBackpropInput = nativeConv({
-  inputs: ['dy', 'filter'], run: (n, o) => n.conv2dBackpropInput(o),
-  shapes: (_dy, f, a) => ({ input: a.inputShape as number[], filter: f.shape }), outputShape: (_g, a) => [...(a.inputShape as number[])],
+  inputs: ['dy', 'filter'],
+  run: (n, o) => n.conv2dBackpropInput(o),
+  shapes: (_dy, f, a) => ({ input: a.inputShape as number[], filter: f.shape }),
+  outputShape: (_g, a) => [...(a.inputShape as number[])],
 });
 
 /** Conv2DBackpropFilter: dW (attrs.filterShape) from x and dy. */
 export const nativeConv2dBackpropFilter = nativeConv({
-  inputs: ['x', 'dy'], run: (n, o) => n.conv2dBackpropFilter(o),
-  shapes: (x, _dy, a) => ({ input: x.shape, filter: a.filterShape as number[] }), outputShape: (_g, a) => [...(a.filterShape as number[])],
+  inputs: ['x', 'dy'],
+  run: (n, o) => n.conv2dBackpropFilter(o),
+  shapes: (x, _dy, a) => ({ input: x.shape, filter: a.filterShape as number[] }),
+  outputShape: (_g, a) => [...(a.filterShape as number[])],
 });

@@ -29,11 +29,22 @@ export function nativeDense(native: NativeAddon) {
   return (args: KernelArgs): Info => {
     const { x, w, b } = args.inputs as unknown as { x: Info; w: Info; b: Info };
     const { activation, mask } = args.attrs as unknown as DenseAttrs;
-    const [batch, inFeatures] = x.shape as [number, number], outFeatures = w.shape[1]!;
+    const [batch, inFeatures] = x.shape as [number, number],
+      outFeatures = w.shape[1]!;
     const backend = args.backend as BackendWasm;
     const y = backend.makeOutput([batch, outFeatures], 'float32');
-    native.denseForward({ x: view(backend, x), w: view(backend, w), b: view(backend, b), mask, y: view(backend, y), batch, inFeatures, outFeatures,
-      activation: ACTIVATION_CODE[activation], threads: accelThreads() });
+    native.denseForward({
+      x: view(backend, x),
+      w: view(backend, w),
+      b: view(backend, b),
+      mask,
+      y: view(backend, y),
+      batch,
+      inFeatures,
+      outFeatures,
+      activation: ACTIVATION_CODE[activation],
+      threads: accelThreads(),
+    });
     return y;
   };
 }
@@ -42,12 +53,26 @@ export function nativeDenseParams(native: NativeAddon) {
   return (args: KernelArgs): Info[] => {
     const { dy, x, y } = args.inputs as unknown as { dy: Info; x: Info; y: Info };
     const { activation, mask } = args.attrs as unknown as DenseAttrs;
-    const [batch, inFeatures] = x.shape as [number, number], outFeatures = y.shape[1]!;
+    const [batch, inFeatures] = x.shape as [number, number],
+      outFeatures = y.shape[1]!;
     const backend = args.backend as BackendWasm;
-    const dz = backend.makeOutput([batch, outFeatures], 'float32'), dw = backend.makeOutput([inFeatures, outFeatures], 'float32');
+    const dz = backend.makeOutput([batch, outFeatures], 'float32'),
+      dw = backend.makeOutput([inFeatures, outFeatures], 'float32');
     const db = backend.makeOutput([outFeatures], 'float32');
-    native.denseBackpropParams({ dy: view(backend, dy), x: view(backend, x), y: view(backend, y), mask, dz: view(backend, dz), dw: view(backend, dw),
-      db: view(backend, db), batch, inFeatures, outFeatures, activation: ACTIVATION_CODE[activation], threads: accelThreads() });
+    native.denseBackpropParams({
+      dy: view(backend, dy),
+      x: view(backend, x),
+      y: view(backend, y),
+      mask,
+      dz: view(backend, dz),
+      dw: view(backend, dw),
+      db: view(backend, db),
+      batch,
+      inFeatures,
+      outFeatures,
+      activation: ACTIVATION_CODE[activation],
+      threads: accelThreads(),
+    });
     return [dz, dw, db];
   };
 }
@@ -67,7 +92,13 @@ export const denseGradient: tf.GradConfig = {
  * act(x w + b) (* mask): the fused native kernel where available, else the same arithmetic in tfjs ops. A mask
  * goes with linear or relu only (the fused backward reads act' from the masked output, which sigmoid's is not).
  */
-export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation: DenseActivation, mask: Float32Array | null = null): tf.Tensor2D {
+export function dense(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+  activation: DenseActivation,
+  mask: Float32Array | null = null,
+): tf.Tensor2D {
   if (mask && activation === 'sigmoid') throw new Error('dense: a dropout mask needs a linear or relu activation');
   if (fusedKernelAvailable(FUSED_DENSE)) {
     const attrs: DenseAttrs = { activation, mask };

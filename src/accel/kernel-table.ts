@@ -11,9 +11,21 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon, type NativeAddon } from './addon.js';
-import { batchNormReluGradient, FUSED_BATCHNORM_RELU, FUSED_BATCHNORM_RELU_GRAD, nativeBatchNormRelu, nativeBatchNormReluGrad } from './batchnorm.js';
+import {
+  batchNormReluGradient,
+  FUSED_BATCHNORM_RELU,
+  FUSED_BATCHNORM_RELU_GRAD,
+  nativeBatchNormRelu,
+  nativeBatchNormReluGrad,
+} from './batchnorm.js';
 import { accelSettings } from './context.js';
-import { nativeConv2d, nativeConv2dBackpropFilter, nativeConv2dBackpropInput, wasmConv2dBackpropFilter, wasmConv2dBackpropInput } from './conv.js';
+import {
+  nativeConv2d,
+  nativeConv2dBackpropFilter,
+  nativeConv2dBackpropInput,
+  wasmConv2dBackpropFilter,
+  wasmConv2dBackpropInput,
+} from './conv.js';
 import { denseGradient, FUSED_DENSE, FUSED_DENSE_PARAMS, nativeDense, nativeDenseParams } from './dense.js';
 import { nativeBatchMatMul, transposingMatMul } from './matmul.js';
 import { FUSED_MSE, FUSED_MSE_GRAD, mseGradient, nativeMse, nativeMseGrad } from './mse.js';
@@ -45,19 +57,25 @@ const needs = (name: string, original: KernelFunc | undefined): KernelFunc => {
  * and output on each training step. Tensors are immutable, so sharing is safe; the one writer in place, the
  * Adam step (adam.ts), checks that a buffer has no other owner first.
  */
-const sharingIdentity = (original: KernelFunc): KernelFunc => (args) => {
-  const { x } = args.inputs as unknown as { x: Info };
-  if (x.dtype === 'string') return original(args);
-  (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-};
+const sharingIdentity =
+  (original: KernelFunc): KernelFunc =>
+  (args) => {
+    const { x } = args.inputs as unknown as { x: Info };
+    if (x.dtype === 'string') return original(args);
+    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
 
 export const KERNEL_TABLE: readonly KernelEntry[] = [
   { kernel: 'BatchMatMul', wasm: (o) => transposingMatMul(needs('BatchMatMul', o)), native: nativeBatchMatMul },
   { kernel: '_FusedMatMul', wasm: (o) => transposingMatMul(needs('_FusedMatMul', o)) },
   { kernel: 'Conv2D', native: nativeConv2d },
   { kernel: 'Conv2DBackpropFilter', wasm: () => wasmConv2dBackpropFilter(), native: nativeConv2dBackpropFilter },
-  { kernel: 'Conv2DBackpropInput', wasm: (o) => wasmConv2dBackpropInput(needs('Conv2DBackpropInput', o)), native: nativeConv2dBackpropInput },
+  {
+    kernel: 'Conv2DBackpropInput',
+    wasm: (o) => wasmConv2dBackpropInput(needs('Conv2DBackpropInput', o)),
+    native: nativeConv2dBackpropInput,
+  },
   { kernel: 'Sum', native: (a) => nativeReduceLeading(a, false) },
   { kernel: 'Mean', native: (a) => nativeReduceLeading(a, true) },
   { kernel: 'Identity', wasm: (o) => sharingIdentity(needs('Identity', o)) },

@@ -27,7 +27,11 @@ export function transposingMatMul(original: KernelFunc): KernelFunc {
     return tf.tidy(() => {
       const a = transposeA ? swapLastAxes(inputs.a!) : inputs.a!;
       const b = transposeB ? swapLastAxes(inputs.b!) : inputs.b!;
-      return original({ ...args, inputs: { ...inputs, a, b }, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as tf.Tensor;
+      return original({
+        ...args,
+        inputs: { ...inputs, a, b },
+        attrs: { ...args.attrs, transposeA: false, transposeB: false },
+      }) as tf.Tensor;
     });
   };
 }
@@ -37,16 +41,30 @@ export function nativeBatchMatMul(native: NativeAddon) {
   return (args: KernelArgs): Info | null => {
     const { a, b } = args.inputs as unknown as { a: Info; b: Info };
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-    const ra = a.shape.length, rb = b.shape.length;
+    const ra = a.shape.length,
+      rb = b.shape.length;
     if (!allFloat(a, b) || ra < 2 || rb < 2 || ra < rb) return null;
-    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2)), batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2)),
+      batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
     if (batchB !== batchA && batchB !== 1) return null;
-    const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!, k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+    const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!,
+      k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
     const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
     const backend = args.backend as BackendWasm;
     const c = backend.makeOutput([...a.shape.slice(0, -2), m, n], 'float32');
-    native.matmul({ a: view(backend, a), b: view(backend, b), c: view(backend, c), batch: batchA, m, n, k, transA: transposeA, transB: transposeB,
-      broadcastB: batchB === 1 && batchA > 1, threads: accelThreads() });
+    native.matmul({
+      a: view(backend, a),
+      b: view(backend, b),
+      c: view(backend, c),
+      batch: batchA,
+      m,
+      n,
+      k,
+      transA: transposeA,
+      transB: transposeB,
+      broadcastB: batchB === 1 && batchA > 1,
+      threads: accelThreads(),
+    });
     return c;
   };
 }

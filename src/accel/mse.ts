@@ -45,7 +45,13 @@ export const mseGradient: tf.GradConfig = {
 
 /** mean((pred - target)^2) over every element. */
 export function meanSquaredError(pred: tf.Tensor, target: tf.Tensor): tf.Scalar {
-  if (fusedKernelAvailable(FUSED_MSE) && tf.util.arraysEqual(pred.shape, target.shape) && pred.dtype === 'float32' && target.dtype === 'float32' && pred.size > 0) {
+  if (
+    fusedKernelAvailable(FUSED_MSE) &&
+    tf.util.arraysEqual(pred.shape, target.shape) &&
+    pred.dtype === 'float32' &&
+    target.dtype === 'float32' &&
+    pred.size > 0
+  ) {
     return tf.engine().runKernel(FUSED_MSE, { pred, target }) as tf.Scalar;
   }
   return tf.mean(tf.squaredDifference(pred, target)) as tf.Scalar;

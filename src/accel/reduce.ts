@@ -14,7 +14,8 @@ export function nativeReduceLeading(native: NativeAddon, mean: boolean) {
     const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
     const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
     if (x.dtype !== 'float32' || axes.length === 0 || !axes.every((a, i) => a === i) || x.shape.length === 0) return null;
-    const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length)), cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length)),
+      cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
     if (rows === 0 || cols === 0) return null;
     const backend = args.backend as BackendWasm;
     const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);

@@ -9,7 +9,8 @@ import { UserError } from '../errors.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'webgpu';
 
-const NO_ADAPTER_HINT = 'WebGPU needs a GPU and its driver: on Linux the GPU\'s Vulkan driver (NVIDIA\'s driver, or Mesa\'s for AMD/Intel: `apt-get install libvulkan1 mesa-vulkan-drivers`; `vulkaninfo` should list the GPU), on macOS Metal, on Windows D3D12. Without one, train on the CPU: --device cpu';
+const NO_ADAPTER_HINT =
+  "WebGPU needs a GPU and its driver: on Linux the GPU's Vulkan driver (NVIDIA's driver, or Mesa's for AMD/Intel: `apt-get install libvulkan1 mesa-vulkan-drivers`; `vulkaninfo` should list the GPU), on macOS Metal, on Windows D3D12. Without one, train on the CPU: --device cpu";
 
 /**
  * Brings up TensorFlow.js's WebGPU backend on Node through the `webgpu` package (Google's Dawn, prebuilt inside
@@ -21,30 +22,51 @@ async function initWebGpu(): Promise<void> {
   try {
     entry = createRequire(import.meta.url).resolve('webgpu');
   } catch (e) {
-    throw new UserError(`--device gpu needs the optional package \`webgpu\`, which is not installed (${(e as Error).message.split('\n')[0]})`,
-      'install it next to autoencoders: npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0; or train on the CPU: --device cpu');
+    throw new UserError(
+      `--device gpu needs the optional package \`webgpu\`, which is not installed (${(e as Error).message.split('\n')[0]})`,
+      'install it next to autoencoders: npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0; or train on the CPU: --device cpu',
+    );
   }
   // Probe for an adapter in a child process first: when there is none, Dawn writes its reasons to stderr in a
   // format that reads like a crash. The child's output becomes one line of our message instead.
-  const probe = spawnSync(process.execPath, ['--input-type=module', '-e',
-    `const { create } = await import(${JSON.stringify(pathToFileURL(entry).href)}); const a = await create([]).requestAdapter(); process.stdout.write(a ? 'adapter' : 'none');`],
-  { encoding: 'utf8', timeout: 60_000 });
+  const probe = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { create } = await import(${JSON.stringify(pathToFileURL(entry).href)}); const a = await create([]).requestAdapter(); process.stdout.write(a ? 'adapter' : 'none');`,
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   if (probe.stdout !== 'adapter') {
-    const reason = (probe.stderr ?? '').split('\n').map((l) => l.trim()).find((l) => /^(Warning|Error|error):/.test(l));
-    throw new UserError(`no WebGPU adapter found: this machine offers no GPU that WebGPU (Dawn) can use${reason ? ` (Dawn: ${reason.replace(/^(Warning|Error|error):\s*/, '')})` : ''}`, NO_ADAPTER_HINT);
+    const reason = (probe.stderr ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => /^(Warning|Error|error):/.test(l));
+    throw new UserError(
+      `no WebGPU adapter found: this machine offers no GPU that WebGPU (Dawn) can use${reason ? ` (Dawn: ${reason.replace(/^(Warning|Error|error):\s*/, '')})` : ''}`,
+      NO_ADAPTER_HINT,
+    );
   }
-  const webgpu = await import(pathToFileURL(entry).href) as { create(flags: string[]): { requestAdapter(): Promise<unknown> }; globals: Record<string, unknown> };
+  const webgpu = (await import(pathToFileURL(entry).href)) as {
+    create(flags: string[]): { requestAdapter(): Promise<unknown> };
+    globals: Record<string, unknown>;
+  };
   const gpu = webgpu.create([]);
-  if (!await gpu.requestAdapter()) throw new UserError('no WebGPU adapter found (the probe found one, this process did not)', NO_ADAPTER_HINT);
+  if (!(await gpu.requestAdapter()))
+    throw new UserError('no WebGPU adapter found (the probe found one, this process did not)', NO_ADAPTER_HINT);
   // tfjs-backend-webgpu looks for navigator.gpu and the WebGPU globals (GPUBufferUsage, ...), as in a browser.
   Object.assign(globalThis, webgpu.globals);
-  const nav = ((globalThis as unknown as { navigator?: object }).navigator ??= {});
-  Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  const global = globalThis as unknown as { navigator?: object };
+  global.navigator ??= {};
+  Object.defineProperty(global.navigator, 'gpu', { value: gpu, configurable: true });
   try {
     await import('@tensorflow/tfjs-backend-webgpu' as string);
   } catch (e) {
-    throw new UserError(`--device gpu needs the optional package \`@tensorflow/tfjs-backend-webgpu\` (${(e as Error).message.split('\n')[0]})`,
-      'npm install @tensorflow/tfjs-backend-webgpu@4.22.0; or train on the CPU: --device cpu');
+    throw new UserError(
+      `--device gpu needs the optional package \`@tensorflow/tfjs-backend-webgpu\` (${(e as Error).message.split('\n')[0]})`,
+      'npm install @tensorflow/tfjs-backend-webgpu@4.22.0; or train on the CPU: --device cpu',
+    );
   }
 }
 

@@ -69,9 +69,12 @@ export function tensorValues(ckpt: Checkpoint, rec: TensorRecord): Float32Array 
   return ckpt.data.subarray(rec.offset, rec.offset + n);
 }
 
-
 /** Serialises and writes atomically. `data` holds every tensor named in the header, at its offset. */
-export function writeCheckpoint(file: string, header: Omit<CheckpointHeader, 'data_sha256' | 'data_floats' | 'format_version' | 'created'>, data: Float32Array): void {
+export function writeCheckpoint(
+  file: string,
+  header: Omit<CheckpointHeader, 'data_sha256' | 'data_floats' | 'format_version' | 'created'>,
+  data: Float32Array,
+): void {
   const dataBytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const full: CheckpointHeader = {
     format_version: CHECKPOINT_FORMAT_VERSION,
@@ -99,7 +102,11 @@ export function readCheckpoint(file: string): Checkpoint {
   } catch (e) {
     throw new UserError(`cannot read checkpoint ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const damaged = (why: string) => new UserError(`checkpoint ${file} is damaged: ${why}`, 'use the other checkpoint of the run (weights/best.ckpt or weights/last.ckpt), or start a new run');
+  const damaged = (why: string) =>
+    new UserError(
+      `checkpoint ${file} is damaged: ${why}`,
+      'use the other checkpoint of the run (weights/best.ckpt or weights/last.ckpt), or start a new run',
+    );
   if (bytes.length < 12 || bytes.subarray(0, 8).toString('ascii') !== MAGIC) {
     throw new UserError(`${file} is not an autoencoders checkpoint (bad magic bytes)`, 'pass a weights/*.ckpt file written by `ae train`');
   }
@@ -113,7 +120,10 @@ export function readCheckpoint(file: string): Checkpoint {
   }
   if (typeof header.format_version !== 'number') throw damaged('header has no format version');
   if (header.format_version > CHECKPOINT_FORMAT_VERSION) {
-    throw new UserError(`checkpoint ${file} has format version ${header.format_version}; this version of autoencoders reads up to ${CHECKPOINT_FORMAT_VERSION}`, 'upgrade autoencoders (npm install autoencoders@latest)');
+    throw new UserError(
+      `checkpoint ${file} has format version ${header.format_version}; this version of autoencoders reads up to ${CHECKPOINT_FORMAT_VERSION}`,
+      'upgrade autoencoders (npm install autoencoders@latest)',
+    );
   }
   const dataStart = Math.ceil((12 + headerLen) / 4) * 4;
   const dataBytes = bytes.subarray(dataStart);

@@ -7,7 +7,15 @@ import { configHash, modelSignature } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import { createModel, type Autoencoder } from '../models/model.js';
-import { readCheckpoint, tensorValues, writeCheckpoint, type Checkpoint, type HistoryRow, type TensorRecord, type TrainingState } from './checkpoint.js';
+import {
+  readCheckpoint,
+  tensorValues,
+  writeCheckpoint,
+  type Checkpoint,
+  type HistoryRow,
+  type TensorRecord,
+  type TrainingState,
+} from './checkpoint.js';
 
 /** tfjs's Adam keeps beta1^t and beta2^t as running float32 products in (private) variables. */
 interface AdamInternals {
@@ -21,7 +29,13 @@ function biasCorrection(optimizer: tf.AdamOptimizer): [number, number] {
 }
 
 /** Gathers model variables and Adam's moments into one checkpoint and writes it atomically. */
-export async function saveTrainingCheckpoint(file: string, config: Config, model: Autoencoder, optimizer: tf.AdamOptimizer, state: TrainingState): Promise<void> {
+export async function saveTrainingCheckpoint(
+  file: string,
+  config: Config,
+  model: Autoencoder,
+  optimizer: tf.AdamOptimizer,
+  state: TrainingState,
+): Promise<void> {
   const optWeights = await optimizer.getWeights();
   const iterations = (await optWeights[0]!.tensor.data())[0]!;
   optWeights[0]!.tensor.dispose(); // a fresh scalar made by getWeights(); the moments are the optimizer's own
@@ -40,19 +54,27 @@ export async function saveTrainingCheckpoint(file: string, config: Config, model
   }
   const nVars = model.params.variables.length;
   try {
-    writeCheckpoint(file, {
-      model_signature: modelSignature(config),
-      config_hash: configHash(config),
-      config,
-      state: structuredClone(state),
-      variables: records.slice(0, nVars),
-      optimizer: { iterations, slots: records.slice(nVars), bias_correction: biasCorrection(optimizer) },
-    }, data);
+    writeCheckpoint(
+      file,
+      {
+        model_signature: modelSignature(config),
+        config_hash: configHash(config),
+        config,
+        state: structuredClone(state),
+        variables: records.slice(0, nVars),
+        optimizer: { iterations, slots: records.slice(nVars), bias_correction: biasCorrection(optimizer) },
+      },
+      data,
+    );
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot write checkpoint ${file}: ${code ?? (e as Error).message}`,
-      code === 'ENOSPC' ? 'the disk is full; free some space, then resume (the previous checkpoint is intact)' : 'check that the run directory is writable; the previous checkpoint is intact');
+    throw new UserError(
+      `cannot write checkpoint ${file}: ${code ?? (e as Error).message}`,
+      code === 'ENOSPC'
+        ? 'the disk is full; free some space, then resume (the previous checkpoint is intact)'
+        : 'check that the run directory is writable; the previous checkpoint is intact',
+    );
   }
 }
 
@@ -62,8 +84,10 @@ export function restoreWeights(ckpt: Checkpoint, model: Autoencoder, file: strin
   for (const v of model.params.variables) {
     const rec = byName.get(v.name);
     if (!rec || rec.shape.join('x') !== v.variable.shape.join('x')) {
-      throw new UserError(`checkpoint ${file} does not fit this model: variable ${v.name} ${rec ? `has shape ${rec.shape.join('x')}, expected ${v.variable.shape.join('x')}` : 'is missing'}`,
-        'use the checkpoint with the config of the run that wrote it');
+      throw new UserError(
+        `checkpoint ${file} does not fit this model: variable ${v.name} ${rec ? `has shape ${rec.shape.join('x')}, expected ${v.variable.shape.join('x')}` : 'is missing'}`,
+        'use the checkpoint with the config of the run that wrote it',
+      );
     }
     tf.tidy(() => v.variable.assign(tf.tensor(tensorValues(ckpt, rec), rec.shape)));
   }
@@ -93,8 +117,10 @@ export async function restoreOptimizer(ckpt: Checkpoint, optimizer: tf.AdamOptim
 export function checkSignature(ckpt: Checkpoint, config: Config, file: string): void {
   const expected = modelSignature(config);
   if (ckpt.header.model_signature !== expected) {
-    throw new UserError(`checkpoint ${file} was written for a different model: ${ckpt.header.model_signature}, this run needs ${expected}`,
-      'use the checkpoint together with the run directory (and config) that wrote it');
+    throw new UserError(
+      `checkpoint ${file} was written for a different model: ${ckpt.header.model_signature}, this run needs ${expected}`,
+      'use the checkpoint together with the run directory (and config) that wrote it',
+    );
   }
 }
 

@@ -17,12 +17,24 @@ import type { HistoryRow } from './checkpoint.js';
 
 export class RunDir {
   constructor(readonly dir: string) {}
-  get configFile(): string { return path.join(this.dir, 'config.yaml'); }
-  get weightsDir(): string { return path.join(this.dir, 'weights'); }
-  get bestCheckpoint(): string { return path.join(this.weightsDir, 'best.ckpt'); }
-  get lastCheckpoint(): string { return path.join(this.weightsDir, 'last.ckpt'); }
-  get historyFile(): string { return path.join(this.dir, 'history.jsonl'); }
-  get logFile(): string { return path.join(this.dir, 'train.log'); }
+  get configFile(): string {
+    return path.join(this.dir, 'config.yaml');
+  }
+  get weightsDir(): string {
+    return path.join(this.dir, 'weights');
+  }
+  get bestCheckpoint(): string {
+    return path.join(this.weightsDir, 'best.ckpt');
+  }
+  get lastCheckpoint(): string {
+    return path.join(this.weightsDir, 'last.ckpt');
+  }
+  get historyFile(): string {
+    return path.join(this.dir, 'history.jsonl');
+  }
+  get logFile(): string {
+    return path.join(this.dir, 'train.log');
+  }
 
   log(message: string): void {
     appendLine(this.logFile, `${new Date().toISOString()} ${message}`);
@@ -48,8 +60,10 @@ export function runDirPath(config: Config): string {
 export function assertRunDirFree(config: Config): void {
   const dir = runDirPath(config);
   if (fs.existsSync(dir)) {
-    throw new UserError(`run directory ${dir} already exists`,
-      `continue it with \`ae resume ${dir}\`, or start a new run with --name <new-name> (or --unique)`);
+    throw new UserError(
+      `run directory ${dir} already exists`,
+      `continue it with \`ae resume ${dir}\`, or start a new run with --name <new-name> (or --unique)`,
+    );
   }
 }
 
@@ -63,7 +77,10 @@ export function createRunDir(config: Config): RunDir {
   try {
     fs.mkdirSync(config.project, { recursive: true });
   } catch (e) {
-    throw new UserError(`cannot create the project folder ${config.project}: ${(e as NodeJS.ErrnoException).code}`, 'set `project` to a folder you can write');
+    throw new UserError(
+      `cannot create the project folder ${config.project}: ${(e as NodeJS.ErrnoException).code}`,
+      'set `project` to a folder you can write',
+    );
   }
   removeStaleTempFiles(config.project);
   const tmp = path.join(config.project, `${config.name}${TEMP_MARKER}${process.pid}`);
@@ -73,7 +90,10 @@ export function createRunDir(config: Config): RunDir {
     fs.renameSync(tmp, dir);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw new UserError(`cannot create run directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check that the project folder is writable and the disk has space');
+    throw new UserError(
+      `cannot create run directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      'check that the project folder is writable and the disk has space',
+    );
   }
   return new RunDir(dir);
 }
@@ -81,7 +101,8 @@ export function createRunDir(config: Config): RunDir {
 /** Opens an existing run for resuming or testing; refuses folders that are not runs. */
 export function openRunDir(dir: string): RunDir {
   const run = new RunDir(dir);
-  if (!fs.existsSync(dir)) throw new UserError(`run directory ${dir} does not exist`, 'pass a folder made by `ae train`, like runs/mnist-ae');
+  if (!fs.existsSync(dir))
+    throw new UserError(`run directory ${dir} does not exist`, 'pass a folder made by `ae train`, like runs/mnist-ae');
   if (!fs.existsSync(run.configFile)) {
     throw new UserError(`${dir} is not a run directory (no config.yaml)`, 'pass a folder made by `ae train`, like runs/mnist-ae');
   }

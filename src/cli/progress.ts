@@ -17,7 +17,8 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
    * work is done; otherwise a line per tenth when `lines` is set.
    */
   const phase = (format: string, lines: string | null) => {
-    let active = false, printed = 0;
+    let active = false,
+      printed = 0;
     return (done: number, total: number) => {
       if (tty && done < total) {
         if (!active) {
@@ -40,25 +41,38 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
   };
   const validation = phase('validating {bar} {value}/{total} images', null);
   const decode = phase('decoding images {bar} {value}/{total} | eta {eta_formatted}', 'decoded images');
-  const stopBar = () => { bar?.stop(); bar = null; };
-  const line = (text: string) => { stopBar(); stream.write(`${text}\n`); };
+  const stopBar = () => {
+    bar?.stop();
+    bar = null;
+  };
+  const line = (text: string) => {
+    stopBar();
+    stream.write(`${text}\n`);
+  };
 
   return {
     onEvent(e) {
       switch (e.type) {
         case 'start':
           epochs = e.config.epochs;
-          line(`${e.resumed ? 'resuming' : 'training'} ${e.config.model_type}${e.config.denoising ? ' (denoising)' : ''} in ${e.runDir}: ` +
-            `${e.trainCount} train / ${e.valCount} validation images, batch ${e.config.batch_size}, ${e.config.epochs} epochs, backend ${e.config.backend}` +
-            (e.resumed ? `, from epoch ${e.state.epoch + 1} step ${e.state.step}` : ''));
+          line(
+            `${e.resumed ? 'resuming' : 'training'} ${e.config.model_type}${e.config.denoising ? ' (denoising)' : ''} in ${e.runDir}: ` +
+              `${e.trainCount} train / ${e.valCount} validation images, batch ${e.config.batch_size}, ${e.config.epochs} epochs, backend ${e.config.backend}` +
+              (e.resumed ? `, from epoch ${e.state.epoch + 1} step ${e.state.step}` : ''),
+          );
           break;
         case 'epoch-start':
           lastPrinted = e.step;
           if (tty) {
-            bar = new cliProgress.SingleBar({
-              format: `epoch ${e.epoch + 1}/${e.epochs} {bar} {value}/{total} | loss {loss} | {speed} img/s | eta {eta_formatted}`,
-              hideCursor: true, clearOnComplete: true, stream,
-            }, cliProgress.Presets.shades_classic);
+            bar = new cliProgress.SingleBar(
+              {
+                format: `epoch ${e.epoch + 1}/${e.epochs} {bar} {value}/{total} | loss {loss} | {speed} img/s | eta {eta_formatted}`,
+                hideCursor: true,
+                clearOnComplete: true,
+                stream,
+              },
+              cliProgress.Presets.shades_classic,
+            );
             bar.start(e.steps, e.step, { loss: '-', speed: '-' });
           }
           break;
@@ -77,7 +91,9 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
           decode(e.done, e.total);
           break;
         case 'epoch-end':
-          line(`epoch ${e.row.epoch}/${epochs}: train loss ${e.row.train_loss.toFixed(6)}, validation loss ${e.row.val_loss.toFixed(6)}${e.isBest ? ' (best)' : ''}, ${e.row.seconds.toFixed(1)} s`);
+          line(
+            `epoch ${e.row.epoch}/${epochs}: train loss ${e.row.train_loss.toFixed(6)}, validation loss ${e.row.val_loss.toFixed(6)}${e.isBest ? ' (best)' : ''}, ${e.row.seconds.toFixed(1)} s`,
+          );
           break;
         case 'message':
           line(e.text);

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { UserError } from '../errors.js';
 import { datasetOf, configSchema, FIELDS, type Config } from './schema.js';
 
@@ -25,8 +25,15 @@ function formatIssues(error: z.ZodError, input: unknown, source: string): string
   const lines = error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       const prefix = issue.path.length ? `${issue.path.join('.')}.` : '';
-      const known = FIELDS.map((f) => f.key).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length).split('.')[0]);
-      return issue.keys.map((k) => `  ${prefix}${k}: unknown key; allowed keys${prefix ? ` under ${prefix.slice(0, -1)}` : ''}: ${[...new Set(known)].join(', ')}`).join('\n');
+      const known = FIELDS.map((f) => f.key)
+        .filter((k) => k.startsWith(prefix))
+        .map((k) => k.slice(prefix.length).split('.')[0]);
+      return issue.keys
+        .map(
+          (k) =>
+            `  ${prefix}${k}: unknown key; allowed keys${prefix ? ` under ${prefix.slice(0, -1)}` : ''}: ${[...new Set(known)].join(', ')}`,
+        )
+        .join('\n');
     }
     const key = issue.path.join('.') || '(top level)';
     const field = FIELDS.find((f) => f.key === key);
@@ -44,28 +51,42 @@ function checkCrossField(c: Config, source: string): void {
   }
   const dataset = datasetOf(c);
   if (c.dataset !== null && c.dataset !== 'folder' && !c.MNIST_train) {
-    problems.push(`  dataset/MNIST_train: given dataset ${c.dataset} with MNIST_train false; drop MNIST_train, or set dataset: folder for your images`);
+    problems.push(
+      `  dataset/MNIST_train: given dataset ${c.dataset} with MNIST_train false; drop MNIST_train, or set dataset: folder for your images`,
+    );
   }
   if (dataset !== 'folder' && (c.height !== 28 || c.width !== 28 || c.color_channel !== 1)) {
-    problems.push(`  height/width/color_channel: given ${c.height}x${c.width}x${c.color_channel}; ${dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} images are 28x28x1`);
+    problems.push(
+      `  height/width/color_channel: given ${c.height}x${c.width}x${c.color_channel}; ${dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} images are 28x28x1`,
+    );
   }
   if (dataset === 'folder' && c.CUSTOM.train_data_path === null) {
-    problems.push('  CUSTOM.train_data_path: missing; image folders need at least a training folder (one sub-folder per class, or images directly inside)');
+    problems.push(
+      '  CUSTOM.train_data_path: missing; image folders need at least a training folder (one sub-folder per class, or images directly inside)',
+    );
   }
   if (c.name === 'data') {
     problems.push('  name: given "data", which is reserved: <project>/data/ holds the preprocessed image caches; pick another run name');
   }
   if (c.convert2grayscale && c.color_channel !== 1) {
-    problems.push(`  convert2grayscale/color_channel: given true with color_channel ${c.color_channel}; converting to grayscale leaves one channel, set color_channel: 1`);
+    problems.push(
+      `  convert2grayscale/color_channel: given true with color_channel ${c.color_channel}; converting to grayscale leaves one channel, set color_channel: 1`,
+    );
   }
-  if (problems.length) throw new UserError(`invalid config ${source}:\n${problems.join('\n')}`, 'change the keys named above so they agree; README.md (Config, Data) lists every key');
+  if (problems.length)
+    throw new UserError(
+      `invalid config ${source}:\n${problems.join('\n')}`,
+      'change the keys named above so they agree; README.md (Config, Data) lists every key',
+    );
 }
 
 /** Validates a plain object as a config (defaults filled in). */
 export function resolveConfig(input: unknown, source = '(inline)'): Config {
   if (input === null || input === undefined) input = {};
   if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new UserError(`invalid config ${source}: expected a mapping of keys to values, got ${Array.isArray(input) ? 'a list' : typeof input}`);
+    throw new UserError(
+      `invalid config ${source}: expected a mapping of keys to values, got ${Array.isArray(input) ? 'a list' : typeof input}`,
+    );
   }
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) throw new UserError(formatIssues(parsed.error, input, source), 'see the config keys in README.md');
@@ -79,19 +100,26 @@ export function readConfigFile(file: string): Plain {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the path given to --config');
+    throw new UserError(
+      `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      'check the path given to --config',
+    );
   }
   let doc: unknown;
   try {
     doc = YAML.parse(text);
   } catch (e) {
-    throw new UserError(`config file ${file} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`,
-      'fix the syntax at that line (one `key: value` per line, nested keys indented under their parent), or write the file as JSON');
+    throw new UserError(
+      `config file ${file} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`,
+      'fix the syntax at that line (one `key: value` per line, nested keys indented under their parent), or write the file as JSON',
+    );
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new UserError(`config file ${file} must hold a mapping of keys to values (like \`model_type: AE\`), got ${Array.isArray(doc) ? 'a list' : `the ${typeof doc} ${describeValue(doc)}`}`,
-      'write one `key: value` per line at the top level, as in configs/mnist-ae.yaml');
+    throw new UserError(
+      `config file ${file} must hold a mapping of keys to values (like \`model_type: AE\`), got ${Array.isArray(doc) ? 'a list' : `the ${typeof doc} ${describeValue(doc)}`}`,
+      'write one `key: value` per line at the top level, as in configs/mnist-ae.yaml',
+    );
   }
   return doc as Plain;
 }
@@ -102,8 +130,10 @@ export function mergeConfig(base: Plain, over: Plain): Plain {
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
     const b = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
-      ? mergeConfig(b as Plain, v as Plain) : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? mergeConfig(b as Plain, v as Plain)
+        : v;
   }
   return out;
 }
@@ -116,9 +146,17 @@ export function loadConfig(file?: string, overrides: Plain = {}): Config {
 
 /** The keys that fix the network's shape: a checkpoint only loads into a model with the same signature. */
 export function modelSignature(c: Config): string {
-  const arch = c.model_type === 'AE'
-    ? { model_type: c.model_type, height: c.height, width: c.width, color_channel: c.color_channel, hidden_dim: c.hidden_dim, latent_dim: c.latent_dim }
-    : { model_type: c.model_type, height: c.height, width: c.width, color_channel: c.color_channel };
+  const arch =
+    c.model_type === 'AE'
+      ? {
+          model_type: c.model_type,
+          height: c.height,
+          width: c.width,
+          color_channel: c.color_channel,
+          hidden_dim: c.hidden_dim,
+          latent_dim: c.latent_dim,
+        }
+      : { model_type: c.model_type, height: c.height, width: c.width, color_channel: c.color_channel };
   return JSON.stringify(arch);
 }
 

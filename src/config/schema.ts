@@ -6,7 +6,10 @@
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
-const runName = z.string().min(1).regex(/^[\w.-]+$/, 'only letters, digits, _, . and -');
+const runName = z
+  .string()
+  .min(1)
+  .regex(/^[\w.-]+$/, 'only letters, digits, _, . and -');
 
 /** A key: its schema, its default and its one-line meaning. */
 function field<T extends z.ZodType>(schema: T, defaultValue: z.output<T>, doc: string) {
@@ -19,35 +22,103 @@ function section<S extends z.ZodRawShape>(shape: S) {
 }
 
 export const configSchema = z.strictObject({
-  seed: field(z.number().int().min(0).max(2 ** 32 - 1), 0, 'Seed for every random choice: weight init, validation split, batch order, dropout, noise.'),
+  seed: field(
+    z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
+    0,
+    'Seed for every random choice: weight init, validation split, batch order, dropout, noise.',
+  ),
   model_type: field(z.enum(['AE', 'CAE']), 'AE', '`AE` (fully connected) or `CAE` (convolutional).'),
-  denoising: field(z.boolean(), false, 'Add Gaussian noise to each input batch; the loss compares the reconstruction with the clean input.'),
+  denoising: field(
+    z.boolean(),
+    false,
+    'Add Gaussian noise to each input batch; the loss compares the reconstruction with the clean input.',
+  ),
   noise_mean: field(z.number().finite(), 0, 'Mean of the denoising noise.'),
   noise_std: field(z.number().finite().min(0), 0.1, 'Standard deviation of the denoising noise (>= 0).'),
   height: field(positiveInt, 28, 'Image height in pixels (MNIST: 28; CAE: divisible by 4).'),
   width: field(positiveInt, 28, 'Image width in pixels (MNIST: 28; CAE: divisible by 4).'),
   color_channel: field(z.union([z.literal(1), z.literal(3)]), 1, 'Channels per image: 1 (grayscale) or 3 (RGB). MNIST: 1.'),
   convert2grayscale: field(z.boolean(), false, 'Image folders: convert colour images to one channel (needs `color_channel: 1`).'),
-  dataset: field(z.enum(['mnist', 'fashion-mnist', 'folder']).nullable(), null, '`mnist`, `fashion-mnist` or `folder` (your images, `CUSTOM.*`); `null` follows `MNIST_train` (true: mnist, false: folder).'),
-  MNIST_train: field(z.boolean(), true, 'The reference\'s switch: `true` trains on MNIST, `false` on the image folders of `CUSTOM.*` (used when `dataset` is null).'),
+  dataset: field(
+    z.enum(['mnist', 'fashion-mnist', 'folder']).nullable(),
+    null,
+    '`mnist`, `fashion-mnist` or `folder` (your images, `CUSTOM.*`); `null` follows `MNIST_train` (true: mnist, false: folder).',
+  ),
+  MNIST_train: field(
+    z.boolean(),
+    true,
+    "The reference's switch: `true` trains on MNIST, `false` on the image folders of `CUSTOM.*` (used when `dataset` is null).",
+  ),
   MNIST: section({
-    path: field(z.string().min(1), 'data/mnist', 'Folder of the four MNIST `.gz` IDX files, relative to the working directory; missing files are fetched and MD5-checked.'),
-    MNIST_valset_proportion: field(z.number().gt(0).lt(1), 0.2, 'Share of the 60,000 training images held out for validation, chosen with `seed`; in (0, 1).'),
-    subset: field(z.number().int().min(10).max(60000).nullable(), null, 'Use only the first N of the 60,000 training images (before the split), for quick runs; `null` uses all.'),
+    path: field(
+      z.string().min(1),
+      'data/mnist',
+      'Folder of the four MNIST `.gz` IDX files, relative to the working directory; missing files are fetched and MD5-checked.',
+    ),
+    MNIST_valset_proportion: field(
+      z.number().gt(0).lt(1),
+      0.2,
+      'Share of the 60,000 training images held out for validation, chosen with `seed`; in (0, 1).',
+    ),
+    subset: field(
+      z.number().int().min(10).max(60000).nullable(),
+      null,
+      'Use only the first N of the 60,000 training images (before the split), for quick runs; `null` uses all.',
+    ),
   }),
   FASHION_MNIST: section({
-    path: field(z.string().min(1), 'data/fashion-mnist', 'Folder of the four Fashion-MNIST `.gz` IDX files; missing files are fetched and MD5-checked.'),
-    valset_proportion: field(z.number().gt(0).lt(1), 0.2, 'Share of the 60,000 Fashion-MNIST training images held out for validation; in (0, 1).'),
-    subset: field(z.number().int().min(10).max(60000).nullable(), null, 'Use only the first N Fashion-MNIST training images (before the split); `null` uses all.'),
+    path: field(
+      z.string().min(1),
+      'data/fashion-mnist',
+      'Folder of the four Fashion-MNIST `.gz` IDX files; missing files are fetched and MD5-checked.',
+    ),
+    valset_proportion: field(
+      z.number().gt(0).lt(1),
+      0.2,
+      'Share of the 60,000 Fashion-MNIST training images held out for validation; in (0, 1).',
+    ),
+    subset: field(
+      z.number().int().min(10).max(60000).nullable(),
+      null,
+      'Use only the first N Fashion-MNIST training images (before the split); `null` uses all.',
+    ),
   }),
   CUSTOM: section({
-    train_data_path: field(z.string().min(1).nullable(), null, 'Image folder for training: one sub-folder per class (labelled) or images directly inside (unlabelled).'),
-    validation_data_path: field(z.string().min(1).nullable(), null, 'Image folder for validation; `null` splits it from the training folder by `CUSTOM.valset_proportion`.'),
+    train_data_path: field(
+      z.string().min(1).nullable(),
+      null,
+      'Image folder for training: one sub-folder per class (labelled) or images directly inside (unlabelled).',
+    ),
+    validation_data_path: field(
+      z.string().min(1).nullable(),
+      null,
+      'Image folder for validation; `null` splits it from the training folder by `CUSTOM.valset_proportion`.',
+    ),
     test_data_path: field(z.string().min(1).nullable(), null, 'Image folder for test mode; `null` uses the validation images.'),
-    valset_proportion: field(z.number().gt(0).lt(1), 0.2, 'Share of the training folder held out for validation when no validation folder is given, chosen with `seed`.'),
-    fit: field(z.enum(['squash', 'pad']), 'squash', 'Resizing to height x width: `squash` stretches to fill; `pad` keeps the aspect ratio and pads with `CUSTOM.background`.'),
-    background: field(z.enum(['black', 'white']), 'black', 'Colour under transparent pixels (RGBA images are composited on it) and of the padding.'),
-    data_name: field(runName.nullable(), null, 'Cache folder name: preprocessed images go to `<project>/data/<data_name>/`; `null` takes the training folder\'s name.'),
+    valset_proportion: field(
+      z.number().gt(0).lt(1),
+      0.2,
+      'Share of the training folder held out for validation when no validation folder is given, chosen with `seed`.',
+    ),
+    fit: field(
+      z.enum(['squash', 'pad']),
+      'squash',
+      'Resizing to height x width: `squash` stretches to fill; `pad` keeps the aspect ratio and pads with `CUSTOM.background`.',
+    ),
+    background: field(
+      z.enum(['black', 'white']),
+      'black',
+      'Colour under transparent pixels (RGBA images are composited on it) and of the padding.',
+    ),
+    data_name: field(
+      runName.nullable(),
+      null,
+      "Cache folder name: preprocessed images go to `<project>/data/<data_name>/`; `null` takes the training folder's name.",
+    ),
   }),
   project: field(z.string().min(1), 'runs', 'Folder that holds the runs.'),
   name: field(runName, 'mnist-ae', 'Run name: the run directory is `<project>/<name>/` (`data` is reserved for the image caches).'),
@@ -57,7 +128,11 @@ export const configSchema = z.strictObject({
   hidden_dim: field(positiveInt, 256, 'AE: width of the hidden layer.'),
   latent_dim: field(positiveInt, 32, 'AE: size of the latent code.'),
   dropout: field(z.number().min(0).lt(1), 0.1, 'AE: dropout rate after each hidden ReLU, in [0, 1).'),
-  backend: field(z.enum(['wasm', 'cpu', 'webgpu']), 'wasm', '`wasm` (XNNPACK, fast), `cpu` (pure JS, slow; for checking) or `webgpu` (a GPU through WebGPU; what `--device gpu` sets).'),
+  backend: field(
+    z.enum(['wasm', 'cpu', 'webgpu']),
+    'wasm',
+    '`wasm` (XNNPACK, fast), `cpu` (pure JS, slow; for checking) or `webgpu` (a GPU through WebGPU; what `--device gpu` sets).',
+  ),
 });
 
 export type Config = z.output<typeof configSchema>;

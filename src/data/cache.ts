@@ -16,7 +16,11 @@ export const CACHE_FORMAT = 1;
 const DATA_FILE = 'images.bin';
 const MANIFEST_FILE = 'manifest.json';
 
-export interface SourceFile { path: string; size: number; mtimeMs: number }
+export interface SourceFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
 
 export interface CacheKey {
   preprocessing: object;
@@ -24,7 +28,12 @@ export interface CacheKey {
   classNames: string[] | null;
 }
 
-export interface CachedSplit { role: string; pixels: Uint8Array; labels: Uint8Array; count: number }
+export interface CachedSplit {
+  role: string;
+  pixels: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+}
 
 interface Manifest {
   format: number;
@@ -84,14 +93,18 @@ export function saveCache(dir: string, key: CacheKey, splits: CachedSplit[]): vo
   const data = new Uint8Array(bytes);
   let offset = 0;
   for (const s of splits) {
-    data.set(s.pixels, offset); offset += s.pixels.length;
-    data.set(s.labels.subarray(0, s.count), offset); offset += s.count;
+    data.set(s.pixels, offset);
+    offset += s.pixels.length;
+    data.set(s.labels.subarray(0, s.count), offset);
+    offset += s.count;
   }
   writeFileAtomic(path.join(dir, DATA_FILE), data);
   const manifest: Manifest = {
-    format: CACHE_FORMAT, key,
+    format: CACHE_FORMAT,
+    key,
     splits: splits.map((s) => ({ role: s.role, count: s.count, pixelBytes: s.pixels.length })),
-    bytes, sha256: sha256(data),
+    bytes,
+    sha256: sha256(data),
   };
   writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest)}\n`);
 }

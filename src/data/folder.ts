@@ -53,32 +53,44 @@ export function listImageFolder(dir: string, key: string): FolderListing {
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${key}: cannot read the image folder ${dir} (${code === 'ENOENT' ? 'it does not exist' : code})`,
-      `point ${key} at a folder of images, or of one sub-folder of images per class`);
+    throw new UserError(
+      `${key}: cannot read the image folder ${dir} (${code === 'ENOENT' ? 'it does not exist' : code})`,
+      `point ${key} at a folder of images, or of one sub-folder of images per class`,
+    );
   }
   const isImage = (name: string) => IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
-  const subdirs = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const subdirs = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
   const listing: FolderListing = { dir, files: [], labels: [], classNames: null, skipped: [] };
   const addFiles = (folder: string, label: number) => {
     for (const e of fs.readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       if (!e.isFile() || e.name.startsWith('.')) continue;
       const file = path.join(folder, e.name);
-      if (!isImage(e.name)) { listing.skipped.push(file); continue; }
+      if (!isImage(e.name)) {
+        listing.skipped.push(file);
+        continue;
+      }
       listing.files.push(statFile(file));
       listing.labels.push(label);
     }
   };
   if (subdirs.length > 0) {
     listing.classNames = subdirs;
-    subdirs.forEach((name, label) => addFiles(path.join(dir, name), label));
+    subdirs.forEach((name, label) => {
+      addFiles(path.join(dir, name), label);
+    });
     // Files beside the class folders belong to no class.
     for (const e of entries) if (e.isFile() && !e.name.startsWith('.')) listing.skipped.push(path.join(dir, e.name));
   } else {
     addFiles(dir, 0);
   }
   if (listing.files.length === 0) {
-    throw new UserError(`${key}: the image folder ${dir} holds no images${listing.skipped.length ? ` (${listing.skipped.length} other files skipped)` : ''}`,
-      `put ${[...IMAGE_EXTENSIONS].join('/')} files in it, directly or in one sub-folder per class`);
+    throw new UserError(
+      `${key}: the image folder ${dir} holds no images${listing.skipped.length ? ` (${listing.skipped.length} other files skipped)` : ''}`,
+      `put ${[...IMAGE_EXTENSIONS].join('/')} files in it, directly or in one sub-folder per class`,
+    );
   }
   if (listing.classNames && listing.classNames.length > 255) {
     throw new UserError(`${key}: ${dir} has ${listing.classNames.length} class folders; at most 255 are supported`);
@@ -122,13 +134,18 @@ export interface DecodeReport {
  * Decodes every file of a listing (several at a time: sharp runs them on libuv's thread pool, so all cores
  * work), skipping the ones that fail. Pixels stay bytes here; they become floats in [0, 1] after the cache.
  */
-export async function decodeListing(listing: FolderListing, p: Preprocessing, onProgress?: (done: number, total: number) => void): Promise<{ pixels: Uint8Array; labels: Uint8Array; count: number; report: DecodeReport }> {
+export async function decodeListing(
+  listing: FolderListing,
+  p: Preprocessing,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ pixels: Uint8Array; labels: Uint8Array; count: number; report: DecodeReport }> {
   const size = p.height * p.width * p.channels;
   const total = listing.files.length;
   const pixels = new Uint8Array(total * size);
   const ok = new Uint8Array(total);
   const report: DecodeReport = { failed: [] };
-  let next = 0, done = 0;
+  let next = 0,
+    done = 0;
   const worker = async () => {
     for (let i = next++; i < total; i = next++) {
       try {
@@ -160,7 +177,13 @@ function toImageSet(pixels: Uint8Array, labels: Uint8Array, count: number, p: Pr
 }
 
 export function preprocessingOf(config: Config): Preprocessing {
-  return { height: config.height, width: config.width, channels: config.color_channel, fit: config.CUSTOM.fit, background: config.CUSTOM.background };
+  return {
+    height: config.height,
+    width: config.width,
+    channels: config.color_channel,
+    fit: config.CUSTOM.fit,
+    background: config.CUSTOM.background,
+  };
 }
 
 /** The folder's cache name: CUSTOM.data_name, else the training folder's own name. */
@@ -189,20 +212,28 @@ export async function loadImageFolders(config: Config, opts: FolderLoadOptions =
   // Every split must use the training set's classes (same names, same numbers), or none at all.
   for (const { key, dir, listing } of listings.slice(1)) {
     if ((listing.classNames === null) !== (train.classNames === null)) {
-      throw new UserError(`${key}: ${dir} is ${listing.classNames ? 'labelled (class sub-folders)' : 'flat (unlabelled)'} but the training folder is ${train.classNames ? 'labelled' : 'flat'}`,
-        'use the same layout for every split: one sub-folder per class everywhere, or images directly inside everywhere');
+      throw new UserError(
+        `${key}: ${dir} is ${listing.classNames ? 'labelled (class sub-folders)' : 'flat (unlabelled)'} but the training folder is ${train.classNames ? 'labelled' : 'flat'}`,
+        'use the same layout for every split: one sub-folder per class everywhere, or images directly inside everywhere',
+      );
     }
     const unknown = (listing.classNames ?? []).filter((name) => !train.classNames!.includes(name));
     if (unknown.length) {
-      throw new UserError(`${key}: ${dir} has classes the training folder lacks: ${unknown.join(', ')}`,
-        `add those classes to ${c.train_data_path}, or remove them from ${dir}`);
+      throw new UserError(
+        `${key}: ${dir} has classes the training folder lacks: ${unknown.join(', ')}`,
+        `add those classes to ${c.train_data_path}, or remove them from ${dir}`,
+      );
     }
     if (listing.classNames) listing.labels = listing.labels.map((l) => train.classNames!.indexOf(listing.classNames![l]!));
   }
 
   const dataName = dataNameOf(config);
   const cacheDir = path.join(config.project, 'data', dataName);
-  const key: CacheKey = { preprocessing: p, splits: listings.map(({ role, listing }) => ({ role, files: listing.files, labels: listing.labels })), classNames: train.classNames };
+  const key: CacheKey = {
+    preprocessing: p,
+    splits: listings.map(({ role, listing }) => ({ role, files: listing.files, labels: listing.labels })),
+    classNames: train.classNames,
+  };
   const sets: Record<string, ImageSet> = {};
   const cached = loadCache(cacheDir, key, log);
   if (cached) {
@@ -216,7 +247,10 @@ export async function loadImageFolders(config: Config, opts: FolderLoadOptions =
       const d = await decodeListing(listing, p, opts.onProgress);
       for (const f of d.report.failed) log(`  skipped ${f.path}: cannot decode (${f.reason})`);
       if (d.count === 0) {
-        throw new UserError(`none of the ${listing.files.length} images in ${dir} could be decoded`, 'check that the files are images (the log lists each failure)');
+        throw new UserError(
+          `none of the ${listing.files.length} images in ${dir} could be decoded`,
+          'check that the files are images (the log lists each failure)',
+        );
       }
       decoded.push({ role, pixels: d.pixels, labels: d.labels, count: d.count });
       sets[role] = toImageSet(d.pixels, d.labels, d.count, p);
@@ -225,11 +259,14 @@ export async function loadImageFolders(config: Config, opts: FolderLoadOptions =
       saveCache(cacheDir, key, decoded);
       log(`cached the preprocessed images in ${cacheDir}`);
     } catch (e) {
-      log(`could not write the cache in ${cacheDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the next run decodes again`);
+      log(
+        `could not write the cache in ${cacheDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the next run decodes again`,
+      );
     }
   }
 
-  let trainSet = sets.train!, validation = sets.validation;
+  let trainSet = sets.train!,
+    validation = sets.validation;
   if (!validation) ({ train: trainSet, validation } = splitValidation(trainSet, c.valset_proportion, config.seed));
   const test = sets.test ?? validation;
   return { train: trainSet, validation, test, classNames: train.classNames };

@@ -17,7 +17,10 @@ export function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
     try {
       return gunzipSync(bytes);
     } catch (e) {
-      throw new UserError(`${source} is a corrupt or truncated gzip file (${(e as Error).message})`, 'delete it so it is fetched again, or replace it with a good copy');
+      throw new UserError(
+        `${source} is a corrupt or truncated gzip file (${(e as Error).message})`,
+        'delete it so it is fetched again, or replace it with a good copy',
+      );
     }
   }
   return bytes;
@@ -30,8 +33,10 @@ export function parseIdx(raw: Uint8Array, source: string, expectedMagic: number)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
   if (magic !== expectedMagic) {
-    throw new UserError(`${source} has IDX magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')} (${expectedMagic === IDX_IMAGES_MAGIC ? 'images' : 'labels'})`,
-      'check that the file is the right one of the four MNIST files and not swapped or damaged');
+    throw new UserError(
+      `${source} has IDX magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')} (${expectedMagic === IDX_IMAGES_MAGIC ? 'images' : 'labels'})`,
+      'check that the file is the right one of the four MNIST files and not swapped or damaged',
+    );
   }
   const rank = magic & 0xff;
   const headerBytes = 4 + 4 * rank;
@@ -40,8 +45,10 @@ export function parseIdx(raw: Uint8Array, source: string, expectedMagic: number)
   for (let i = 0; i < rank; i++) shape.push(view.getUint32(4 + 4 * i, false));
   const count = shape.reduce((a, b) => a * b, 1);
   if (bytes.length - headerBytes !== count) {
-    throw new UserError(`${source}: header promises ${shape.join('x')} = ${count} bytes of data but the file holds ${bytes.length - headerBytes}`,
-      'the file is truncated or damaged; delete it so it is fetched again');
+    throw new UserError(
+      `${source}: header promises ${shape.join('x')} = ${count} bytes of data but the file holds ${bytes.length - headerBytes}`,
+      'the file is truncated or damaged; delete it so it is fetched again',
+    );
   }
   return { shape, data: bytes.subarray(headerBytes) };
 }
@@ -66,7 +73,9 @@ export function encodeIdx(shape: number[], data: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + 4 * shape.length + data.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, magic, false);
-  shape.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  shape.forEach((d, i) => {
+    view.setUint32(4 + 4 * i, d, false);
+  });
   out.set(data, 4 + 4 * shape.length);
   return out;
 }

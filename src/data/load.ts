@@ -4,7 +4,11 @@ import type { DataSplits } from './dataset.js';
 import { loadImageFolders } from './folder.js';
 import { FASHION_MNIST, loadIdxDataset, loadMnist } from './mnist.js';
 
-export async function loadData(config: Config, log?: (msg: string) => void, onProgress?: (done: number, total: number) => void): Promise<DataSplits> {
+export async function loadData(
+  config: Config,
+  log?: (msg: string) => void,
+  onProgress?: (done: number, total: number) => void,
+): Promise<DataSplits> {
   switch (datasetOf(config)) {
     case 'mnist':
       return loadMnist(config.MNIST.path, config.MNIST.MNIST_valset_proportion, config.seed, { subset: config.MNIST.subset, log });

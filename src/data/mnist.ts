@@ -19,12 +19,12 @@ export const MNIST_FILES = {
 } as const;
 
 /** The mirrors torchvision uses, in its order. */
-export const MNIST_MIRRORS = [
-  'https://ossci-datasets.s3.amazonaws.com/mnist/',
-  'http://yann.lecun.com/exdb/mnist/',
-];
+export const MNIST_MIRRORS = ['https://ossci-datasets.s3.amazonaws.com/mnist/', 'http://yann.lecun.com/exdb/mnist/'];
 
-interface IdxFile { name: string; md5: string }
+interface IdxFile {
+  name: string;
+  md5: string;
+}
 
 /** One dataset in MNIST's four-file IDX layout. */
 export interface IdxDataset {
@@ -40,7 +40,11 @@ export interface IdxDataset {
 }
 
 export const MNIST: IdxDataset = {
-  name: 'mnist', title: 'MNIST', pathKey: 'MNIST.path', files: MNIST_FILES, mirrors: MNIST_MIRRORS,
+  name: 'mnist',
+  title: 'MNIST',
+  pathKey: 'MNIST.path',
+  files: MNIST_FILES,
+  mirrors: MNIST_MIRRORS,
   classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
 };
 
@@ -100,13 +104,18 @@ export async function ensureIdxFiles(spec: IdxDataset, dir: string, opts: Ensure
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new UserError(`cannot create the ${spec.title} folder ${dir}: ${(e as NodeJS.ErrnoException).code}`, `set ${spec.pathKey} to a folder you can write, or put the files there yourself`);
+    throw new UserError(
+      `cannot create the ${spec.title} folder ${dir}: ${(e as NodeJS.ErrnoException).code}`,
+      `set ${spec.pathKey} to a folder you can write, or put the files there yourself`,
+    );
   }
   removeStaleTempFiles(dir);
   const failures: string[] = [];
   for (const file of missing) {
     const target = path.join(dir, file.name);
-    const local = localDataDirs().map((d) => path.join(d, spec.name, file.name)).find((p) => fs.existsSync(p));
+    const local = localDataDirs()
+      .map((d) => path.join(d, spec.name, file.name))
+      .find((p) => fs.existsSync(p));
     if (local) {
       const bytes = fs.readFileSync(local);
       if (md5(bytes) === file.md5) {
@@ -139,7 +148,10 @@ export async function ensureIdxFiles(spec: IdxDataset, dir: string, opts: Ensure
       if (created && fs.readdirSync(dir).length === 0) fs.rmSync(dir, { recursive: true, force: true });
       throw new UserError(
         `${spec.title} file ${file.name} is missing from ${dir} and could not be downloaded:\n    ${failures.join('\n    ')}`,
-        `put the four ${spec.title} files (${Object.values(spec.files).map((f) => f.name).join(', ')}) into ${path.resolve(dir)}, or set ${spec.pathKey} to the folder that holds them`);
+        `put the four ${spec.title} files (${Object.values(spec.files)
+          .map((f) => f.name)
+          .join(', ')}) into ${path.resolve(dir)}, or set ${spec.pathKey} to the folder that holds them`,
+      );
     }
   }
 }
@@ -158,11 +170,16 @@ function loadPair(spec: IdxDataset, dir: string, images: string, labels: string)
   const img = parseIdxImages(readFile(dir, images), path.join(dir, images));
   const lab = parseIdxLabels(readFile(dir, labels), path.join(dir, labels));
   if (img.count !== lab.length) {
-    throw new UserError(`${path.join(dir, images)} holds ${img.count} images but ${path.join(dir, labels)} holds ${lab.length} labels`, 'the two files must come from the same set; replace the damaged one');
+    throw new UserError(
+      `${path.join(dir, images)} holds ${img.count} images but ${path.join(dir, labels)} holds ${lab.length} labels`,
+      'the two files must come from the same set; replace the damaged one',
+    );
   }
   if (img.rows !== 28 || img.cols !== 28) {
-    throw new UserError(`${path.join(dir, images)} holds ${img.rows}x${img.cols} images; ${spec.title} images are 28x28`,
-      `${spec.pathKey} must hold the official ${spec.title} files; for other images use dataset: folder`);
+    throw new UserError(
+      `${path.join(dir, images)} holds ${img.rows}x${img.cols} images; ${spec.title} images are 28x28`,
+      `${spec.pathKey} must hold the official ${spec.title} files; for other images use dataset: folder`,
+    );
   }
   return { images: img.images, labels: lab, count: img.count, height: img.rows, width: img.cols, channels: 1 };
 }
@@ -180,12 +197,23 @@ export function splitValidation(set: ImageSet, proportion: number, seed: number)
 }
 
 /** Loads MNIST from `dir` (fetching missing files), split into train/validation/test. */
-export function loadMnist(dir: string, valProportion: number, seed: number, opts: EnsureOptions & { subset?: number | null } = {}): Promise<DataSplits> {
+export function loadMnist(
+  dir: string,
+  valProportion: number,
+  seed: number,
+  opts: EnsureOptions & { subset?: number | null } = {},
+): Promise<DataSplits> {
   return loadIdxDataset(MNIST, dir, valProportion, seed, opts);
 }
 
 /** Loads an IDX dataset from `dir` (fetching missing files), split into train/validation/test. */
-export async function loadIdxDataset(spec: IdxDataset, dir: string, valProportion: number, seed: number, opts: EnsureOptions & { subset?: number | null } = {}): Promise<DataSplits> {
+export async function loadIdxDataset(
+  spec: IdxDataset,
+  dir: string,
+  valProportion: number,
+  seed: number,
+  opts: EnsureOptions & { subset?: number | null } = {},
+): Promise<DataSplits> {
   await ensureIdxFiles(spec, dir, opts);
   const full = loadPair(spec, dir, spec.files.trainImages.name, spec.files.trainLabels.name);
   const all = opts.subset ? head(full, opts.subset) : full;

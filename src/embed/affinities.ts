@@ -17,7 +17,14 @@ export interface SparseP {
  * Conditional probabilities P_j|i over each row's neighbours (row-major n x k). The native code runs the same
  * search on all cores where available (pass `native: null` to force this TypeScript loop).
  */
-export function conditionalP(nb: Neighbours, n: number, perplexity: number, tol = 1e-5, maxIter = 100, native: TsneNative | null = tsneNative()): Float64Array {
+export function conditionalP(
+  nb: Neighbours,
+  n: number,
+  perplexity: number,
+  tol = 1e-5,
+  maxIter = 100,
+  native: TsneNative | null = tsneNative(),
+): Float64Array {
   const { k, distances } = nb;
   const target = Math.log(perplexity);
   const p = new Float64Array(n * k);
@@ -30,17 +37,28 @@ export function conditionalP(nb: Neighbours, n: number, perplexity: number, tol 
     const off = i * k;
     // Distances relative to the nearest neighbour keep exp() in range; the shift cancels in the normalisation.
     const d0 = distances[off]!;
-    let beta = 1, lo = 0, hi = Infinity;
+    let beta = 1,
+      lo = 0,
+      hi = Infinity;
     for (let it = 0; it < maxIter; it++) {
-      let sum = 0, sumDP = 0;
+      let sum = 0,
+        sumDP = 0;
       for (let j = 0; j < k; j++) {
         const d = distances[off + j]! - d0;
         const v = Math.exp(-beta * d);
-        row[j] = v; sum += v; sumDP += d * v;
+        row[j] = v;
+        sum += v;
+        sumDP += d * v;
       }
-      const entropy = Math.log(sum) + beta * sumDP / sum;
+      const entropy = Math.log(sum) + (beta * sumDP) / sum;
       if (Math.abs(entropy - target) < tol) break;
-      if (entropy > target) { lo = beta; beta = hi === Infinity ? beta * 2 : (beta + hi) / 2; } else { hi = beta; beta = (beta + lo) / 2; }
+      if (entropy > target) {
+        lo = beta;
+        beta = hi === Infinity ? beta * 2 : (beta + hi) / 2;
+      } else {
+        hi = beta;
+        beta = (beta + lo) / 2;
+      }
     }
     let sum = 0;
     for (let j = 0; j < k; j++) sum += row[j]!;
@@ -66,9 +84,12 @@ export function symmetrize(nb: Neighbours, n: number, cond: Float64Array): Spars
   const fill = start.slice(0, n);
   for (let i = 0; i < n; i++) {
     for (let t = 0; t < k; t++) {
-      const j = indices[i * k + t]!, v = cond[i * k + t]! / (2 * n);
-      rawCols[fill[i]!] = j; rawVals[fill[i]!++] = v;
-      rawCols[fill[j]!] = i; rawVals[fill[j]!++] = v;
+      const j = indices[i * k + t]!,
+        v = cond[i * k + t]! / (2 * n);
+      rawCols[fill[i]!] = j;
+      rawVals[fill[i]!++] = v;
+      rawCols[fill[j]!] = i;
+      rawVals[fill[j]!++] = v;
     }
   }
   // Merge duplicate columns row by row, compacting in place.
@@ -79,8 +100,14 @@ export function symmetrize(nb: Neighbours, n: number, cond: Float64Array): Spars
     const rowStart = w;
     for (let c = start[i]!; c < start[i + 1]!; c++) {
       const j = rawCols[c]!;
-      if (pos[j]! >= 0) { rawVals[pos[j]!]! += rawVals[c]!; continue; }
-      pos[j] = w; rawCols[w] = j; rawVals[w] = rawVals[c]!; w++;
+      if (pos[j]! >= 0) {
+        rawVals[pos[j]!]! += rawVals[c]!;
+        continue;
+      }
+      pos[j] = w;
+      rawCols[w] = j;
+      rawVals[w] = rawVals[c]!;
+      w++;
     }
     for (let c = rowStart; c < w; c++) pos[rawCols[c]!] = -1;
     rowPtr[i + 1] = w;
@@ -96,7 +123,8 @@ export function symmetrize(nb: Neighbours, n: number, cond: Float64Array): Spars
 export function localityOrder(p: SparseP): Int32Array {
   const order = new Int32Array(p.n);
   const seen = new Uint8Array(p.n);
-  let head = 0, tail = 0;
+  let head = 0,
+    tail = 0;
   for (let start = 0; start < p.n; start++) {
     if (seen[start]) continue;
     seen[start] = 1;
@@ -105,7 +133,10 @@ export function localityOrder(p: SparseP): Int32Array {
       const i = order[head++]!;
       for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
         const j = p.cols[c]!;
-        if (!seen[j]) { seen[j] = 1; order[tail++] = j; }
+        if (!seen[j]) {
+          seen[j] = 1;
+          order[tail++] = j;
+        }
       }
     }
   }
@@ -122,7 +153,10 @@ export function permuteP(p: SparseP, order: Int32Array): SparseP {
   for (let r = 0; r < p.n; r++) {
     const i = order[r]!;
     let out = rowPtr[r]!;
-    for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++, out++) { cols[out] = rank[p.cols[c]!]!; vals[out] = p.vals[c]!; }
+    for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++, out++) {
+      cols[out] = rank[p.cols[c]!]!;
+      vals[out] = p.vals[c]!;
+    }
     rowPtr[r + 1] = out;
   }
   return { n: p.n, rowPtr, cols, vals };

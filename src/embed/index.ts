@@ -37,7 +37,12 @@ export interface Embedding {
 }
 
 /** Reduces rows to REDUCED_DIM principal components when wider than MAX_DIRECT_DIM. */
-export function reduceIfWide(data: Float32Array, n: number, dim: number, seed: number): { data: Float32Array; dim: number; reduced: boolean } {
+export function reduceIfWide(
+  data: Float32Array,
+  n: number,
+  dim: number,
+  seed: number,
+): { data: Float32Array; dim: number; reduced: boolean } {
   if (dim <= MAX_DIRECT_DIM) return { data, dim, reduced: false };
   return { data: pca(data, n, dim, REDUCED_DIM, seed).scores, dim: REDUCED_DIM, reduced: true };
 }
@@ -56,7 +61,13 @@ export function embed(latents: Float32Array, n: number, dim: number, method: Emb
     return {
       coords: r.embedding,
       description: `t-SNE (perplexity ${perplexity}, ${repulsion}${via})`,
-      params: { perplexity, iterations: r.iterations, repulsion: r.repulsion, ...(r.theta === undefined ? {} : { theta: r.theta }), kl_divergence: Number(r.kl.toFixed(4)) },
+      params: {
+        perplexity,
+        iterations: r.iterations,
+        repulsion: r.repulsion,
+        ...(r.theta === undefined ? {} : { theta: r.theta }),
+        kl_divergence: Number(r.kl.toFixed(4)),
+      },
     };
   }
   const nNeighbors = opts.umapNeighbors ?? 15;
@@ -65,6 +76,9 @@ export function embed(latents: Float32Array, n: number, dim: number, method: Emb
   const umap = new UMAP({ nComponents: 2, nNeighbors, random: () => rng.uniform() });
   const out = umap.fit(rows);
   const coords = new Float32Array(2 * n);
-  out.forEach((p, i) => { coords[2 * i] = p[0]!; coords[2 * i + 1] = p[1]!; });
+  out.forEach((p, i) => {
+    coords[2 * i] = p[0]!;
+    coords[2 * i + 1] = p[1]!;
+  });
   return { coords, description: `UMAP (${nNeighbors} neighbours${via})`, params: { n_neighbors: nNeighbors } };
 }

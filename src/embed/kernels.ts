@@ -24,15 +24,24 @@ export interface GradientKernels {
 }
 
 /** The optimiser's per-coordinate memory, carried across iterations. */
-export interface DescentState { update: Float64Array; gains: Float64Array }
-export interface DescentStep { exaggeration: number; z: number; momentum: number; lr: number }
+export interface DescentState {
+  update: Float64Array;
+  gains: Float64Array;
+}
+export interface DescentStep {
+  exaggeration: number;
+  z: number;
+  momentum: number;
+  lr: number;
+}
 
 function klTermTs(p: SparseP, y: Float64Array): number {
   let sum = 0;
   for (let i = 0; i < p.n; i++) {
     for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
       const j = p.cols[c]!;
-      const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+      const dx = y[2 * i]! - y[2 * j]!,
+        dy = y[2 * i + 1]! - y[2 * j + 1]!;
       sum += p.vals[c]! * Math.log1p(dx * dx + dy * dy);
     }
   }
@@ -40,19 +49,29 @@ function klTermTs(p: SparseP, y: Float64Array): number {
 }
 
 function descendTs(y: Float64Array, attr: Float64Array, rep: Float64Array, state: DescentState, step: DescentStep): void {
-  const n2 = y.length, { update, gains } = state, { exaggeration, momentum, lr } = step, invZ = 1 / step.z;
-  let mx = 0, my = 0;
+  const n2 = y.length,
+    { update, gains } = state,
+    { exaggeration, momentum, lr } = step,
+    invZ = 1 / step.z;
+  let mx = 0,
+    my = 0;
   for (let k = 0; k < n2; k++) {
-    const g = exaggeration * attr[k]! - rep[k]! * invZ, u = update[k]!;
+    const g = exaggeration * attr[k]! - rep[k]! * invZ,
+      u = update[k]!;
     const gain = g * u < 0 ? gains[k]! + 0.2 : gains[k]! * 0.8;
     gains[k] = Math.max(gain, 0.01);
     update[k] = momentum * u - lr * gains[k]! * g;
     y[k]! += update[k]!;
-    if (k & 1) my += y[k]!; else mx += y[k]!;
+    if (k & 1) my += y[k]!;
+    else mx += y[k]!;
   }
   // Keep the embedding centred (as openTSNE does), so the tree's bounds and the FFT grid stay tight.
-  mx /= n2 / 2; my /= n2 / 2;
-  for (let k = 0; k < n2; k += 2) { y[k]! -= mx; y[k + 1]! -= my; }
+  mx /= n2 / 2;
+  my /= n2 / 2;
+  for (let k = 0; k < n2; k += 2) {
+    y[k]! -= mx;
+    y[k + 1]! -= my;
+  }
 }
 
 export function typescriptKernels(): GradientKernels {
@@ -66,15 +85,20 @@ export function typescriptKernels(): GradientKernels {
     },
     attraction(p, y, out) {
       for (let i = 0; i < p.n; i++) {
-        let ax = 0, ay = 0;
-        const xi = y[2 * i]!, yi = y[2 * i + 1]!;
+        let ax = 0,
+          ay = 0;
+        const xi = y[2 * i]!,
+          yi = y[2 * i + 1]!;
         for (let c = p.rowPtr[i]!; c < p.rowPtr[i + 1]!; c++) {
           const j = p.cols[c]!;
-          const dx = xi - y[2 * j]!, dy = yi - y[2 * j + 1]!;
+          const dx = xi - y[2 * j]!,
+            dy = yi - y[2 * j + 1]!;
           const w = p.vals[c]! / (1 + dx * dx + dy * dy);
-          ax += w * dx; ay += w * dy;
+          ax += w * dx;
+          ay += w * dy;
         }
-        out[2 * i] = ax; out[2 * i + 1] = ay;
+        out[2 * i] = ax;
+        out[2 * i + 1] = ay;
       }
     },
     klTerm: klTermTs,
@@ -87,7 +111,10 @@ function cached<T extends object>(f: (p: SparseP) => T): (p: SparseP) => T {
   const memo = new WeakMap<SparseP, T>();
   return (p) => {
     let v = memo.get(p);
-    if (!v) { v = f(p); memo.set(p, v); }
+    if (!v) {
+      v = f(p);
+      memo.set(p, v);
+    }
     return v;
   };
 }
@@ -103,8 +130,19 @@ export function nativeKernels(native: TsneNative): GradientKernels {
     repulsionFft: (y, n, force) => native.repulsionFft({ y, n, force }),
     attraction: (p, y, out) => native.attraction({ rowPtr: p.rowPtr, cols: p.cols, vals: valsOf(p), y, n: p.n, out }),
     klTerm: (p, y) => native.klTerm({ rowPtr: p.rowPtr, cols: p.cols, vals: valsOf(p), y, n: p.n }),
-    descend: (y, attr, rep, state, step) => native.descend({ y, attr, rep, update: state.update, gains: state.gains, n: y.length / 2,
-      exaggeration: step.exaggeration, invZ: 1 / step.z, momentum: step.momentum, lr: step.lr }),
+    descend: (y, attr, rep, state, step) =>
+      native.descend({
+        y,
+        attr,
+        rep,
+        update: state.update,
+        gains: state.gains,
+        n: y.length / 2,
+        exaggeration: step.exaggeration,
+        invZ: 1 / step.z,
+        momentum: step.momentum,
+        lr: step.lr,
+      }),
   };
 }
 

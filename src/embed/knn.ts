@@ -23,8 +23,12 @@ class BoundedMaxHeap {
     this.dist = new Float32Array(k);
     this.idx = new Int32Array(k);
   }
-  reset(): void { this.size = 0; }
-  get worst(): number { return this.size < this.k ? Infinity : this.dist[0]!; }
+  reset(): void {
+    this.size = 0;
+  }
+  get worst(): number {
+    return this.size < this.k ? Infinity : this.dist[0]!;
+  }
   push(d: number, i: number): void {
     const { dist, idx } = this;
     if (this.size < this.k) {
@@ -32,9 +36,12 @@ class BoundedMaxHeap {
       while (c > 0) {
         const p = (c - 1) >> 1;
         if (dist[p]! >= d) break;
-        dist[c] = dist[p]!; idx[c] = idx[p]!; c = p;
+        dist[c] = dist[p]!;
+        idx[c] = idx[p]!;
+        c = p;
       }
-      dist[c] = d; idx[c] = i;
+      dist[c] = d;
+      idx[c] = i;
       return;
     }
     if (d >= dist[0]!) return;
@@ -45,14 +52,20 @@ class BoundedMaxHeap {
       const r = l + 1;
       const m = r < this.k && dist[r]! > dist[l]! ? r : l;
       if (dist[m]! <= d) break;
-      dist[c] = dist[m]!; idx[c] = idx[m]!; c = m;
+      dist[c] = dist[m]!;
+      idx[c] = idx[m]!;
+      c = m;
     }
-    dist[c] = d; idx[c] = i;
+    dist[c] = d;
+    idx[c] = i;
   }
   /** Writes the contents sorted ascending into the output rows. */
   drainSorted(outDist: Float32Array, outIdx: Int32Array, offset: number): void {
     const order = Array.from({ length: this.size }, (_, j) => j).sort((a, b) => this.dist[a]! - this.dist[b]!);
-    order.forEach((j, r) => { outDist[offset + r] = this.dist[j]!; outIdx[offset + r] = this.idx[j]!; });
+    order.forEach((j, r) => {
+      outDist[offset + r] = this.dist[j]!;
+      outIdx[offset + r] = this.idx[j]!;
+    });
   }
 }
 
@@ -60,7 +73,10 @@ function rowNorms(x: Float32Array, n: number, dim: number): Float32Array {
   const norms = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
-    for (let d = 0; d < dim; d++) { const v = x[i * dim + d]!; s += v * v; }
+    for (let d = 0; d < dim; d++) {
+      const v = x[i * dim + d]!;
+      s += v * v;
+    }
     norms[i] = s;
   }
   return norms;
@@ -70,7 +86,16 @@ function rowNorms(x: Float32Array, n: number, dim: number): Float32Array {
  * For each of the nQuery rows of `queries`, its k nearest rows of `ref` (both row-major with `dim` columns).
  * With `selfExcluded`, queries are the reference rows themselves and row i never counts as its own neighbour.
  */
-export function knnSearch(ref: Float32Array, nRef: number, queries: Float32Array, nQuery: number, dim: number, k: number, selfExcluded: boolean, blockRows = 512): Neighbours {
+export function knnSearch(
+  ref: Float32Array,
+  nRef: number,
+  queries: Float32Array,
+  nQuery: number,
+  dim: number,
+  k: number,
+  selfExcluded: boolean,
+  blockRows = 512,
+): Neighbours {
   if (k > nRef - (selfExcluded ? 1 : 0)) throw new Error(`k = ${k} neighbours needs more than ${nRef} points`);
   const indices = new Int32Array(nQuery * k);
   const distances = new Float32Array(nQuery * k);
@@ -91,7 +116,7 @@ export function knnSearch(ref: Float32Array, nRef: number, queries: Float32Array
       for (let j = 0; j < nRef; j++) {
         if (selfExcluded && j === i) continue;
         const d = ni + refNorms[j]! - 2 * g[row + j]!;
-        if (d < heap.worst) heap.push(d > 0 ? d : 0, j);
+        if (d < heap.worst) heap.push(Math.max(d, 0), j);
       }
       heap.drainSorted(distances, indices, i * k);
     }

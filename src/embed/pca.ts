@@ -38,18 +38,25 @@ export function symmetricEigen(input: Float64Array, m: number): { values: Float6
         if (Math.abs(apq) < 1e-300) continue;
         const theta = (a[q * m + q]! - a[p * m + p]!) / (2 * apq);
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        const c = 1 / Math.sqrt(t * t + 1),
+          s = t * c;
         for (let k = 0; k < m; k++) {
-          const akp = a[k * m + p]!, akq = a[k * m + q]!;
-          a[k * m + p] = c * akp - s * akq; a[k * m + q] = s * akp + c * akq;
+          const akp = a[k * m + p]!,
+            akq = a[k * m + q]!;
+          a[k * m + p] = c * akp - s * akq;
+          a[k * m + q] = s * akp + c * akq;
         }
         for (let k = 0; k < m; k++) {
-          const apk = a[p * m + k]!, aqk = a[q * m + k]!;
-          a[p * m + k] = c * apk - s * aqk; a[q * m + k] = s * apk + c * aqk;
+          const apk = a[p * m + k]!,
+            aqk = a[q * m + k]!;
+          a[p * m + k] = c * apk - s * aqk;
+          a[q * m + k] = s * apk + c * aqk;
         }
         for (let k = 0; k < m; k++) {
-          const vkp = v[k * m + p]!, vkq = v[k * m + q]!;
-          v[k * m + p] = c * vkp - s * vkq; v[k * m + q] = s * vkp + c * vkq;
+          const vkp = v[k * m + p]!,
+            vkq = v[k * m + q]!;
+          v[k * m + p] = c * vkp - s * vkq;
+          v[k * m + q] = s * vkp + c * vkq;
         }
       }
     }
@@ -57,7 +64,9 @@ export function symmetricEigen(input: Float64Array, m: number): { values: Float6
   const order = Array.from({ length: m }, (_, i) => i).sort((x, y) => a[y * m + y]! - a[x * m + x]!);
   const values = Float64Array.from(order, (i) => a[i * m + i]!);
   const vectors = new Float64Array(m * m);
-  order.forEach((src, dst) => { for (let k = 0; k < m; k++) vectors[k * m + dst] = v[k * m + src]!; });
+  order.forEach((src, dst) => {
+    for (let k = 0; k < m; k++) vectors[k * m + dst] = v[k * m + src]!;
+  });
   return { values, vectors };
 }
 

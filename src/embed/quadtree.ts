@@ -8,12 +8,18 @@ const MAX_DEPTH = 40; // coincident points stop subdividing here and share a lea
 export class QuadTree {
   private cap = 0;
   size = 0;
-  private cx!: Float64Array; private cy!: Float64Array; private hw!: Float64Array;
-  private comX!: Float64Array; private comY!: Float64Array; private count!: Int32Array;
+  private cx!: Float64Array;
+  private cy!: Float64Array;
+  private hw!: Float64Array;
+  private comX!: Float64Array;
+  private comY!: Float64Array;
+  private count!: Int32Array;
   private child!: Int32Array; // index of the first of 4 children, or -1 for a leaf
   private point!: Int32Array; // the single point in a leaf, or -1
 
-  constructor(initialNodes = 1024) { this.grow(initialNodes); }
+  constructor(initialNodes = 1024) {
+    this.grow(initialNodes);
+  }
 
   private grow(cap: number): void {
     const copy = <T extends Float64Array | Int32Array>(old: T | undefined, make: (n: number) => T): T => {
@@ -21,24 +27,35 @@ export class QuadTree {
       if (old) next.set(old.subarray(0, this.size) as never);
       return next;
     };
-    this.cx = copy(this.cx, (n) => new Float64Array(n)); this.cy = copy(this.cy, (n) => new Float64Array(n));
+    this.cx = copy(this.cx, (n) => new Float64Array(n));
+    this.cy = copy(this.cy, (n) => new Float64Array(n));
     this.hw = copy(this.hw, (n) => new Float64Array(n));
-    this.comX = copy(this.comX, (n) => new Float64Array(n)); this.comY = copy(this.comY, (n) => new Float64Array(n));
+    this.comX = copy(this.comX, (n) => new Float64Array(n));
+    this.comY = copy(this.comY, (n) => new Float64Array(n));
     this.count = copy(this.count, (n) => new Int32Array(n));
-    this.child = copy(this.child, (n) => new Int32Array(n)); this.point = copy(this.point, (n) => new Int32Array(n));
+    this.child = copy(this.child, (n) => new Int32Array(n));
+    this.point = copy(this.point, (n) => new Int32Array(n));
     this.cap = cap;
   }
 
   private newNode(cx: number, cy: number, hw: number): number {
     if (this.size === this.cap) this.grow(this.cap * 2);
     const n = this.size++;
-    this.cx[n] = cx; this.cy[n] = cy; this.hw[n] = hw;
-    this.comX[n] = 0; this.comY[n] = 0; this.count[n] = 0; this.child[n] = -1; this.point[n] = -1;
+    this.cx[n] = cx;
+    this.cy[n] = cy;
+    this.hw[n] = hw;
+    this.comX[n] = 0;
+    this.comY[n] = 0;
+    this.count[n] = 0;
+    this.child[n] = -1;
+    this.point[n] = -1;
     return n;
   }
 
   private subdivide(node: number): void {
-    const h = this.hw[node]! / 2, x = this.cx[node]!, y = this.cy[node]!;
+    const h = this.hw[node]! / 2,
+      x = this.cx[node]!,
+      y = this.cy[node]!;
     const first = this.newNode(x - h, y - h, h);
     this.newNode(x + h, y - h, h);
     this.newNode(x - h, y + h, h);
@@ -52,13 +69,20 @@ export class QuadTree {
 
   /** Rebuilds the tree over points y (n x 2, interleaved). */
   build(y: Float64Array, n: number): void {
-    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    let minX = Infinity,
+      minY = Infinity,
+      maxX = -Infinity,
+      maxY = -Infinity;
     for (let i = 0; i < n; i++) {
-      const a = y[2 * i]!, b = y[2 * i + 1]!;
-      if (a < minX) minX = a; if (a > maxX) maxX = a; if (b < minY) minY = b; if (b > maxY) maxY = b;
+      const a = y[2 * i]!,
+        b = y[2 * i + 1]!;
+      if (a < minX) minX = a;
+      if (a > maxX) maxX = a;
+      if (b < minY) minY = b;
+      if (b > maxY) maxY = b;
     }
     this.size = 0;
-    const hw = Math.max(maxX - minX, maxY - minY) / 2 * (1 + 1e-5) + 1e-12;
+    const hw = (Math.max(maxX - minX, maxY - minY) / 2) * (1 + 1e-5) + 1e-12;
     this.newNode((minX + maxX) / 2, (minY + maxY) / 2, hw);
     for (let i = 0; i < n; i++) this.insert(i, y[2 * i]!, y[2 * i + 1]!);
   }
@@ -67,18 +91,31 @@ export class QuadTree {
     let node = 0;
     for (let depth = 0; ; depth++) {
       this.count[node]!++;
-      this.comX[node]! += x; this.comY[node]! += y;
-      if (this.child[node] !== -1) { node = this.quadrant(node, x, y); continue; }
-      if (this.count[node] === 1) { this.point[node] = i; return; }
-      if (depth >= MAX_DEPTH) { this.point[node] = -1; return; } // coincident points share this leaf
+      this.comX[node]! += x;
+      this.comY[node]! += y;
+      if (this.child[node] !== -1) {
+        node = this.quadrant(node, x, y);
+        continue;
+      }
+      if (this.count[node] === 1) {
+        this.point[node] = i;
+        return;
+      }
+      if (depth >= MAX_DEPTH) {
+        this.point[node] = -1;
+        return;
+      } // coincident points share this leaf
       // Split the leaf: its earlier point moves one level down with its mass; the new one continues from there.
       const oldCount = this.count[node]! - 1;
-      const ox = (this.comX[node]! - x) / oldCount, oy = (this.comY[node]! - y) / oldCount;
+      const ox = (this.comX[node]! - x) / oldCount,
+        oy = (this.comY[node]! - y) / oldCount;
       const old = this.point[node]!;
       this.point[node] = -1;
       this.subdivide(node);
       const q = this.quadrant(node, ox, oy);
-      this.count[q] = oldCount; this.comX[q] = ox * oldCount; this.comY[q] = oy * oldCount;
+      this.count[q] = oldCount;
+      this.comX[q] = ox * oldCount;
+      this.comY[q] = oy * oldCount;
       this.point[q] = oldCount === 1 ? old : -1;
       node = this.quadrant(node, x, y);
     }
@@ -91,20 +128,31 @@ export class QuadTree {
   repulsionAll(y: Float64Array, n: number, theta: number, force: Float64Array): number {
     const size = this.size;
     // Per-node centre of mass and squared width, precomputed once; locals keep the hot loop free of lookups.
-    const mx = new Float64Array(size), my = new Float64Array(size), w2 = new Float64Array(size);
+    const mx = new Float64Array(size),
+      my = new Float64Array(size),
+      w2 = new Float64Array(size);
     const theta2 = theta * theta;
     for (let k = 0; k < size; k++) {
       const c = this.count[k]!;
-      if (c > 0) { mx[k] = this.comX[k]! / c; my[k] = this.comY[k]! / c; }
+      if (c > 0) {
+        mx[k] = this.comX[k]! / c;
+        my[k] = this.comY[k]! / c;
+      }
       const w = 2 * this.hw[k]!;
       w2[k] = (w * w) / theta2;
     }
-    const count = this.count, child = this.child, point = this.point;
+    const count = this.count,
+      child = this.child,
+      point = this.point;
     const stack = new Int32Array(4 * MAX_DEPTH + 16);
     let zTotal = 0;
     for (let i = 0; i < n; i++) {
-      const x = y[2 * i]!, yy = y[2 * i + 1]!;
-      let z = 0, fx = 0, fy = 0, sp = 0;
+      const x = y[2 * i]!,
+        yy = y[2 * i + 1]!;
+      let z = 0,
+        fx = 0,
+        fy = 0,
+        sp = 0;
       stack[sp++] = 0;
       while (sp > 0) {
         const node = stack[--sp]!;
@@ -112,7 +160,8 @@ export class QuadTree {
         if (cnt === 0) continue;
         const first = child[node]!;
         if (first === -1 && point[node] === i) continue;
-        const dx = x - mx[node]!, dy = yy - my[node]!;
+        const dx = x - mx[node]!,
+          dy = yy - my[node]!;
         const d2 = dx * dx + dy * dy;
         if (first === -1 || w2[node]! < d2) {
           // A far cell, or a leaf; a leaf at distance 0 holds i among coincident points, which exert no force.
@@ -121,12 +170,17 @@ export class QuadTree {
           const mq = m * q;
           z += mq;
           const mq2 = mq * q;
-          fx += mq2 * dx; fy += mq2 * dy;
+          fx += mq2 * dx;
+          fy += mq2 * dy;
         } else {
-          stack[sp++] = first; stack[sp++] = first + 1; stack[sp++] = first + 2; stack[sp++] = first + 3;
+          stack[sp++] = first;
+          stack[sp++] = first + 1;
+          stack[sp++] = first + 2;
+          stack[sp++] = first + 3;
         }
       }
-      force[2 * i] = fx; force[2 * i + 1] = fy;
+      force[2 * i] = fx;
+      force[2 * i + 1] = fy;
       zTotal += z;
     }
     return zTotal;

@@ -41,6 +41,7 @@ export interface TsneOptions {
   init?: 'pca' | 'random';
   seed?: number;
   /** Called every `callbackEvery` iterations with the KL divergence; return true to stop early. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing, or true to stop, is the usual shape
   callback?: (iteration: number, kl: number, embedding: Float64Array) => boolean | void;
   callbackEvery?: number;
   /** Gradient kernels (default: native when built, else TypeScript). */
@@ -62,7 +63,10 @@ export interface TsneResult {
 /** sum_ij p_ij log p_ij, the constant part of the KL divergence (computed once per P). */
 function pEntropyTerm(p: SparseP): number {
   let sum = 0;
-  for (let c = 0; c < p.vals.length; c++) { const v = p.vals[c]!; if (v > 0) sum += v * Math.log(v); }
+  for (let c = 0; c < p.vals.length; c++) {
+    const v = p.vals[c]!;
+    if (v > 0) sum += v * Math.log(v);
+  }
   return sum;
 }
 
@@ -75,8 +79,11 @@ function initialLayout(data: Float32Array, n: number, dim: number, opts: TsneOpt
     return y;
   }
   const { scores } = pca(data, n, dim, 2, opts.seed ?? 0);
-  let mean = 0, sq = 0;
-  for (let i = 0; i < n; i++) { mean += scores[2 * i]!; }
+  let mean = 0,
+    sq = 0;
+  for (let i = 0; i < n; i++) {
+    mean += scores[2 * i]!;
+  }
   mean /= n;
   for (let i = 0; i < n; i++) sq += (scores[2 * i]! - mean) ** 2;
   const scale = 1e-4 / (Math.sqrt(sq / n) || 1);
@@ -112,17 +119,28 @@ export function chooseRepulsion(kernels: GradientKernels, n: number, opts: Pick<
   const theta = opts.theta ?? DEFAULT_THETA;
   const fft = kernels.repulsionFft?.bind(kernels);
   if (method === 'fft' && !fft) {
-    throw new UserError('FFT-accelerated t-SNE needs the native kernels, which were not built on this machine',
-      'reinstall with a C++ compiler present (npm rebuild autoencoders), or use the Barnes-Hut repulsion');
+    throw new UserError(
+      'FFT-accelerated t-SNE needs the native kernels, which were not built on this machine',
+      'reinstall with a C++ compiler present (npm rebuild autoencoders), or use the Barnes-Hut repulsion',
+    );
   }
   if (fft && (method === 'fft' || (method === 'auto' && n >= FFT_MIN_POINTS))) return { method: 'fft', repel: fft };
   return { method: 'barnes-hut', theta, repel: (y, count, force) => kernels.repulsion(y, count, theta, force) };
 }
 
 /** Optimises the layout y in place for `iterations` steps of gradient descent with momentum and gains. */
-function optimise(p: SparseP, y: Float64Array, state: DescentState & { iteration: number },
-  iterations: number, exaggeration: number, momentum: number, lr: number, kernels: GradientKernels, repel: Repel,
-  opts: TsneOptions): { kl: number; stopped: boolean } {
+function optimise(
+  p: SparseP,
+  y: Float64Array,
+  state: DescentState & { iteration: number },
+  iterations: number,
+  exaggeration: number,
+  momentum: number,
+  lr: number,
+  kernels: GradientKernels,
+  repel: Repel,
+  opts: TsneOptions,
+): { kl: number; stopped: boolean } {
   const n = p.n;
   const rep = new Float64Array(2 * n);
   const attr = new Float64Array(2 * n);
@@ -148,8 +166,10 @@ function optimise(p: SparseP, y: Float64Array, state: DescentState & { iteration
 export function tsneAffinities(data: Float32Array, n: number, dim: number, perplexity: number, onStage?: TsneOptions['onStage']): SparseP {
   const k = Math.min(n - 1, Math.floor(3 * perplexity));
   if (perplexity * 3 >= n) {
-    throw new UserError(`t-SNE with perplexity ${perplexity} needs more than ${Math.floor(3 * perplexity)} points, got ${n}`,
-      `use at least ${Math.floor(3 * perplexity) + 1} points (e.g. a larger --limit), a perplexity below ${Math.max(1, Math.floor((n - 1) / 3))}, or --embed pca`);
+    throw new UserError(
+      `t-SNE with perplexity ${perplexity} needs more than ${Math.floor(3 * perplexity)} points, got ${n}`,
+      `use at least ${Math.floor(3 * perplexity) + 1} points (e.g. a larger --limit), a perplexity below ${Math.max(1, Math.floor((n - 1) / 3))}, or --embed pca`,
+    );
   }
   onStage?.('neighbours');
   const nb = exactKnn(data, n, dim, k);
@@ -167,7 +187,10 @@ export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptio
   const order = localityOrder(affinities);
   const p = permuteP(affinities, order);
   const y = new Float64Array(2 * n);
-  for (let r = 0; r < n; r++) { y[2 * r] = initial[2 * order[r]!]!; y[2 * r + 1] = initial[2 * order[r]! + 1]!; }
+  for (let r = 0; r < n; r++) {
+    y[2 * r] = initial[2 * order[r]!]!;
+    y[2 * r + 1] = initial[2 * order[r]! + 1]!;
+  }
   const lr = opts.learningRate === undefined || opts.learningRate === 'auto' ? Math.max(n / exaggeration, 50) : opts.learningRate;
   const kernels = opts.kernels ?? bestKernels();
   const choice = chooseRepulsion(kernels, n, opts);
@@ -175,7 +198,10 @@ export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptio
   const state = { update: new Float64Array(2 * n), gains: new Float64Array(2 * n).fill(1), iteration: 0 };
   const unpermuted = new Float64Array(2 * n);
   const restoreOrder = (from: Float64Array): Float64Array => {
-    for (let r = 0; r < n; r++) { unpermuted[2 * order[r]!] = from[2 * r]!; unpermuted[2 * order[r]! + 1] = from[2 * r + 1]!; }
+    for (let r = 0; r < n; r++) {
+      unpermuted[2 * order[r]!] = from[2 * r]!;
+      unpermuted[2 * order[r]! + 1] = from[2 * r + 1]!;
+    }
     return unpermuted;
   };
   const callback = opts.callback;

@@ -37,10 +37,24 @@ export interface WorkerEmbedOptions {
 }
 
 /** embed() on a worker thread. */
-export function embedInWorker(latents: Float32Array, n: number, dim: number, method: EmbedMethod, opts: WorkerEmbedOptions = {}): Promise<Embedding> {
+export function embedInWorker(
+  latents: Float32Array,
+  n: number,
+  dim: number,
+  method: EmbedMethod,
+  opts: WorkerEmbedOptions = {},
+): Promise<Embedding> {
   const stopFlag = new Int32Array(new SharedArrayBuffer(4));
-  const job: Job = { latents, n, dim, method, seed: opts.seed ?? 0, perplexity: opts.perplexity ?? TSNE_DEFAULTS.perplexity,
-    reportEvery: opts.reportEvery ?? TSNE_DEFAULTS.callbackEvery, stopFlag };
+  const job: Job = {
+    latents,
+    n,
+    dim,
+    method,
+    seed: opts.seed ?? 0,
+    perplexity: opts.perplexity ?? TSNE_DEFAULTS.perplexity,
+    reportEvery: opts.reportEvery ?? TSNE_DEFAULTS.callbackEvery,
+    stopFlag,
+  };
   // Under tsx (tests, development) the source is .ts; once built it is .js.
   const fromSource = import.meta.url.endsWith('.ts');
   const self = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
@@ -48,18 +62,36 @@ export function embedInWorker(latents: Float32Array, n: number, dim: number, met
     // Running from source (tests, development), Node 20 does not apply the TypeScript loader to a worker's entry
     // module, so a small bootstrap registers tsx first and then imports this file.
     const worker = fromSource
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(self.href)}); })`, { eval: true, workerData: job })
+      ? new Worker(
+          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(self.href)}); })`,
+          { eval: true, workerData: job },
+        )
       : new Worker(self, { workerData: job });
-    const poll = setInterval(() => { if (opts.shouldStop?.()) Atomics.store(stopFlag, 0, 1); }, 100);
+    const poll = setInterval(() => {
+      if (opts.shouldStop?.()) Atomics.store(stopFlag, 0, 1);
+    }, 100);
     const finish = () => clearInterval(poll);
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') opts.onProgress?.(m.iteration, m.kl);
       else if (m.type === 'stage') opts.onStage?.(m.stage);
-      else if (m.type === 'done') { finish(); resolve(m.embedding); void worker.terminate(); }
-      else { finish(); reject(m.user ? new UserError(m.message, m.hint) : new Error(m.message)); void worker.terminate(); }
+      else if (m.type === 'done') {
+        finish();
+        resolve(m.embedding);
+        void worker.terminate();
+      } else {
+        finish();
+        reject(m.user ? new UserError(m.message, m.hint) : new Error(m.message));
+        void worker.terminate();
+      }
     });
-    worker.on('error', (e) => { finish(); reject(e); });
-    worker.on('exit', (code) => { finish(); if (code !== 0) reject(new Error(`embedding worker exited with code ${code}`)); });
+    worker.on('error', (e) => {
+      finish();
+      reject(e);
+    });
+    worker.on('exit', (code) => {
+      finish();
+      if (code !== 0) reject(new Error(`embedding worker exited with code ${code}`));
+    });
   });
 }
 
@@ -69,10 +101,15 @@ async function workerMain(job: Job): Promise<void> {
   try {
     const embedding = embed(job.latents, job.n, job.dim, job.method, {
       seed: job.seed,
-      tsne: { perplexity: job.perplexity, callbackEvery: job.reportEvery, onStage: (stage) => post({ type: 'stage', stage }), callback: (iteration, kl) => {
-        post({ type: 'progress', iteration, kl });
-        return Atomics.load(job.stopFlag, 0) === 1;
-      } },
+      tsne: {
+        perplexity: job.perplexity,
+        callbackEvery: job.reportEvery,
+        onStage: (stage) => post({ type: 'stage', stage }),
+        callback: (iteration, kl) => {
+          post({ type: 'progress', iteration, kl });
+          return Atomics.load(job.stopFlag, 0) === 1;
+        },
+      },
     });
     post({ type: 'done', embedding });
   } catch (e) {

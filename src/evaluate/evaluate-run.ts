@@ -129,9 +129,15 @@ export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}
     const { embedding, legend } = await mapLatents(ev, latents, method, opts.embedOptions ?? {}, files);
     if (ev.history.length > 0) files.push(await drawLossCurve(ev));
     const metrics: TestMetrics = {
-      run: ev.run.dir, weights: ev.weights, epoch: ev.epoch, split: ev.split, images: ev.set.count,
+      run: ev.run.dir,
+      weights: ev.weights,
+      epoch: ev.epoch,
+      split: ev.split,
+      images: ev.set.count,
       [`${ev.split}_mse`]: loss,
-      classes: ev.classNames, latent, embedding,
+      classes: ev.classNames,
+      latent,
+      embedding,
     };
     const metricsFile = path.join(ev.outDir, 'metrics.json');
     writeFileAtomic(metricsFile, `${JSON.stringify(metrics, null, 2)}\n`);
@@ -150,8 +156,10 @@ async function prepare(runDirPath: string, opts: EvaluateOptions): Promise<Evalu
   const weights = opts.weights ?? 'best';
   const checkpointFile = weights === 'best' ? run.bestCheckpoint : run.lastCheckpoint;
   if (!fs.existsSync(checkpointFile)) {
-    throw new UserError(`${run.dir} has no ${weights} checkpoint (${checkpointFile})`,
-      weights === 'best' ? 'the run has not finished an epoch yet; try --weights last, or resume it' : 'resume or retrain the run');
+    throw new UserError(
+      `${run.dir} has no ${weights} checkpoint (${checkpointFile})`,
+      weights === 'best' ? 'the run has not finished an epoch yet; try --weights last, or resume it' : 'resume or retrain the run',
+    );
   }
   const split = opts.split ?? 'test';
   const count = opts.count ?? 10;
@@ -159,7 +167,8 @@ async function prepare(runDirPath: string, opts: EvaluateOptions): Promise<Evalu
   const data = await loadData(config, say);
   let set = data[split];
   if (opts.limit !== undefined) {
-    if (opts.limit < 2) throw new UserError(`--limit ${opts.limit} leaves nothing to evaluate`, 'pass --limit 2 or more (t-SNE needs more than 90 points)');
+    if (opts.limit < 2)
+      throw new UserError(`--limit ${opts.limit} leaves nothing to evaluate`, 'pass --limit 2 or more (t-SNE needs more than 90 points)');
     set = head(set, opts.limit);
   }
   if (count < 1) throw new UserError(`--count ${count}: reconstructions.png needs at least one image`, 'pass --count 1 or more');
@@ -168,7 +177,22 @@ async function prepare(runDirPath: string, opts: EvaluateOptions): Promise<Evalu
   const outDir = path.join(run.dir, 'vis_outputs');
   fs.mkdirSync(outDir, { recursive: true });
   const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
-  return { run, config, model, epoch, history, checkpointFile, weights, split, set, train: data.train, classNames: data.classNames, noise, outDir, say };
+  return {
+    run,
+    config,
+    model,
+    epoch,
+    history,
+    checkpointFile,
+    weights,
+    split,
+    set,
+    train: data.train,
+    classNames: data.classNames,
+    noise,
+    outDir,
+    say,
+  };
 }
 
 async function measureLoss(ev: Evaluation): Promise<number> {
@@ -220,26 +244,47 @@ function latentKnnAccuracy(ev: Evaluation, latents: Latents, knnTrainLimit?: num
 }
 
 /** latent_<method>.png: the latents mapped to 2-D on a worker thread, and the map's quality metrics. */
-async function mapLatents(ev: Evaluation, latents: Latents, method: EmbedMethod, embedOptions: Omit<WorkerEmbedOptions, 'seed'>,
-  files: string[]): Promise<{ embedding: EmbeddingMetrics; legend: LegendEntry[] }> {
+async function mapLatents(
+  ev: Evaluation,
+  latents: Latents,
+  method: EmbedMethod,
+  embedOptions: Omit<WorkerEmbedOptions, 'seed'>,
+  files: string[],
+): Promise<{ embedding: EmbeddingMetrics; legend: LegendEntry[] }> {
   const { config, set } = ev;
   ev.say(`mapping ${set.count} latents of ${latents.dim} numbers to 2-D with ${method}`);
   const t0 = performance.now();
   const map = await embedInWorker(latents.codes, set.count, latents.dim, method, { seed: config.seed, ...embedOptions });
   const seconds = (performance.now() - t0) / 1000;
   const mapKnn = ev.classNames && set.count > KNN_K ? leaveOneOutKnnAccuracy(map.coords, set.labels, 2, KNN_K) : null;
-  const trust = set.count > 3 * TRUST_K + 1
-    ? trustworthiness(latents.codes, latents.dim, map.coords, 2, set.count, TRUST_K, TRUSTWORTHINESS_SAMPLE, config.seed) : null;
+  const trust =
+    set.count > 3 * TRUST_K + 1
+      ? trustworthiness(latents.codes, latents.dim, map.coords, 2, set.count, TRUST_K, TRUSTWORTHINESS_SAMPLE, config.seed)
+      : null;
   const file = path.join(ev.outDir, `latent_${method}.png`);
-  const { legend } = await drawLatentMap({
-    coords: map.coords, labels: ev.classNames ? set.labels : null, classNames: ev.classNames ?? [], images: set.images,
-    height: set.height, width: set.width, channels: set.channels, seed: config.seed,
-    title: `${map.description} of ${set.count} ${ev.split} latents (${latents.dim}-d) — ${config.model_type} ${config.name}`,
-  }, file);
+  const { legend } = await drawLatentMap(
+    {
+      coords: map.coords,
+      labels: ev.classNames ? set.labels : null,
+      classNames: ev.classNames ?? [],
+      images: set.images,
+      height: set.height,
+      width: set.width,
+      channels: set.channels,
+      seed: config.seed,
+      title: `${map.description} of ${set.count} ${ev.split} latents (${latents.dim}-d) — ${config.model_type} ${config.name}`,
+    },
+    file,
+  );
   files.push(file);
   const embedding: EmbeddingMetrics = {
-    method, description: map.description, ...map.params, seconds: Number(seconds.toFixed(2)), knn5_accuracy_2d: mapKnn,
-    trustworthiness_k10: trust, trustworthiness_sample: Math.min(TRUSTWORTHINESS_SAMPLE, set.count),
+    method,
+    description: map.description,
+    ...map.params,
+    seconds: Number(seconds.toFixed(2)),
+    knn5_accuracy_2d: mapKnn,
+    trustworthiness_k10: trust,
+    trustworthiness_sample: Math.min(TRUSTWORTHINESS_SAMPLE, set.count),
   };
   return { embedding, legend };
 }

@@ -38,7 +38,16 @@ function voteAccuracy(neighbours: Int32Array, k: number, refLabels: Uint8Array, 
  * memory: each point's original-space distances are computed as a row, and the rank of each of its k embedding
  * neighbours is counted from that row (ties ordered by index, as a stable sort would).
  */
-export function trustworthiness(high: Float32Array, highDim: number, low: Float32Array, lowDim: number, n: number, k = 10, sample = 2000, seed = 0): number {
+export function trustworthiness(
+  high: Float32Array,
+  highDim: number,
+  low: Float32Array,
+  lowDim: number,
+  n: number,
+  k = 10,
+  sample = 2000,
+  seed = 0,
+): number {
   const m = Math.min(n, sample);
   const idx = m < n ? new Rng(seed).permutation(n).subarray(0, m) : Int32Array.from({ length: n }, (_, i) => i);
   const pick = (src: Float32Array, dim: number) => {
@@ -46,7 +55,8 @@ export function trustworthiness(high: Float32Array, highDim: number, low: Float3
     for (let i = 0; i < m; i++) out.set(src.subarray(idx[i]! * dim, (idx[i]! + 1) * dim), i * dim);
     return out;
   };
-  const h = pick(high, highDim), l = pick(low, lowDim);
+  const h = pick(high, highDim),
+    l = pick(low, lowDim);
   const lowNb = exactKnn(l, m, lowDim, k);
   const dist = new Float64Array(m);
   let penalty = 0;
@@ -54,11 +64,15 @@ export function trustworthiness(high: Float32Array, highDim: number, low: Float3
     const hi = i * highDim;
     for (let j = 0; j < m; j++) {
       let d = 0;
-      for (let t = 0, hj = j * highDim; t < highDim; t++) { const v = h[hi + t]! - h[hj + t]!; d += v * v; }
+      for (let t = 0, hj = j * highDim; t < highDim; t++) {
+        const v = h[hi + t]! - h[hj + t]!;
+        d += v * v;
+      }
       dist[j] = d;
     }
     for (let t = 0; t < k; t++) {
-      const j = lowNb.indices[i * k + t]!, dj = dist[j]!;
+      const j = lowNb.indices[i * k + t]!,
+        dj = dist[j]!;
       let closer = 0; // points other than i ranked before j: the rank of j, counting i itself as rank 0
       for (let q = 0; q < m; q++) if (q !== i && (dist[q]! < dj || (dist[q] === dj && q < j))) closer++;
       const r = closer + 1;
@@ -67,4 +81,3 @@ export function trustworthiness(high: Float32Array, highDim: number, low: Float3
   }
   return 1 - (2 / (m * k * (2 * m - 3 * k - 1))) * penalty;
 }
-

@@ -21,7 +21,11 @@ export class AE implements Autoencoder {
   private readonly dec1: Linear;
   private readonly dec2: Linear;
 
-  constructor(readonly shape: ImageShape, private readonly opts: AEOptions, seed: number) {
+  constructor(
+    readonly shape: ImageShape,
+    private readonly opts: AEOptions,
+    seed: number,
+  ) {
     const inputDim = shape.height * shape.width * shape.channels;
     this.params = new ParamStore(seed);
     this.enc1 = new Linear(this.params, 'encoder.0', inputDim, opts.hiddenDim);

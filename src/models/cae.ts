@@ -18,8 +18,18 @@ export const subsample = tf.customGrad(((x: tf.Tensor) => {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   return {
     value: tf.maxPool(x as tf.Tensor4D, 1, 2, 'valid'),
-    gradFunc: (dy: tf.Tensor) => tf.reshape(
-      tf.pad(tf.reshape(dy, [n, h / 2, 1, w / 2, 1, c]), [[0, 0], [0, 0], [0, 1], [0, 0], [0, 1], [0, 0]]), [n, h, w, c]),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.reshape(
+        tf.pad(tf.reshape(dy, [n, h / 2, 1, w / 2, 1, c]), [
+          [0, 0],
+          [0, 0],
+          [0, 1],
+          [0, 0],
+          [0, 1],
+          [0, 0],
+        ]),
+        [n, h, w, c],
+      ),
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor4D) => tf.Tensor4D;
 
@@ -30,12 +40,26 @@ export class CAE implements Autoencoder {
   private readonly decConvs: Array<[ConvTranspose2d, BatchNorm]>;
   private readonly outConv: ConvTranspose2d;
 
-  constructor(readonly shape: ImageShape, seed: number) {
-    const p = (this.params = new ParamStore(seed));
-    const conv = (name: string, i: number, o: number): [Conv2d, BatchNorm] => [new Conv2d(p, `${name}.conv`, i, o, 3), new BatchNorm(p, `${name}.bn`, o)];
-    this.encConvs = [conv('encoder.0', shape.channels, 32), conv('encoder.1', 32, 64), conv('encoder.2', 64, 128), conv('encoder.3', 128, 256)];
-    const deconv = (name: string, i: number, o: number, k: number, s: number): [ConvTranspose2d, BatchNorm] =>
-      [new ConvTranspose2d(p, `${name}.deconv`, i, o, k, s), new BatchNorm(p, `${name}.bn`, o)];
+  constructor(
+    readonly shape: ImageShape,
+    seed: number,
+  ) {
+    const p = new ParamStore(seed);
+    this.params = p;
+    const conv = (name: string, i: number, o: number): [Conv2d, BatchNorm] => [
+      new Conv2d(p, `${name}.conv`, i, o, 3),
+      new BatchNorm(p, `${name}.bn`, o),
+    ];
+    this.encConvs = [
+      conv('encoder.0', shape.channels, 32),
+      conv('encoder.1', 32, 64),
+      conv('encoder.2', 64, 128),
+      conv('encoder.3', 128, 256),
+    ];
+    const deconv = (name: string, i: number, o: number, k: number, s: number): [ConvTranspose2d, BatchNorm] => [
+      new ConvTranspose2d(p, `${name}.deconv`, i, o, k, s),
+      new BatchNorm(p, `${name}.bn`, o),
+    ];
     this.decConvs = [deconv('decoder.0', 256, 128, 3, 1), deconv('decoder.1', 128, 64, 2, 2), deconv('decoder.2', 64, 32, 2, 2)];
     this.outConv = new ConvTranspose2d(p, 'decoder.3.deconv', 32, shape.channels, 3, 1);
   }

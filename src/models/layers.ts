@@ -83,7 +83,13 @@ export class Linear {
 export class Conv2d {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
-  constructor(store: ParamStore, name: string, inC: number, outC: number, readonly kernel: number) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    inC: number,
+    outC: number,
+    readonly kernel: number,
+  ) {
     const bound = 1 / Math.sqrt(inC * kernel * kernel);
     this.weight = store.uniform(`${name}.weight`, [kernel, kernel, inC, outC], bound);
     this.bias = store.uniform(`${name}.bias`, [outC], bound);
@@ -97,7 +103,14 @@ export class Conv2d {
 export class ConvTranspose2d {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
-  constructor(store: ParamStore, name: string, inC: number, readonly outC: number, readonly kernel: number, readonly stride: number) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    inC: number,
+    readonly outC: number,
+    readonly kernel: number,
+    readonly stride: number,
+  ) {
     // PyTorch computes ConvTranspose's fan_in from weight.size(1) = out channels (its weight is [in, out, k, k]).
     const bound = 1 / Math.sqrt(outC * kernel * kernel);
     this.weight = store.uniform(`${name}.weight`, [kernel, kernel, outC, inC], bound); // tfjs layout [k, k, out, in]

@@ -30,13 +30,30 @@ export function evalBatchSize(model: Autoencoder): number {
  * Mean squared error over every pixel of `set`. With `noise`, inputs are noised with seeds fixed per batch
  * (derived from `seed`), so the loss is comparable across epochs.
  */
-export async function evaluateLoss(model: Autoencoder, set: ImageSet, noise: NoiseOptions | null, seed: number,
-  onProgress?: (done: number, total: number) => void): Promise<number>;
+export async function evaluateLoss(
+  model: Autoencoder,
+  set: ImageSet,
+  noise: NoiseOptions | null,
+  seed: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<number>;
 /** With `shouldStop`: polled between batches; returns null when it asks to stop. */
-export async function evaluateLoss(model: Autoencoder, set: ImageSet, noise: NoiseOptions | null, seed: number,
-  onProgress: ((done: number, total: number) => void) | undefined, shouldStop: () => boolean): Promise<number | null>;
-export async function evaluateLoss(model: Autoencoder, set: ImageSet, noise: NoiseOptions | null, seed: number,
-  onProgress?: (done: number, total: number) => void, shouldStop?: () => boolean): Promise<number | null> {
+export async function evaluateLoss(
+  model: Autoencoder,
+  set: ImageSet,
+  noise: NoiseOptions | null,
+  seed: number,
+  onProgress: ((done: number, total: number) => void) | undefined,
+  shouldStop: () => boolean,
+): Promise<number | null>;
+export async function evaluateLoss(
+  model: Autoencoder,
+  set: ImageSet,
+  noise: NoiseOptions | null,
+  seed: number,
+  onProgress?: (done: number, total: number) => void,
+  shouldStop?: () => boolean,
+): Promise<number | null> {
   const bs = evalBatchSize(model);
   let sum = 0;
   for (let start = 0, b = 0; start < set.count; start += bs, b++) {

@@ -35,14 +35,26 @@ export const LEGEND_FONT = font(16);
 /** Draws the map into `file`; returns the legend as laid out (empty for unlabelled points). */
 export async function drawLatentMap(map: LatentMap, file: string): Promise<{ legend: LegendEntry[] }> {
   const n = map.coords.length / 2;
-  const W = 1400, H = 1200, margin = 50, top = 70, legendW = 190;
+  const W = 1400,
+    H = 1200,
+    margin = 50,
+    top = 70,
+    legendW = 190;
   const { canvas, ctx } = newCanvas(W, H);
-  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  let minX = Infinity,
+    maxX = -Infinity,
+    minY = Infinity,
+    maxY = -Infinity;
   for (let i = 0; i < n; i++) {
-    const a = map.coords[2 * i]!, b = map.coords[2 * i + 1]!;
-    if (a < minX) minX = a; if (a > maxX) maxX = a; if (b < minY) minY = b; if (b > maxY) maxY = b;
+    const a = map.coords[2 * i]!,
+      b = map.coords[2 * i + 1]!;
+    if (a < minX) minX = a;
+    if (a > maxX) maxX = a;
+    if (b < minY) minY = b;
+    if (b > maxY) maxY = b;
   }
-  const plotW = W - 2 * margin - legendW, plotH = H - top - margin;
+  const plotW = W - 2 * margin - legendW,
+    plotH = H - top - margin;
   const s = Math.min(plotW / (maxX - minX || 1), plotH / (maxY - minY || 1));
   const px = (i: number) => margin + (map.coords[2 * i]! - minX) * s + (plotW - (maxX - minX) * s) / 2;
   const py = (i: number) => top + (maxY - map.coords[2 * i + 1]!) * s + (plotH - (maxY - minY) * s) / 2;
@@ -55,18 +67,22 @@ export async function drawLatentMap(map: LatentMap, file: string): Promise<{ leg
   ctx.globalAlpha = 0.7;
   for (let i = 0; i < n; i++) {
     ctx.fillStyle = colour(i);
-    ctx.beginPath(); ctx.arc(px(i), py(i), radius, 0, 2 * Math.PI); ctx.fill();
+    ctx.beginPath();
+    ctx.arc(px(i), py(i), radius, 0, 2 * Math.PI);
+    ctx.fill();
   }
   ctx.globalAlpha = 1;
 
   // Thumbnails: a point gets one if it lies at least `minGap` pixels from every thumbnail placed so far.
-  const thumb = 30, minGap = 44;
+  const thumb = 30,
+    minGap = 44;
   const placed: Array<[number, number]> = [];
   const order = new Rng(map.seed).permutation(n);
   const size = map.height * map.width * map.channels;
   ctx.imageSmoothingEnabled = true;
   for (const i of order) {
-    const x = px(i), y = py(i);
+    const x = px(i),
+      y = py(i);
     if (placed.some(([a, b]) => (a - x) ** 2 + (b - y) ** 2 < minGap * minGap)) continue;
     placed.push([x, y]);
     ctx.fillStyle = colour(i);
@@ -78,14 +94,23 @@ export async function drawLatentMap(map: LatentMap, file: string): Promise<{ leg
   if (map.labels) {
     const present = [...new Set(map.labels)].sort((a, b) => a - b);
     const lx = W - legendW - margin / 2 + 20;
-    ctx.font = font(17, true); ctx.fillStyle = '#222'; ctx.textAlign = 'left';
+    ctx.font = font(17, true);
+    ctx.fillStyle = '#222';
+    ctx.textAlign = 'left';
     ctx.fillText('class', lx, top + 10);
     ctx.font = LEGEND_FONT;
     present.forEach((c, k) => {
-      const entry = { classIndex: c, name: map.classNames[c] ?? String(c), colour: CLASS_COLOURS[c % CLASS_COLOURS.length]!,
-        swatch: { x: lx + 8, y: top + 35 + k * 28 }, text: { x: lx + 24, y: top + 40 + k * 28 } };
+      const entry = {
+        classIndex: c,
+        name: map.classNames[c] ?? String(c),
+        colour: CLASS_COLOURS[c % CLASS_COLOURS.length]!,
+        swatch: { x: lx + 8, y: top + 35 + k * 28 },
+        text: { x: lx + 24, y: top + 40 + k * 28 },
+      };
       ctx.fillStyle = entry.colour;
-      ctx.beginPath(); ctx.arc(entry.swatch.x, entry.swatch.y, 8, 0, 2 * Math.PI); ctx.fill();
+      ctx.beginPath();
+      ctx.arc(entry.swatch.x, entry.swatch.y, 8, 0, 2 * Math.PI);
+      ctx.fill();
       ctx.fillStyle = '#222';
       ctx.fillText(entry.name, entry.text.x, entry.text.y);
       legend.push(entry);

@@ -15,8 +15,10 @@ export interface ReconstructionPanel {
 export async function drawReconstructions(panel: ReconstructionPanel, file: string): Promise<void> {
   const n = panel.columnLabels.length;
   const scale = Math.max(1, Math.floor(96 / Math.max(panel.height, panel.width)));
-  const cellW = panel.width * scale, cellH = panel.height * scale;
-  const gap = 8, top = 70;
+  const cellW = panel.width * scale,
+    cellH = panel.height * scale;
+  const gap = 8,
+    top = 70;
   // The left margin fits the longest row label.
   const probe = newCanvas(1, 1).ctx;
   probe.font = font(16);
@@ -29,7 +31,9 @@ export async function drawReconstructions(panel: ReconstructionPanel, file: stri
   ctx.fillText(panel.title, gap, 28);
   ctx.font = font(15);
   ctx.textAlign = 'center';
-  panel.columnLabels.forEach((label, c) => ctx.fillText(label, left + c * (cellW + gap) + cellW / 2, top - 10));
+  panel.columnLabels.forEach((label, c) => {
+    ctx.fillText(label, left + c * (cellW + gap) + cellW / 2, top - 10);
+  });
   ctx.imageSmoothingEnabled = false;
   const size = panel.height * panel.width * panel.channels;
   panel.rows.forEach((row, r) => {

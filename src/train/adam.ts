@@ -34,13 +34,24 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       // Moments are created on first use, named as the base class names them (checkpoints rely on it).
       state.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
       state.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-      if (tensor) slots.push({ value, gradient: tensor, m: state.accumulatedFirstMoment[i]!.variable, v: state.accumulatedSecondMoment[i]!.variable });
+      if (tensor)
+        slots.push({
+          value,
+          gradient: tensor,
+          m: state.accumulatedFirstMoment[i]!.variable,
+          v: state.accumulatedSecondMoment[i]!.variable,
+        });
     });
     // The bias corrections as tfjs computes them: float32 scalars, 1 - beta^t.
-    const acc1 = state.accBeta1.dataSync()[0]!, acc2 = state.accBeta2.dataSync()[0]!;
+    const acc1 = state.accBeta1.dataSync()[0]!,
+      acc2 = state.accBeta2.dataSync()[0]!;
     const applied = adamUpdateInPlace(slots, {
-      lr: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon,
-      c1: Math.fround(1 - acc1), c2: Math.fround(1 - acc2),
+      lr: this.learningRate,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      c1: Math.fround(1 - acc1),
+      c2: Math.fround(1 - acc2),
     });
     if (!applied) return false;
     setScalarVariable(state.accBeta1, Math.fround(acc1 * Math.fround(this.beta1)));

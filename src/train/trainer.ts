@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { initBackend, tf, type BackendName } from '../backend/index.js';
-import { type Checkpoint, type HistoryRow, readCheckpoint, type TrainingState } from '../checkpoint/checkpoint.js';
+import { type HistoryRow, readCheckpoint, type TrainingState } from '../checkpoint/checkpoint.js';
 import { checkSignature, restoreOptimizer, restoreWeights, saveTrainingCheckpoint } from '../checkpoint/model-state.js';
 import { assertRunDirFree, createRunDir, openRunDir, type RunDir, readRunConfig } from '../checkpoint/run-dir.js';
 import { resolveConfig } from '../config/load.js';
@@ -59,13 +59,30 @@ export function createOptimizer(config: Config): tf.AdamOptimizer {
 }
 
 /** One optimisation step; returns the batch loss. Every tensor it makes is disposed before it returns. */
-export function trainStep(model: Autoencoder, optimizer: tf.AdamOptimizer, varList: tf.Variable[], x: tf.Tensor4D, config: Config, epoch: number, step: number): number {
+export function trainStep(
+  model: Autoencoder,
+  optimizer: tf.AdamOptimizer,
+  varList: tf.Variable[],
+  x: tf.Tensor4D,
+  config: Config,
+  epoch: number,
+  step: number,
+): number {
   const stepSeed = deriveSeed(config.seed, 'step', epoch, step);
-  const loss = tf.tidy(() => optimizer.minimize(() => {
-    const input = config.denoising ? addNoise(x, { mean: config.noise_mean, std: config.noise_std }, deriveSeed(stepSeed, 'noise')) : x;
-    const recon = reconstruct(model, input, { training: true, seed: stepSeed });
-    return meanSquaredError(recon, x);
-  }, true, varList)!);
+  const loss = tf.tidy(
+    () =>
+      optimizer.minimize(
+        () => {
+          const input = config.denoising
+            ? addNoise(x, { mean: config.noise_mean, std: config.noise_std }, deriveSeed(stepSeed, 'noise'))
+            : x;
+          const recon = reconstruct(model, input, { training: true, seed: stepSeed });
+          return meanSquaredError(recon, x);
+        },
+        true,
+        varList,
+      )!,
+  );
   const value = loss.dataSync()[0]!;
   loss.dispose();
   return value;
@@ -74,9 +91,20 @@ export function trainStep(model: Autoencoder, optimizer: tf.AdamOptimizer, varLi
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The loop shared by train and resume: runs from `state` to the configured number of epochs. */
-async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimizer: tf.AdamOptimizer, state: TrainingState, data: DataSplits, opts: TrainOptions): Promise<TrainResult> {
+async function runLoop(
+  run: RunDir,
+  config: Config,
+  model: Autoencoder,
+  optimizer: tf.AdamOptimizer,
+  state: TrainingState,
+  data: DataSplits,
+  opts: TrainOptions,
+): Promise<TrainResult> {
   const emit = opts.onEvent ?? (() => {});
-  const message = (text: string) => { run.log(text); emit({ type: 'message', text }); };
+  const message = (text: string) => {
+    run.log(text);
+    emit({ type: 'message', text });
+  };
   const varList = model.params.trainable();
   const steps = Math.ceil(data.train.count / config.batch_size);
   const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
@@ -101,8 +129,10 @@ async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimize
       x.dispose();
       const seconds = (performance.now() - t0) / 1000;
       if (!Number.isFinite(loss)) {
-        throw new UserError(`training loss became ${loss} at epoch ${state.epoch + 1}, step ${state.step}; stopped without saving, so ${run.lastCheckpoint} still holds the last good state`,
-          `lower the learning rate (lr is ${config.lr}), then resume or start a new run`);
+        throw new UserError(
+          `training loss became ${loss} at epoch ${state.epoch + 1}, step ${state.step}; stopped without saving, so ${run.lastCheckpoint} still holds the last good state`,
+          `lower the learning rate (lr is ${config.lr}), then resume or start a new run`,
+        );
       }
       state.epochLossSum += loss * (end - start);
       state.epochSamples += end - start;
@@ -113,8 +143,14 @@ async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimize
     }
     const t0 = performance.now();
     // Stopping during validation saves the position "all steps done": resume then starts with the validation.
-    const valLoss = await evaluateLoss(model, data.validation, noise, deriveSeed(config.seed, 'validation'),
-      (done, total) => emit({ type: 'validation', done, total }), () => opts.shouldStop?.() ?? false);
+    const valLoss = await evaluateLoss(
+      model,
+      data.validation,
+      noise,
+      deriveSeed(config.seed, 'validation'),
+      (done, total) => emit({ type: 'validation', done, total }),
+      () => opts.shouldStop?.() ?? false,
+    );
     if (valLoss === null) return stop();
     const row: HistoryRow = {
       epoch: state.epoch + 1,
@@ -136,7 +172,9 @@ async function runLoop(run: RunDir, config: Config, model: Autoencoder, optimize
     await save(run.lastCheckpoint);
     if (isBest) copyFileAtomic(run.lastCheckpoint, run.bestCheckpoint);
     run.writeHistory(state.history);
-    run.log(`epoch ${row.epoch}/${config.epochs} train_loss ${row.train_loss.toFixed(6)} val_loss ${row.val_loss.toFixed(6)} ${row.seconds.toFixed(1)}s${isBest ? ' (best)' : ''}`);
+    run.log(
+      `epoch ${row.epoch}/${config.epochs} train_loss ${row.train_loss.toFixed(6)} val_loss ${row.val_loss.toFixed(6)} ${row.seconds.toFixed(1)}s${isBest ? ' (best)' : ''}`,
+    );
     emit({ type: 'epoch-end', row, isBest });
   }
   message(`finished ${config.epochs} epochs; best validation loss ${state.bestValLoss?.toFixed(6)}; outputs in ${run.dir}`);
@@ -149,7 +187,13 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   await initBackend(config.backend);
   const emit = opts.onEvent ?? (() => {});
   // Load data before creating the run directory, so bad data leaves nothing behind.
-  const data = opts.data ?? await loadData(config, (text) => emit({ type: 'message', text }), (done, total) => emit({ type: 'decode', done, total }));
+  const data =
+    opts.data ??
+    (await loadData(
+      config,
+      (text) => emit({ type: 'message', text }),
+      (done, total) => emit({ type: 'decode', done, total }),
+    ));
   const model = createModel(config);
   const run = createRunDir(config);
   run.log(`train ${run.dir} (${config.model_type}${config.denoising ? ', denoising' : ''}, backend ${config.backend})`);
@@ -172,17 +216,29 @@ export async function resume(runDirPath: string, opts: TrainOptions & { epochs?:
     config = resolveConfig({ ...config, epochs: opts.epochs }, run.configFile);
   }
   if (!fs.existsSync(run.lastCheckpoint)) {
-    throw new UserError(`${run.dir} has no checkpoint to resume from (${run.lastCheckpoint} is missing)`, `the run stopped before its first save; start it again with \`ae train\` under a new --name`);
+    throw new UserError(
+      `${run.dir} has no checkpoint to resume from (${run.lastCheckpoint} is missing)`,
+      `the run stopped before its first save; start it again with \`ae train\` under a new --name`,
+    );
   }
   const ckpt = readCheckpoint(run.lastCheckpoint);
   checkSignature(ckpt, config, run.lastCheckpoint);
   const state = ckpt.header.state;
   if (state.epoch >= config.epochs) {
-    throw new UserError(`${run.dir} already finished its ${config.epochs} epochs`, `to train longer, pass --epochs N with N > ${config.epochs}`);
+    throw new UserError(
+      `${run.dir} already finished its ${config.epochs} epochs`,
+      `to train longer, pass --epochs N with N > ${config.epochs}`,
+    );
   }
   await initBackend(opts.backend ?? config.backend);
   const emit = opts.onEvent ?? (() => {});
-  const data = opts.data ?? await loadData(config, (text) => emit({ type: 'message', text }), (done, total) => emit({ type: 'decode', done, total }));
+  const data =
+    opts.data ??
+    (await loadData(
+      config,
+      (text) => emit({ type: 'message', text }),
+      (done, total) => emit({ type: 'decode', done, total }),
+    ));
   const model = createModel(config);
   restoreWeights(ckpt, model, run.lastCheckpoint);
   const optimizer = createOptimizer(config);

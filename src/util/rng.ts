@@ -21,7 +21,10 @@ export class Rng {
     };
     // State words are kept as int32 (same bits as the uint32 of the algorithm): V8 stores those unboxed, while
     // values >= 2^31 in object fields become heap numbers, which made every draw ~10x slower.
-    this.a = next() | 0; this.b = next() | 0; this.c = next() | 0; this.d = next() | 0;
+    this.a = next() | 0;
+    this.b = next() | 0;
+    this.c = next() | 0;
+    this.d = next() | 0;
     for (let i = 0; i < 12; i++) this.uint32();
   }
 
@@ -58,7 +61,10 @@ export class Rng {
       c = (c + t) | 0;
       out[i] = (t >>> 0) / 4294967296;
     }
-    this.a = a; this.b = b; this.c = c; this.d = d;
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
   }
 
   /** Standard normal (Box-Muller). */
@@ -99,16 +105,22 @@ export class Rng {
 export function deriveSeed(...parts: Array<number | string>): number {
   let h = 0x811c9dc5;
   const mix = (x: number) => {
-    h ^= x & 0xff; h = Math.imul(h, 0x01000193);
-    h ^= (x >>> 8) & 0xff; h = Math.imul(h, 0x01000193);
-    h ^= (x >>> 16) & 0xff; h = Math.imul(h, 0x01000193);
-    h ^= (x >>> 24) & 0xff; h = Math.imul(h, 0x01000193);
+    h ^= x & 0xff;
+    h = Math.imul(h, 0x01000193);
+    h ^= (x >>> 8) & 0xff;
+    h = Math.imul(h, 0x01000193);
+    h ^= (x >>> 16) & 0xff;
+    h = Math.imul(h, 0x01000193);
+    h ^= (x >>> 24) & 0xff;
+    h = Math.imul(h, 0x01000193);
   };
   for (const p of parts) {
     if (typeof p === 'number') mix(p >>> 0);
     else for (let i = 0; i < p.length; i++) mix(p.charCodeAt(i));
     mix(0x5bd1e995);
   }
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
   return h >>> 0;
 }
