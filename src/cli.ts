@@ -11,13 +11,16 @@ import { Command, Option, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig } from './config/load.js';
 import { UserError, TrainingInterrupted } from './errors.js';
-import { train, resume, type TrainOptions } from './train/trainer.js';
+import type { TrainOptions } from './train/trainer.js';
 import { createReporter } from './cli/progress.js';
-import { evaluateRun, type Split } from './evaluate/evaluate-run.js';
-import { TSNE_DEFAULTS, TSNE_TOTAL_ITERATIONS } from './embed/tsne.js';
+import type { Split } from './evaluate/evaluate-run.js';
 import type { EmbedMethod } from './embed/index.js';
 import type { Config } from './config/schema.js';
-import { initBackend, type BackendName } from './backend/index.js';
+import type { BackendName } from './backend/index.js';
+
+// The pipeline (TensorFlow.js, the native kernels, image codecs: about half a second to load) is imported when a
+// command runs, so `--help` and a refused config answer at once.
+const trainer = () => import('./train/trainer.js');
 
 const EXIT_USER_ERROR = 1;
 const EXIT_INTERRUPTED = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -38,6 +41,7 @@ function numArg(v: string): number {
 /** -d gpu: the WebGPU backend, brought up now so a missing adapter is reported before anything is written. */
 async function deviceBackend(device: string | undefined): Promise<BackendName | undefined> {
   if (device !== 'gpu') return undefined;
+  const { initBackend } = await import('./backend/index.js');
   await initBackend('webgpu');
   return 'webgpu';
 }
@@ -108,6 +112,7 @@ async function trainCommand(flags: TrainFlags): Promise<void> {
   };
   let config = loadConfig(flags.config, overrides);
   if (flags.unique) config = { ...config, name: uniqueName(config) };
+  const { train } = await trainer();
   await withSignals((opts) => train(config, opts));
   console.log(
     `run directory: ${path.join(config.project, config.name)} (config.yaml, weights/best.ckpt, weights/last.ckpt, history.jsonl, train.log)`,
@@ -116,6 +121,7 @@ async function trainCommand(flags: TrainFlags): Promise<void> {
 
 async function resumeCommand(runDir: string, flags: { epochs?: number; device?: string }): Promise<void> {
   const backend = await deviceBackend(flags.device);
+  const { resume } = await trainer();
   await withSignals((opts) => resume(runDir, { ...opts, epochs: flags.epochs, backend }));
   console.log(`run directory: ${runDir}`);
 }
@@ -140,6 +146,8 @@ async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
   };
   let lastReported = 0;
   try {
+    const { evaluateRun } = await import('./evaluate/evaluate-run.js');
+    const { TSNE_DEFAULTS, TSNE_TOTAL_ITERATIONS } = await import('./embed/tsne.js');
     const result = await evaluateRun(runDir, {
       weights: flags.weights,
       count: flags.count,

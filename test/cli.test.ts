@@ -57,7 +57,6 @@ test('bad input exits non-zero with a clear message and no stack trace', () => {
 /** Starts training, sends `signal` once it is under way, and returns the exit code and output. */
 function interrupt(args: string[], cwd: string, signal: NodeJS.Signals): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    // One process (tsx as an --import hook, no wrapper in between), so signals reach the CLI itself as they do for a user.
     const child = startCli(args, { cwd });
     let out = '',
       err = '',

@@ -3,7 +3,7 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync, type SpawnSyncRe
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { type DataSplits, head } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
@@ -34,16 +34,30 @@ export function listFiles(dir: string): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
 }
 
-/** The `ae` command run from source (tsx), as a user runs the built one. */
-export const CLI = [
-  '--import',
-  pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
-  path.join(ROOT, 'src', 'cli.ts'),
-];
+/**
+ * The `ae` command as users run it: dist/cli.js, which `npm test` builds first (pretest). Spawning it directly
+ * (not through tsx) keeps each run of the bad-input and CLI suites at a few tenths of a second, and lets signals
+ * reach the CLI itself. A dist/ older than src/ is refused, so a test never checks stale code.
+ */
+export const CLI_JS = path.join(ROOT, 'dist', 'cli.js');
+
+function assertBuilt(): void {
+  const newest = (dir: string): number =>
+    Math.max(
+      ...fs
+        .readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => fs.statSync(path.join(e.parentPath, e.name)).mtimeMs),
+    );
+  if (!fs.existsSync(CLI_JS) || fs.statSync(CLI_JS).mtimeMs < newest(path.join(ROOT, 'src'))) {
+    throw new Error('dist/ is missing or older than src/: run `npm run build` first (`npm test` does)');
+  }
+}
 
 /** Runs `ae ARGS` to completion, in `cwd`, with CI set (plain progress lines) and extra environment. */
 export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [...CLI, ...args], {
+  assertBuilt();
+  return spawnSync(process.execPath, [CLI_JS, ...args], {
     cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     env: { ...process.env, CI: '1', ...opts.env },
@@ -52,7 +66,8 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
 
 /** Starts `ae ARGS` without waiting (for signals and kills mid-run). */
 export function startCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [...CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, CI: '1', ...opts.env } });
+  assertBuilt();
+  return spawn(process.execPath, [CLI_JS, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, CI: '1', ...opts.env } });
 }
 
 /** A PNG decoded to RGB pixels (sharp), for checks on what a picture shows. */

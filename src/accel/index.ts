@@ -3,7 +3,6 @@
  * Models, training and t-SNE call these functions; each picks the native kernel where the addon is built and
  * the context allows it, else the same arithmetic in tfjs ops or TypeScript.
  */
-export { loadAddon as loadNativeAddon } from './addon.js';
 export { accelSettings, nativeBuilt, withAccel, type AccelSettings } from './context.js';
 export { KERNEL_TABLE, NATIVE_KERNELS, patchWasmBackend, WASM_PATCHED_KERNELS } from './kernel-table.js';
 export { dense, type DenseActivation } from './dense.js';
