@@ -272,12 +272,22 @@ napi_value MseGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Batch norm's sizes: rows x channels (n elements), c = channels values per statistic.
+struct BatchNormDims {
+  int rows, channels, threads;
+  float epsilon;
+  size_t n, c;
+};
+
+BatchNormDims ReadBatchNormDims(Options& o) {
+  const int rows = o.Int("rows"), channels = o.Int("channels");
+  o.Require(rows >= 1 && channels >= 1, "rows and channels must be at least 1");
+  return {rows, channels, o.Int("threads"), static_cast<float>(o.Number("epsilon")), Size(rows, channels), Size(channels)};
+}
+
 napi_value BatchNormRelu(napi_env env, napi_callback_info info) {
   Options o(env, info, "batchNormRelu");
-  const int rows = o.Int("rows"), channels = o.Int("channels"), threads = o.Int("threads");
-  const double epsilon = o.Number("epsilon");
-  o.Require(rows >= 1 && channels >= 1, "rows and channels must be at least 1");
-  const size_t n = Size(rows, channels), c = Size(channels);
+  const auto [rows, channels, threads, epsilon, n, c] = ReadBatchNormDims(o);
   const float* x = o.Array<float>("x", n);
   const float* gamma = o.Array<float>("gamma", c);
   const float* beta = o.Array<float>("beta", c);
@@ -285,16 +295,13 @@ napi_value BatchNormRelu(napi_env env, napi_callback_info info) {
   float* mean = o.Array<float>("mean", c);
   float* variance = o.Array<float>("variance", c);
   if (!o.ok()) return o.Throw();
-  batchnorm::ReluForward(x, gamma, beta, static_cast<float>(epsilon), y, mean, variance, rows, channels, threads);
+  batchnorm::ReluForward(x, gamma, beta, epsilon, y, mean, variance, rows, channels, threads);
   return nullptr;
 }
 
 napi_value BatchNormReluGrad(napi_env env, napi_callback_info info) {
   Options o(env, info, "batchNormReluGrad");
-  const int rows = o.Int("rows"), channels = o.Int("channels"), threads = o.Int("threads");
-  const double epsilon = o.Number("epsilon");
-  o.Require(rows >= 1 && channels >= 1, "rows and channels must be at least 1");
-  const size_t n = Size(rows, channels), c = Size(channels);
+  const auto [rows, channels, threads, epsilon, n, c] = ReadBatchNormDims(o);
   const float* dy = o.Array<float>("dy", n);
   const float* x = o.Array<float>("x", n);
   const float* y = o.Array<float>("y", n);
@@ -305,7 +312,7 @@ napi_value BatchNormReluGrad(napi_env env, napi_callback_info info) {
   float* dgamma = o.Array<float>("dgamma", c);
   float* dbeta = o.Array<float>("dbeta", c);
   if (!o.ok()) return o.Throw();
-  batchnorm::ReluBackward(dy, x, y, gamma, mean, variance, static_cast<float>(epsilon), dx, dgamma, dbeta, rows, channels, threads);
+  batchnorm::ReluBackward(dy, x, y, gamma, mean, variance, epsilon, dx, dgamma, dbeta, rows, channels, threads);
   return nullptr;
 }
 

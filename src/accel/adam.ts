@@ -3,24 +3,17 @@
  * kernels per variable). Only on wasm with the addon, and only where writing in place is safe.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { AdamHyper } from './addon.js';
 import { accelThreads, nativeAddon } from './context.js';
 import { activeWasmBackend, allFloat, view } from './wasm-memory.js';
+
+export type { AdamHyper };
 
 export interface AdamSlot {
   value: tf.Tensor;
   gradient: tf.Tensor;
   m: tf.Tensor;
   v: tf.Tensor;
-}
-
-/** Hyper-parameters of one step; c1 = 1 - beta1^t and c2 = 1 - beta2^t are the bias corrections. */
-export interface AdamHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  c1: number;
-  c2: number;
 }
 
 /**

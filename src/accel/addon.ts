@@ -39,6 +39,16 @@ interface Threaded {
   threads: number;
 }
 
+/** One Adam step's hyper-parameters; c1 = 1 - beta1^t and c2 = 1 - beta2^t are the bias corrections. */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  c1: number;
+  c2: number;
+}
+
 export interface NativeAddon {
   /** Barnes-Hut: force[2i..] = sum_j q_ij^2 (y_i - y_j); returns Z = sum_{i != j} q_ij. */
   repulsion(o: { y: Float64Array; n: number; theta: number; force: Float64Array } & Threaded): number;
@@ -141,21 +151,8 @@ export interface NativeAddon {
       channels: number;
     } & Threaded,
   ): void;
-  /** One Adam step on p, m, v in place; c1 = 1 - beta1^t, c2 = 1 - beta2^t. */
-  adam(
-    o: {
-      p: Float32Array;
-      g: Float32Array;
-      m: Float32Array;
-      v: Float32Array;
-      lr: number;
-      beta1: number;
-      beta2: number;
-      epsilon: number;
-      c1: number;
-      c2: number;
-    } & Threaded,
-  ): void;
+  /** One Adam step on p, m, v in place. */
+  adam(o: { p: Float32Array; g: Float32Array; m: Float32Array; v: Float32Array } & AdamHyper & Threaded): void;
 }
 
 let addon: NativeAddon | null | undefined;

@@ -181,19 +181,22 @@ async function runLoop(
   return { runDir: run.dir, history: state.history, bestValLoss: state.bestValLoss, model };
 }
 
+/** The config's data, with its messages and decoding progress reported as events. */
+function loadRunData(config: Config, emit: (event: TrainEvent) => void): Promise<DataSplits> {
+  return loadData(
+    config,
+    (text) => emit({ type: 'message', text }),
+    (done, total) => emit({ type: 'decode', done, total }),
+  );
+}
+
 /** Starts a new run: creates `<project>/<name>/` and trains. */
 export async function train(config: Config, opts: TrainOptions = {}): Promise<TrainResult> {
   assertRunDirFree(config); // fail fast, before minutes of data loading
   await initBackend(config.backend);
   const emit = opts.onEvent ?? (() => {});
   // Load data before creating the run directory, so bad data leaves nothing behind.
-  const data =
-    opts.data ??
-    (await loadData(
-      config,
-      (text) => emit({ type: 'message', text }),
-      (done, total) => emit({ type: 'decode', done, total }),
-    ));
+  const data = opts.data ?? (await loadRunData(config, emit));
   const model = createModel(config);
   const run = createRunDir(config);
   run.log(`train ${run.dir} (${config.model_type}${config.denoising ? ', denoising' : ''}, backend ${config.backend})`);
@@ -232,13 +235,7 @@ export async function resume(runDirPath: string, opts: TrainOptions & { epochs?:
   }
   await initBackend(opts.backend ?? config.backend);
   const emit = opts.onEvent ?? (() => {});
-  const data =
-    opts.data ??
-    (await loadData(
-      config,
-      (text) => emit({ type: 'message', text }),
-      (done, total) => emit({ type: 'decode', done, total }),
-    ));
+  const data = opts.data ?? (await loadRunData(config, emit));
   const model = createModel(config);
   restoreWeights(ckpt, model, run.lastCheckpoint);
   const optimizer = createOptimizer(config);
