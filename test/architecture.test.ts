@@ -58,6 +58,15 @@ test('imports flow one way: no module imports from a later pipeline stage', () =
   assert.deepEqual(upward, []);
 });
 
+test('evaluation, maps and pictures stand beside training, not on it: none of them imports src/train/', () => {
+  const train = path.join(ROOT, 'src', 'train') + path.sep;
+  const offenders = [...graph]
+    .filter(([file]) => ['evaluate', 'embed', 'render'].some((stage) => file.includes(`${path.sep}src${path.sep}${stage}${path.sep}`)))
+    .filter(([, deps]) => deps.some((d) => d.startsWith(train)))
+    .map(([file]) => path.relative(ROOT, file));
+  assert.deepEqual(offenders, []);
+});
+
 test('the module graph has no import circle (type-only imports included)', () => {
   const state = new Map<string, 'open' | 'done'>();
   const circles: string[] = [];
