@@ -33,24 +33,26 @@ class Options {
     if (ok() && !condition) error_ = message;
   }
 
+  // Each read is two Node-API calls on the way that succeeds (a property get and a conversion); the type is asked
+  // for only to word an error. The reads are per kernel call, and every Node-API call costs tens of nanoseconds.
   int32_t Int(const char* key) {
     int32_t v = 0;
     napi_value p;
-    if (Get(key, &p) && napi_get_value_int32(env_, p, &v) != napi_ok) Fail(key, "must be a number");
+    if (Get(key, &p) && napi_get_value_int32(env_, p, &v) != napi_ok) Fail(key, p, "must be a number");
     return v;
   }
 
   double Number(const char* key) {
     double v = 0;
     napi_value p;
-    if (Get(key, &p) && napi_get_value_double(env_, p, &v) != napi_ok) Fail(key, "must be a number");
+    if (Get(key, &p) && napi_get_value_double(env_, p, &v) != napi_ok) Fail(key, p, "must be a number");
     return v;
   }
 
   bool Bool(const char* key) {
     bool v = false;
     napi_value p;
-    if (Get(key, &p) && napi_get_value_bool(env_, p, &v) != napi_ok) Fail(key, "must be a boolean");
+    if (Get(key, &p) && napi_get_value_bool(env_, p, &v) != napi_ok) Fail(key, p, "must be a boolean");
     return v;
   }
 
@@ -70,13 +72,11 @@ class Options {
   template <typename T>
   bool Is(const char* key) {
     napi_value p;
-    bool is = false;
-    if (!ok() || napi_get_named_property(env_, object_, key, &p) != napi_ok || napi_is_typedarray(env_, p, &is) != napi_ok || !is) return false;
     napi_typedarray_type type;
     size_t length;
     void* data;
-    napi_get_typedarray_info(env_, p, &type, &length, &data, nullptr, nullptr);
-    return type == TypedArrayKind<T>::kType;
+    return ok() && napi_get_named_property(env_, object_, key, &p) == napi_ok &&
+           napi_get_typedarray_info(env_, p, &type, &length, &data, nullptr, nullptr) == napi_ok && type == TypedArrayKind<T>::kType;
   }
 
   napi_value Throw() {
@@ -93,31 +93,38 @@ class Options {
  private:
   bool Get(const char* key, napi_value* p) {
     if (!ok()) return false;
-    napi_valuetype type = napi_undefined;
-    if (napi_get_named_property(env_, object_, key, p) != napi_ok || napi_typeof(env_, *p, &type) != napi_ok || type == napi_undefined) {
-      Fail(key, "is missing");
+    if (napi_get_named_property(env_, object_, key, p) != napi_ok) {
+      Fail(key, "cannot be read");
       return false;
     }
     return true;
   }
 
+  bool IsNullish(napi_value p) {
+    napi_valuetype type = napi_undefined;
+    napi_typeof(env_, p, &type);
+    return type == napi_null || type == napi_undefined;
+  }
+
+  // A wrong value: "is missing" when it is undefined, else `message`.
+  void Fail(const char* key, napi_value p, const char* message) {
+    napi_valuetype type = napi_undefined;
+    napi_typeof(env_, p, &type);
+    Fail(key, type == napi_undefined ? "is missing" : message);
+  }
+
   template <typename T>
   T* ReadArray(const char* key, size_t minLength, size_t* length, bool optional) {
     if (length) *length = 0;
-    if (!ok()) return nullptr;
     napi_value p;
-    napi_valuetype type = napi_undefined;
-    napi_get_named_property(env_, object_, key, &p);
-    napi_typeof(env_, p, &type);
-    if (optional && (type == napi_null || type == napi_undefined)) return nullptr;
-    bool is = false;
-    napi_is_typedarray(env_, p, &is);
+    if (!Get(key, &p)) return nullptr;
     napi_typedarray_type kind;
     size_t n = 0;
     void* data = nullptr;
-    if (is) napi_get_typedarray_info(env_, p, &kind, &n, &data, nullptr, nullptr);
-    if (!is || kind != TypedArrayKind<T>::kType) {
-      Fail(key, (std::string("must be a ") + TypedArrayKind<T>::kName).c_str());
+    // napi_get_typedarray_info refuses anything that is not a typed array, so it is also the type check.
+    if (napi_get_typedarray_info(env_, p, &kind, &n, &data, nullptr, nullptr) != napi_ok || kind != TypedArrayKind<T>::kType) {
+      if (optional && IsNullish(p)) return nullptr;
+      Fail(key, p, (std::string("must be a ") + TypedArrayKind<T>::kName).c_str());
       return nullptr;
     }
     if (n < minLength) {
