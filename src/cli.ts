@@ -3,6 +3,7 @@
  * The `ae` command. The only module that prints for the user and calls process.exit.
  *   ae train --config FILE [--name N] [--epochs E] ...
  *   ae resume RUN_DIR [--epochs E]
+ *   ae test RUN_DIR [--weights best|last] [--embed tsne|umap|pca] ...
  * and the reference's flags: ae -m train -c 0|1 -n NAME -d cpu|gpu --config FILE
  */
 import fs from 'node:fs';

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import { batchTensor, head, type ImageSet, subset } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import type { EmbeddingParams, EmbedMethod } from '../embed/index.js';
+import { TSNE_DEFAULTS } from '../embed/tsne.js';
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
 import { UserError } from '../errors.js';
 import { addNoise, evaluateLoss, type NoiseOptions } from '../models/loss.js';
@@ -168,7 +169,10 @@ async function prepare(runDirPath: string, opts: EvaluateOptions): Promise<Evalu
   let set = data[split];
   if (opts.limit !== undefined) {
     if (opts.limit < 2)
-      throw new UserError(`--limit ${opts.limit} leaves nothing to evaluate`, 'pass --limit 2 or more (t-SNE needs more than 90 points)');
+      throw new UserError(
+        `--limit ${opts.limit} leaves nothing to evaluate`,
+        `pass --limit 2 or more (t-SNE needs more than ${3 * TSNE_DEFAULTS.perplexity} points)`,
+      );
     set = head(set, opts.limit);
   }
   if (count < 1) throw new UserError(`--count ${count}: reconstructions.png needs at least one image`, 'pass --count 1 or more');
