@@ -149,6 +149,18 @@ test('a labelled colour folder trains a CAE and gets every test-mode output; bad
   model.params.dispose();
   untrained.params.dispose();
 
+  // The default map on a dozen test images: t-SNE with the perplexity lowered to (n - 1) / 3, said and recorded;
+  // UMAP with its neighbours lowered the same way.
+  const said: string[] = [];
+  const tsneRun = await evaluateRun(path.join(project, 'colour'), { count: 4, onMessage: (t) => said.push(t) });
+  assert.equal(tsneRun.metrics.embedding.perplexity, Number((11 / 3).toFixed(4)));
+  assert.ok(said.includes('t-SNE perplexity lowered from 30 to 3.6667: 12 points allow at most (n - 1) / 3'), said.join('\n'));
+  assert.equal(tsneRun.metrics.embedding.knn_k_2d, 5);
+  assert.equal(tsneRun.metrics.embedding.trustworthiness_k10, null, 'trustworthiness needs more than 31 points');
+  const umapRun = await evaluateRun(path.join(project, 'colour'), { count: 4, embed: 'umap', limit: 5 });
+  assert.equal(umapRun.metrics.embedding.n_neighbors, 4);
+  assert.equal(umapRun.metrics.embedding.knn_k_2d, 4);
+
   // The same folder in grayscale: one channel, its own cache entry (the colour one is replaced, and said so).
   const gray = collect();
   await train(folderConfig(project, trainDir, testDir, { name: 'gray', color_channel: 1, convert2grayscale: true }), {

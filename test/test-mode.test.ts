@@ -100,9 +100,9 @@ test('the CLI: ae test and the reference-style -m test print the loss and the ou
 test('too few points for t-SNE is a clear UserError from the worker thread, not a crash', async () => {
   const dir = await trainedRun({ epochs: 1 }, 128);
   await assert.rejects(
-    evaluateRun(dir, { limit: 40, count: 3 }),
+    evaluateRun(dir, { limit: 3, count: 3 }),
     (e: unknown) =>
-      e instanceof UserError && /perplexity 30 needs more than 90 points, got 40/.test(e.message) && /--embed pca/.test(e.message),
+      e instanceof UserError && /t-SNE needs at least 4 points to map, got 3/.test(e.message) && /--embed pca/.test(e.message),
   );
   await assert.rejects(evaluateRun(dir, { limit: 0 }), /--limit 0 leaves nothing to evaluate/);
 });

@@ -13,7 +13,6 @@ import type { Config } from '../config/schema.js';
 import { batchTensor, head, type ImageSet, subset } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import type { EmbeddingParams, EmbedMethod } from '../embed/index.js';
-import { TSNE_DEFAULTS } from '../embed/tsne.js';
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
 import { UserError } from '../errors.js';
 import { addNoise, evaluateLoss, type NoiseOptions } from '../models/loss.js';
@@ -57,20 +56,24 @@ export interface EvaluateOptions {
 
 export interface LatentMetrics {
   dim: number;
-  /** 5-NN classifier fit on training latents, scored on the split's; null for unlabelled images. */
+  /** k-NN classifier (k = 5) fit on training latents, scored on the split's; null for unlabelled images. */
   knn5_accuracy: number | null;
   knn_fit_images: number;
+  /** The k used: 5, or the number of training images when there are fewer. */
+  knn_k: number;
 }
 
 export type EmbeddingMetrics = EmbeddingParams & {
   method: EmbedMethod;
   description: string;
   seconds: number;
-  /** Leave-one-out 5-NN accuracy on the 2-D map; null for unlabelled images. */
+  /** Leave-one-out k-NN accuracy (k = 5) on the 2-D map; null for unlabelled images. */
   knn5_accuracy_2d: number | null;
-  /** Trustworthiness (k = 10) on a seeded subsample; null with too few points. */
+  /** Trustworthiness (k = 10) on a seeded subsample; null with 31 points or fewer. */
   trustworthiness_k10: number | null;
   trustworthiness_sample: number;
+  /** The k of knn5_accuracy_2d: 5, or the points less one when there are fewer than 6. */
+  knn_k_2d: number;
 };
 
 /** metrics.json. `<split>_mse` is the split's reconstruction loss (e.g. test_mse). */
@@ -171,7 +174,7 @@ async function prepare(runDirPath: string, opts: EvaluateOptions): Promise<Evalu
     if (opts.limit < 2)
       throw new UserError(
         `--limit ${opts.limit} leaves nothing to evaluate`,
-        `pass --limit 2 or more (t-SNE needs more than ${3 * TSNE_DEFAULTS.perplexity} points)`,
+        'pass --limit 2 or more (t-SNE maps from 4 points, UMAP from 3)',
       );
     set = head(set, opts.limit);
   }
@@ -240,11 +243,13 @@ function seededSubset(set: ImageSet, limit: number, seed: number): ImageSet {
 function latentKnnAccuracy(ev: Evaluation, latents: Latents, knnTrainLimit?: number): LatentMetrics {
   const limit = knnTrainLimit ?? (ev.config.model_type === 'AE' ? Infinity : CAE_KNN_FIT_IMAGES);
   const knnTrain = seededSubset(ev.train, limit, deriveSeed(ev.config.seed, 'knn-train'));
-  if (!ev.classNames) return { dim: latents.dim, knn5_accuracy: null, knn_fit_images: 0 };
+  const k = Math.min(KNN_K, knnTrain.count);
+  if (!ev.classNames) return { dim: latents.dim, knn5_accuracy: null, knn_fit_images: 0, knn_k: k };
+  if (k < KNN_K) ev.say(`latent k-NN: k lowered from ${KNN_K} to ${k}, the number of training images`);
   const trainLatents = encodeSet(ev.model, knnTrain);
-  const accuracy = knnAccuracy(trainLatents.codes, knnTrain.labels, latents.codes, ev.set.labels, latents.dim, KNN_K);
-  ev.say(`latent 5-NN accuracy (fit on ${knnTrain.count} training latents): ${accuracy.toFixed(4)}`);
-  return { dim: latents.dim, knn5_accuracy: accuracy, knn_fit_images: knnTrain.count };
+  const accuracy = knnAccuracy(trainLatents.codes, knnTrain.labels, latents.codes, ev.set.labels, latents.dim, k);
+  ev.say(`latent ${k}-NN accuracy (fit on ${knnTrain.count} training latents): ${accuracy.toFixed(4)}`);
+  return { dim: latents.dim, knn5_accuracy: accuracy, knn_fit_images: knnTrain.count, knn_k: k };
 }
 
 /** latent_<method>.png: the latents mapped to 2-D on a worker thread, and the map's quality metrics. */
@@ -260,7 +265,9 @@ async function mapLatents(
   const t0 = performance.now();
   const map = await embedInWorker(latents.codes, set.count, latents.dim, method, { seed: config.seed, ...embedOptions });
   const seconds = (performance.now() - t0) / 1000;
-  const mapKnn = ev.classNames && set.count > KNN_K ? leaveOneOutKnnAccuracy(map.coords, set.labels, 2, KNN_K) : null;
+  for (const note of map.notes) ev.say(note);
+  const k2d = Math.min(KNN_K, set.count - 1);
+  const mapKnn = ev.classNames ? leaveOneOutKnnAccuracy(map.coords, set.labels, 2, k2d) : null;
   const trust =
     set.count > 3 * TRUST_K + 1
       ? trustworthiness(latents.codes, latents.dim, map.coords, 2, set.count, TRUST_K, TRUSTWORTHINESS_SAMPLE, config.seed)
@@ -289,6 +296,7 @@ async function mapLatents(
     knn5_accuracy_2d: mapKnn,
     trustworthiness_k10: trust,
     trustworthiness_sample: Math.min(TRUSTWORTHINESS_SAMPLE, set.count),
+    knn_k_2d: k2d,
   };
   return { embedding, legend };
 }
