@@ -4,6 +4,7 @@
  *   ae train --config FILE [--name N] [--epochs E] ...
  *   ae resume RUN_DIR [--epochs E]
  *   ae test RUN_DIR [--weights best|last] [--embed tsne|umap|pca] ...
+ *   ae encode RUN_DIR [--input SPEC...] [--format npy|csv|bin];  ae score RUN_DIR [--input SPEC...] [--percentile P]
  * and the reference's flags: ae -m train -c 0|1 -n NAME -d cpu|gpu --config FILE
  */
 import fs from 'node:fs';
@@ -14,6 +15,7 @@ import { loadConfig } from './config/load.js';
 import { UserError, TrainingInterrupted } from './errors.js';
 import type { TrainOptions } from './train/trainer.js';
 import { createReporter } from './cli/progress.js';
+import { addUseCommands } from './cli/use-commands.js';
 import type { Split } from './evaluate/evaluate-run.js';
 import type { EmbedMethod } from './embed/index.js';
 import type { Config } from './config/schema.js';
@@ -247,6 +249,7 @@ function buildProgram(): Command {
     .addOption(new Option('-d, --device <device>', 'cpu, or gpu (WebGPU; needs a GPU adapter)').choices(['cpu', 'gpu']))
     .action((runDir: string, flags: TestFlags) => testCommand(runDir, flags));
 
+  addUseCommands(program, deviceBackend);
   return program;
 }
 

@@ -21,6 +21,7 @@ const STAGES = [
   'embed',
   'render',
   'evaluate',
+  'use',
   'cli',
   'cli.ts',
   'index.ts',
@@ -61,7 +62,9 @@ test('imports flow one way: no module imports from a later pipeline stage', () =
 test('evaluation, maps and pictures stand beside training, not on it: none of them imports src/train/', () => {
   const train = path.join(ROOT, 'src', 'train') + path.sep;
   const offenders = [...graph]
-    .filter(([file]) => ['evaluate', 'embed', 'render'].some((stage) => file.includes(`${path.sep}src${path.sep}${stage}${path.sep}`)))
+    .filter(([file]) =>
+      ['evaluate', 'embed', 'render', 'use'].some((stage) => file.includes(`${path.sep}src${path.sep}${stage}${path.sep}`)),
+    )
     .filter(([, deps]) => deps.some((d) => d.startsWith(train)))
     .map(([file]) => path.relative(ROOT, file));
   assert.deepEqual(offenders, []);

@@ -71,3 +71,44 @@ export function appendLine(file: string, line: string): void {
 export function copyFileAtomic(from: string, to: string): void {
   writeFileAtomic(to, fs.readFileSync(from));
 }
+
+/**
+ * A file written in pieces that appears whole or not at all: pieces go to a temp file beside `file`, which
+ * commit() fsyncs and renames into place and abort() removes. For outputs too large to hold in memory.
+ */
+export class AtomicStream {
+  private readonly tmp: string;
+  private fd: number | undefined;
+  private position = 0;
+
+  constructor(readonly file: string) {
+    this.tmp = `${file}${TEMP_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.fd = fs.openSync(this.tmp, 'w');
+  }
+
+  /** Appends `data`. */
+  write(data: Uint8Array | string): void {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < buf.length; ) off += fs.writeSync(this.fd!, buf, off, buf.length - off, this.position + off);
+    this.position += buf.length;
+  }
+
+  /** Overwrites bytes already written, at `offset` (e.g. a header whose numbers are known only at the end). */
+  writeAt(offset: number, data: Uint8Array | string): void {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < buf.length; ) off += fs.writeSync(this.fd!, buf, off, buf.length - off, offset + off);
+  }
+
+  commit(): void {
+    fs.fsyncSync(this.fd!);
+    fs.closeSync(this.fd!);
+    this.fd = undefined;
+    fs.renameSync(this.tmp, this.file);
+  }
+
+  abort(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+    fs.rmSync(this.tmp, { force: true });
+  }
+}

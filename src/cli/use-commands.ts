@@ -1,0 +1,119 @@
+/** `ae encode` and `ae score`: thin layers over the library's encode() and score(), with progress and a summary. */
+import cliProgress from 'cli-progress';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { BackendName } from '../backend/index.js';
+
+/** Progress of one pass over the inputs: a bar on a terminal, a line per tenth otherwise. */
+function progress(label: string): { update(done: number, total: number): void; stop(): void } {
+  const tty = Boolean(process.stdout.isTTY) && !process.env.CI;
+  let bar: cliProgress.SingleBar | null = null;
+  let printed = 0;
+  return {
+    update(done, total) {
+      if (tty) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar({
+            format: `${label} {bar} {value}/{total} images | eta {eta_formatted}`,
+            hideCursor: true,
+            clearOnComplete: true,
+          });
+          bar.start(total, 0);
+        }
+        bar.update(done);
+      } else if (done - printed >= Math.ceil(total / 10) || done === total) {
+        printed = done;
+        console.log(`  ${label} ${done}/${total}`);
+      }
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
+
+interface UseFlags {
+  input?: string[];
+  weights: 'best' | 'last';
+  force?: boolean;
+  device?: string;
+}
+
+function percentileArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number in (0, 100)');
+  return n;
+}
+
+function addUseOptions(cmd: Command): Command {
+  return cmd
+    .argument('<run_dir>', 'the run directory, e.g. runs/mnist-ae')
+    .option('--input <spec...>', "test (default), validation, train, or image files and folders (preprocessed as the run's images)")
+    .addOption(new Option('--weights <which>', 'checkpoint to use').choices(['best', 'last']).default('best'))
+    .option('--force', 'replace output files that exist')
+    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (WebGPU; needs a GPU adapter)').choices(['cpu', 'gpu']));
+}
+
+export function addUseCommands(program: Command, deviceBackend: (device: string | undefined) => Promise<BackendName | undefined>): void {
+  addUseOptions(
+    program
+      .command('encode')
+      .description('write the latent codes of a split or of image files (npy, csv or bin), row for row with labels and paths'),
+  )
+    .option('--out <file>', 'output file (default <run_dir>/codes_<input>.<format>)')
+    .addOption(
+      new Option('--format <format>', 'npy (NumPy), csv, or bin (float32 + JSON sidecar)').choices(['npy', 'csv', 'bin']).default('npy'),
+    )
+    .action(async (runDir: string, flags: UseFlags & { out?: string; format: 'npy' | 'csv' | 'bin' }) => {
+      const backend = await deviceBackend(flags.device);
+      const { encode } = await import('../use/encode.js');
+      const bar = progress('encoding');
+      try {
+        const r = await encode(runDir, {
+          ...flags,
+          backend,
+          onMessage: (t) => {
+            bar.stop();
+            console.log(t);
+          },
+          onProgress: bar.update,
+        });
+        bar.stop();
+        console.log(`${r.count} codes of ${r.dim} numbers${r.failed.length ? ` (${r.failed.length} files skipped)` : ''}:`);
+        for (const f of r.files) console.log(`  ${f}`);
+      } finally {
+        bar.stop();
+      }
+    });
+
+  addUseOptions(
+    program
+      .command('score')
+      .description('anomaly scores (reconstruction error) of a split or of image files, flagged above a percentile of the training scores'),
+  )
+    .option('--percentile <p>', "the threshold: this percentile of the training images' scores, in (0, 100)", percentileArg, 95)
+    .option('--out <dir>', 'output folder for scores.csv and anomalies.png (default <run_dir>/scores_<input>/)')
+    .option('--count <n>', 'images in anomalies.png', (v) => Number(v), 10)
+    .action(async (runDir: string, flags: UseFlags & { percentile: number; out?: string; count: number }) => {
+      const backend = await deviceBackend(flags.device);
+      const { score } = await import('../use/score.js');
+      const bar = progress('scoring');
+      try {
+        const r = await score(runDir, {
+          ...flags,
+          outDir: flags.out,
+          backend,
+          onMessage: (t) => {
+            bar.stop();
+            console.log(t);
+          },
+          onProgress: bar.update,
+        });
+        bar.stop();
+        console.log(`outputs:`);
+        for (const f of r.files) console.log(`  ${f}`);
+      } finally {
+        bar.stop();
+      }
+    });
+}
