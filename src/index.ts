@@ -60,3 +60,8 @@ export {
   type Split,
 } from './evaluate/evaluate-run.js';
 export { encodeSet, type Latents } from './evaluate/latents.js';
+export { encode, openRunModel, type EncodeOptions, type EncodeResult, type UseOptions } from './use/encode.js';
+export { score, percentileOf, reconstructionErrors, type ScoreOptions, type ScoreResult, type ScoredRow } from './use/score.js';
+export { openInput, SPLITS, type InputSource, type InputRow, type InputBatch } from './use/inputs.js';
+export { CODE_FORMATS, npyHeader, type CodeFormat } from './use/code-writers.js';
+export { interpolate, type InterpolateOptions, type InterpolateResult } from './use/interpolate.js';

@@ -7,12 +7,13 @@ import { tf } from '../src/backend/index.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
 import { resolveConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { batchTensor, type ImageSet } from '../src/data/dataset.js';
+import { batchTensor, type ImageSet, subset } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { UserError } from '../src/errors.js';
 import { reconstruct } from '../src/models/model.js';
 import { train } from '../src/train/trainer.js';
 import { encode } from '../src/use/encode.js';
+import { interpolate } from '../src/use/interpolate.js';
 import { score } from '../src/use/score.js';
 import { MNIST_DIR, runCli, smallMnist, tempDir } from './helpers.js';
 
@@ -199,4 +200,30 @@ test('the CLI: ae encode and ae score print what they wrote and how many were fl
   const bad = runCli(['score', dir, '--percentile', '0']);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--percentile 0 is outside \(0, 100\)\n {2}hint: /);
+});
+
+test("ae interpolate: the ends are the two images' reconstructions, each frame the decoded mix of the two codes", async () => {
+  const { dir, config } = await trainedRun();
+  const data = await loadData(config);
+  const r = await interpolate(dir, { from: '3', to: '2', steps: 5 }); // a 0 and a 1
+  assert.deepEqual(r.t, [0, 0.25, 0.5, 0.75, 1]);
+  const { model } = loadModel(config, path.join(dir, 'weights', 'best.ckpt'));
+  const expected = tf.tidy(() => {
+    const x = batchTensor(subset(data.test, [3, 2]), null, 0, 2);
+    const [za, zb] = tf.split(model.encode(x, { training: false, seed: 0 }), 2);
+    return model.decode(tf.concat(r.t.map((s) => tf.add(tf.mul(za!, 1 - s), tf.mul(zb!, s)))), { training: false, seed: 0 }).dataSync();
+  });
+  model.params.dispose();
+  assert.equal(r.frames.length, 5 * 784);
+  for (let i = 0; i < r.frames.length; i++) assert.ok(Math.abs(r.frames[i]! - expected[i]!) < 1e-6, `pixel ${i}`);
+  // The two ends differ (two different digits), and the middle differs from both (a model of 2 short epochs
+  // reconstructs blurrily, so the differences are small but far from rounding).
+  const frame = (k: number) => r.frames.subarray(k * 784, (k + 1) * 784);
+  const dist = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0);
+  const d = [dist(frame(0), frame(4)), dist(frame(2), frame(0)), dist(frame(2), frame(4))];
+  assert.ok(d[0]! > 0.05 && d[1]! > 0.005 && d[2]! > 0.005, `distances ${d}`);
+  const png = await sharp(r.file).metadata();
+  assert.ok(png.width! > 7 * 84, `seven columns (two inputs, five frames): ${png.width}`);
+  await assert.rejects(interpolate(dir, { from: '3', to: '99999' }), /image 99999 is not in the test split \(it has 10000 images\)/);
+  await assert.rejects(interpolate(dir, { from: '3', to: '8', steps: 1 }), /--steps 1/);
 });

@@ -1,4 +1,4 @@
-/** `ae encode` and `ae score`: thin layers over the library's encode() and score(), with progress and a summary. */
+/** `ae encode`, `ae score`, `ae interpolate`: thin layers over the library's functions, with progress and a summary. */
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BackendName } from '../backend/index.js';
@@ -116,4 +116,36 @@ export function addUseCommands(program: Command, deviceBackend: (device: string 
         bar.stop();
       }
     });
+
+  program
+    .command('interpolate')
+    .description("decode points on the line between two images' latent codes and draw them as a strip, the inputs at its ends")
+    .argument('<run_dir>', 'the run directory, e.g. runs/mnist-ae')
+    .requiredOption('--from <image>', 'an image index in --split, or an image file')
+    .requiredOption('--to <image>', 'an image index in --split, or an image file')
+    .option('--steps <n>', 'decoded points, both ends included', (v) => Number(v), 8)
+    .addOption(new Option('--split <split>', 'where image indices point').choices(['test', 'validation', 'train']).default('test'))
+    .option('--out <file>', 'output picture (default <run_dir>/interpolation_<from>_<to>.png)')
+    .addOption(new Option('--weights <which>', 'checkpoint to use').choices(['best', 'last']).default('best'))
+    .option('--force', 'replace the output picture if it exists')
+    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (WebGPU; needs a GPU adapter)').choices(['cpu', 'gpu']))
+    .action(
+      async (
+        runDir: string,
+        flags: {
+          from: string;
+          to: string;
+          steps: number;
+          split: 'test' | 'validation' | 'train';
+          out?: string;
+          weights: 'best' | 'last';
+          force?: boolean;
+          device?: string;
+        },
+      ) => {
+        const backend = await deviceBackend(flags.device);
+        const { interpolate } = await import('../use/interpolate.js');
+        await interpolate(runDir, { ...flags, backend, onMessage: (t) => console.log(t) });
+      },
+    );
 }
