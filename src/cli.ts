@@ -136,6 +136,8 @@ interface TestFlags {
   split: Split;
   limit?: number;
   device?: string;
+  projector?: string;
+  force?: boolean;
 }
 
 async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
@@ -153,6 +155,8 @@ async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
     const { TSNE_DEFAULTS, TSNE_TOTAL_ITERATIONS } = await import('./embed/tsne.js');
     const result = await evaluateRun(runDir, {
       weights: flags.weights,
+      projector: flags.projector,
+      force: flags.force,
       count: flags.count,
       embed: flags.embed,
       split: flags.split,
@@ -200,7 +204,9 @@ function addTestOptions(cmd: Command): Command {
     .option('--count <n>', 'images in reconstructions.png', intArg, 10)
     .addOption(new Option('--embed <method>', '2-D map method').choices(['tsne', 'umap', 'pca']).default('tsne'))
     .addOption(new Option('--split <split>', 'which images to evaluate').choices(['test', 'validation', 'train']).default('test'))
-    .option('--limit <n>', 'evaluate only the first N images of the split', intArg);
+    .option('--limit <n>', 'evaluate only the first N images of the split', intArg)
+    .option('--projector <dir>', 'also write an Embedding Projector folder (codes, metadata, sprite, our map as a bookmark)')
+    .option('--force', 'replace an existing --projector folder');
 }
 
 function addTrainOptions(cmd: Command): Command {

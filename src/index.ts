@@ -61,7 +61,9 @@ export {
 } from './evaluate/evaluate-run.js';
 export { encodeSet, type Latents } from './evaluate/latents.js';
 export { encode, openRunModel, type EncodeOptions, type EncodeResult, type UseOptions } from './use/encode.js';
-export { score, percentileOf, reconstructionErrors, type ScoreOptions, type ScoreResult, type ScoredRow } from './use/score.js';
+export { reconstructionErrors } from './models/loss.js';
+export { exportProjector, spriteCapacity, MAX_SPRITE_SIDE, type ProjectorInput, type ProjectorResult } from './render/projector.js';
+export { score, percentileOf, type ScoreOptions, type ScoreResult, type ScoredRow } from './use/score.js';
 export { openInput, SPLITS, type InputSource, type InputRow, type InputBatch } from './use/inputs.js';
 export { CODE_FORMATS, npyHeader, type CodeFormat } from './use/code-writers.js';
 export { interpolate, type InterpolateOptions, type InterpolateResult } from './use/interpolate.js';

@@ -12,13 +12,14 @@ import { openRunDir, readRunConfig, type RunDir } from '../checkpoint/run-dir.js
 import type { Config } from '../config/schema.js';
 import { batchTensor, head, type ImageSet, subset } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
-import type { EmbeddingParams, EmbedMethod } from '../embed/index.js';
+import { type EmbeddingParams, type EmbedMethod, reduceIfWide } from '../embed/index.js';
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
 import { UserError } from '../errors.js';
-import { addNoise, evaluateLoss, type NoiseOptions } from '../models/loss.js';
+import { addNoise, evaluateLoss, type NoiseOptions, setReconstructionErrors } from '../models/loss.js';
 import { type Autoencoder, reconstruct } from '../models/model.js';
 import { drawLatentMap, type LegendEntry } from '../render/latent-map.js';
 import { drawLossPlot } from '../render/loss-plot.js';
+import { exportProjector, type ProjectorResult } from '../render/projector.js';
 import { drawReconstructions } from '../render/reconstructions.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
@@ -52,6 +53,10 @@ export interface EvaluateOptions {
   onMessage?: (text: string) => void;
   /** Compute backend instead of the run's own (e.g. --device gpu). */
   backend?: BackendName;
+  /** Also write an Embedding Projector folder here (codes, metadata, sprite, our map as a bookmark). */
+  projector?: string;
+  /** Replace an existing projector folder. */
+  force?: boolean;
 }
 
 export interface LatentMetrics {
@@ -95,6 +100,8 @@ export interface EvaluateResult {
   metrics: TestMetrics;
   /** latent_<method>.png's legend as drawn: one entry per class present (none for unlabelled images). */
   mapLegend: LegendEntry[];
+  /** The projector export, when asked for. */
+  projector?: ProjectorResult;
 }
 
 /** The run's split's loss: the value stored under `<split>_mse`. */
@@ -130,7 +137,8 @@ export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}
     const latents = encodeSet(ev.model, ev.set);
     const latent = latentKnnAccuracy(ev, latents, opts.knnTrainLimit);
     const method = opts.embed ?? 'tsne';
-    const { embedding, legend } = await mapLatents(ev, latents, method, opts.embedOptions ?? {}, files);
+    const { embedding, legend, coords } = await mapLatents(ev, latents, method, opts.embedOptions ?? {}, files);
+    const projector = opts.projector ? await exportToProjector(ev, latents, { coords, embedding }, opts.projector, opts.force) : undefined;
     if (ev.history.length > 0) files.push(await drawLossCurve(ev));
     const metrics: TestMetrics = {
       run: ev.run.dir,
@@ -146,7 +154,7 @@ export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}
     const metricsFile = path.join(ev.outDir, 'metrics.json');
     writeFileAtomic(metricsFile, `${JSON.stringify(metrics, null, 2)}\n`);
     files.push(metricsFile);
-    return { outputDir: ev.outDir, files, metrics, mapLegend: legend };
+    return { outputDir: ev.outDir, files, metrics, mapLegend: legend, ...(projector ? { projector } : {}) };
   } finally {
     ev.model.params.dispose();
   }
@@ -259,7 +267,7 @@ async function mapLatents(
   method: EmbedMethod,
   embedOptions: Omit<WorkerEmbedOptions, 'seed'>,
   files: string[],
-): Promise<{ embedding: EmbeddingMetrics; legend: LegendEntry[] }> {
+): Promise<{ embedding: EmbeddingMetrics; legend: LegendEntry[]; coords: Float32Array }> {
   const { config, set } = ev;
   ev.say(`mapping ${set.count} latents of ${latents.dim} numbers to 2-D with ${method}`);
   const t0 = performance.now();
@@ -298,7 +306,52 @@ async function mapLatents(
     trustworthiness_sample: Math.min(TRUSTWORTHINESS_SAMPLE, set.count),
     knn_k_2d: k2d,
   };
-  return { embedding, legend };
+  return { embedding, legend, coords: map.coords };
+}
+
+/** The split's codes, labels, reconstruction errors, thumbnails and our map as an Embedding Projector folder. */
+async function exportToProjector(
+  ev: Evaluation,
+  latents: Latents,
+  map: { coords: Float32Array; embedding: EmbeddingMetrics },
+  dir: string,
+  force?: boolean,
+): Promise<ProjectorResult> {
+  const { set } = ev;
+  const errors = setReconstructionErrors(ev.model, set);
+  // Wide codes (the CAE's 12,544 numbers) go out as their 50 principal components, as the maps use them: the
+  // Projector loads the whole tensor into the browser.
+  const reduced = reduceIfWide(latents.codes, set.count, latents.dim, ev.config.seed);
+  const points = Array.from({ length: set.count }, (_, i) => ({
+    label: ev.classNames ? (ev.classNames[set.labels[i]!] ?? String(set.labels[i])) : '',
+    split: ev.split,
+    reconstructionError: errors[i]!,
+    path: '',
+  }));
+  const result = await exportProjector(
+    dir,
+    {
+      codes: reduced.data,
+      dim: reduced.dim,
+      points,
+      images: set.images,
+      height: set.height,
+      width: set.width,
+      channels: set.channels,
+      map: {
+        coords: map.coords,
+        method: map.embedding.method,
+        description: map.embedding.description,
+        perplexity: map.embedding.perplexity,
+      },
+      tensorName: `${ev.config.model_type} ${ev.config.name} latents (${ev.split})${reduced.reduced ? `, PCA-${reduced.dim} of ${latents.dim}` : ''}`,
+      seed: ev.config.seed,
+    },
+    force,
+  );
+  if (result.note) ev.say(result.note);
+  ev.say(`Embedding Projector folder: ${dir} (${result.exported} points)`);
+  return result;
 }
 
 async function drawLossCurve(ev: Evaluation): Promise<string> {

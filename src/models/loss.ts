@@ -74,3 +74,33 @@ export async function evaluateLoss(
   }
   return sum / set.count;
 }
+
+/** Per-image mean squared reconstruction error of a batch (clean input in, clean input compared). */
+export function reconstructionErrors(model: Autoencoder, set: ImageSet): { errors: Float32Array; recon: Float32Array } {
+  const [errors, recon] = tf.tidy(() => {
+    const x = batchTensor(set, null, 0, set.count);
+    const r = reconstruct(model, x, { training: false, seed: 0 });
+    return [tf.mean(tf.squaredDifference(r, x), [1, 2, 3]), r];
+  });
+  const out = { errors: errors!.dataSync() as Float32Array, recon: recon!.dataSync() as Float32Array };
+  tf.dispose([errors!, recon!]);
+  return out;
+}
+
+/** Per-image reconstruction errors of a whole set, batch by batch. */
+export function setReconstructionErrors(model: Autoencoder, set: ImageSet): Float32Array {
+  const out = new Float32Array(set.count);
+  const bs = evalBatchSize(model);
+  const size = set.height * set.width * set.channels;
+  for (let start = 0; start < set.count; start += bs) {
+    const end = Math.min(set.count, start + bs);
+    const batch = {
+      ...set,
+      images: set.images.subarray(start * size, end * size),
+      labels: set.labels.subarray(start, end),
+      count: end - start,
+    };
+    out.set(reconstructionErrors(model, batch).errors, start);
+  }
+  return out;
+}

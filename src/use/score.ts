@@ -10,11 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../backend/index.js';
 import { readCheckpoint } from '../checkpoint/checkpoint.js';
-import type { ImageSet } from '../data/dataset.js';
-import { batchTensor } from '../data/dataset.js';
 import { UserError } from '../errors.js';
-import { evalBatchSize } from '../models/loss.js';
-import { type Autoencoder, reconstruct } from '../models/model.js';
+import { evalBatchSize, reconstructionErrors } from '../models/loss.js';
 import { drawReconstructions } from '../render/reconstructions.js';
 import { AtomicStream, writeFileAtomic } from '../util/fs.js';
 import { csvField } from './code-writers.js';
@@ -43,18 +40,6 @@ export interface ScoreResult {
   flagged: number;
   files: string[];
   failed: InputSource['failed'];
-}
-
-/** Per-image mean squared reconstruction error of a batch (clean input in, clean input compared). */
-export function reconstructionErrors(model: Autoencoder, set: ImageSet): { errors: Float32Array; recon: Float32Array } {
-  const [errors, recon] = tf.tidy(() => {
-    const x = batchTensor(set, null, 0, set.count);
-    const r = reconstruct(model, x, { training: false, seed: 0 });
-    return [tf.mean(tf.squaredDifference(r, x), [1, 2, 3]), r];
-  });
-  const out = { errors: errors!.dataSync() as Float32Array, recon: recon!.dataSync() as Float32Array };
-  tf.dispose([errors!, recon!]);
-  return out;
 }
 
 /** The p-th percentile of sorted values, interpolating linearly between ranks (NumPy's default). */
