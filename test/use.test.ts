@@ -126,6 +126,19 @@ test("ae encode on image files: preprocessed as the run's images, the path on ea
     const got = lines[i]!.split(',').slice(4).map(Number);
     got.forEach((v, d) => assert.ok(Math.abs(v - expected[i * 32 + d]!) < 1e-5, `row ${i} z${d}: ${v} vs ${expected[i * 32 + d]}`));
   }
+  // With --projector: the same five images, their paths in the metadata, a t-SNE bookmark (perplexity lowered to 4/3).
+  const projector = path.join(dir, 'projector');
+  const withProjector = await encode(dir, { input: [folder], format: 'csv', force: true, projector });
+  assert.equal(withProjector.projector?.exported, 5);
+  const meta = fs.readFileSync(path.join(projector, 'metadata.tsv'), 'utf8').trim().split('\n');
+  assert.equal(meta.length, 6);
+  assert.deepEqual(
+    meta.slice(1).map((l) => path.basename(l.split('\t')[3]!)),
+    ['digit0.png', 'digit1.png', 'digit2.png', 'digit3.png', 'digit4.png'],
+  );
+  const bookmarks = JSON.parse(fs.readFileSync(path.join(projector, 'bookmarks.json'), 'utf8'));
+  assert.equal(bookmarks[0].projections.length, 5);
+  assert.equal(bookmarks[0].tSNEPerplexity, Number((4 / 3).toFixed(4)));
   await assert.rejects(encode(dir, { input: [path.join(folder, 'notes.txt')] }), /is not an image file/);
   const empty = tempDir('ae-use-empty-');
   await assert.rejects(encode(dir, { input: [empty] }), (e: unknown) => e instanceof UserError && /holds no images/.test(e.message));

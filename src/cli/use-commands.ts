@@ -64,7 +64,8 @@ export function addUseCommands(program: Command, deviceBackend: (device: string 
     .addOption(
       new Option('--format <format>', 'npy (NumPy), csv, or bin (float32 + JSON sidecar)').choices(['npy', 'csv', 'bin']).default('npy'),
     )
-    .action(async (runDir: string, flags: UseFlags & { out?: string; format: 'npy' | 'csv' | 'bin' }) => {
+    .option('--projector <dir>', 'also write an Embedding Projector folder (codes, metadata, sprite, a t-SNE map as a bookmark)')
+    .action(async (runDir: string, flags: UseFlags & { out?: string; format: 'npy' | 'csv' | 'bin'; projector?: string }) => {
       const backend = await deviceBackend(flags.device);
       const { encode } = await import('../use/encode.js');
       const bar = progress('encoding');

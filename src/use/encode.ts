@@ -10,10 +10,13 @@ import { openRunDir, readRunConfig, type RunDir } from '../checkpoint/run-dir.js
 import type { Config } from '../config/schema.js';
 import { batchTensor } from '../data/dataset.js';
 import { UserError } from '../errors.js';
-import { evalBatchSize } from '../models/loss.js';
+import { reduceIfWide } from '../embed/index.js';
+import { embedInWorker } from '../embed/worker.js';
+import { evalBatchSize, reconstructionErrors } from '../models/loss.js';
+import { exportProjector, type ProjectorPoint, type ProjectorResult } from '../render/projector.js';
 import type { Autoencoder } from '../models/model.js';
 import { CODE_FORMATS, type CodeFormat, openCodeWriter } from './code-writers.js';
-import { type InputSource, openInput } from './inputs.js';
+import { type InputBatch, type InputSource, openInput } from './inputs.js';
 
 export interface UseOptions {
   /** A split (`test`, the default; `validation`; `train`), or image files and folders. */
@@ -31,10 +34,17 @@ export interface EncodeOptions extends UseOptions {
   /** Output file (default `<run>/codes_<input>.<format>`). */
   out?: string;
   format?: CodeFormat;
+  /**
+   * Also write an Embedding Projector folder here, with a t-SNE map of the codes as its bookmark. This keeps the
+   * codes and thumbnails of the exported points in memory (the sprite holds at most ~85k 28x28 thumbnails).
+   */
+  projector?: string;
 }
 
 export interface EncodeResult {
   files: string[];
+  /** The projector export, when asked for. */
+  projector?: ProjectorResult;
   /** Rows written (images listed minus those that failed to decode). */
   count: number;
   dim: number;
@@ -83,6 +93,74 @@ export function inputTag(input: string[] | undefined): string {
   return (input && input.length > 1 ? 'files' : path.basename(path.resolve(first))).replace(/[^\w.-]/g, '_');
 }
 
+function checkProjectorDir(dir: string, force?: boolean): void {
+  if (fs.existsSync(path.join(dir, 'projector_config.json')) && !force) {
+    throw new UserError(`${dir} already holds a projector export`, 'pass --force to replace it, or another folder');
+  }
+}
+
+/** The codes, thumbnails, labels and reconstruction errors of every encoded image, for a projector export. */
+class ProjectorCollector {
+  private codes: Float32Array[] = [];
+  private images: Float32Array[] = [];
+  private readonly points: ProjectorPoint[] = [];
+  private shape = { height: 0, width: 0, channels: 0 };
+  constructor(private readonly dim: number) {}
+
+  add(codes: Float32Array, batch: InputBatch, errors: Float32Array): void {
+    this.codes.push(codes.slice());
+    this.images.push(batch.set.images.slice());
+    this.shape = { height: batch.set.height, width: batch.set.width, channels: batch.set.channels };
+    batch.rows.forEach((row, i) => {
+      this.points.push({
+        label: row.className ?? (row.label === null ? '' : String(row.label)),
+        split: '',
+        reconstructionError: errors[i]!,
+        path: row.path ?? '',
+      });
+    });
+  }
+
+  async export(dir: string, config: Config, tag: string, opts: EncodeOptions): Promise<ProjectorResult> {
+    const join = (parts: Float32Array[]) => {
+      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        out.set(p, o);
+        o += p.length;
+      }
+      return out;
+    };
+    const codes = join(this.codes),
+      images = join(this.images),
+      n = this.points.length;
+    this.codes = [];
+    this.images = [];
+    for (const p of this.points) p.split = tag;
+    opts.onMessage?.(`mapping ${n} codes to 2-D with t-SNE for the projector's bookmark`);
+    const map = await embedInWorker(codes, n, this.dim, 'tsne', { seed: config.seed });
+    for (const note of map.notes) opts.onMessage?.(note);
+    const reduced = reduceIfWide(codes, n, this.dim, config.seed);
+    const result = await exportProjector(
+      dir,
+      {
+        codes: reduced.data,
+        dim: reduced.dim,
+        points: this.points,
+        images,
+        ...this.shape,
+        map: { coords: map.coords, method: 'tsne', description: map.description, perplexity: map.params.perplexity },
+        tensorName: `${config.model_type} ${config.name} latents (${tag})${reduced.reduced ? `, PCA-${reduced.dim} of ${this.dim}` : ''}`,
+        seed: config.seed,
+      },
+      opts.force,
+    );
+    if (result.note) opts.onMessage?.(result.note);
+    opts.onMessage?.(`Embedding Projector folder: ${dir} (${result.exported} points)`);
+    return result;
+  }
+}
+
 export async function encode(runDirPath: string, opts: EncodeOptions = {}): Promise<EncodeResult> {
   const format = opts.format ?? 'npy';
   if (!CODE_FORMATS.includes(format)) throw new UserError(`--format ${format} is not one of ${CODE_FORMATS.join(', ')}`);
@@ -93,7 +171,9 @@ export async function encode(runDirPath: string, opts: EncodeOptions = {}): Prom
     const source = await openInput(config, opts.input, opts.onMessage);
     opts.onMessage?.(`encoding ${source.description} with ${config.model_type} ${config.name}`);
     const dim = model.latentShape.reduce((a, b) => a * b, 1);
+    if (opts.projector) checkProjectorDir(opts.projector, opts.force);
     const writer = openCodeWriter(out, format, dim);
+    const kept = opts.projector ? new ProjectorCollector(dim) : null;
     let count = 0;
     try {
       for await (const batch of source.batches(evalBatchSize(model))) {
@@ -101,12 +181,14 @@ export async function encode(runDirPath: string, opts: EncodeOptions = {}): Prom
         const codes = (await z.data()) as Float32Array;
         z.dispose();
         writer.write(codes, batch.rows);
+        kept?.add(codes, batch, reconstructionErrors(model, batch.set).errors);
         count += batch.rows.length;
         opts.onProgress?.(count + source.failed.length, source.total);
       }
       const files = writer.commit();
       for (const f of source.failed) opts.onMessage?.(`skipped ${f.path}: ${f.reason}`);
-      return { files, count, dim, failed: source.failed };
+      const projector = kept && opts.projector ? await kept.export(opts.projector, config, inputTag(opts.input), opts) : undefined;
+      return { files, count, dim, failed: source.failed, ...(projector ? { projector } : {}) };
     } catch (e) {
       writer.abort();
       throw e;
