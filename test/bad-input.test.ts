@@ -293,6 +293,87 @@ const CASES: Case[] = [
     hint: true,
   },
 
+  // --- using a run: encode, score, interpolate, projector ---
+  {
+    name: 'encode a run without weights',
+    setup: async (d) => {
+      fs.rmSync(path.join(copyRun(await finishedRun(), d), 'weights', 'best.ckpt'));
+      return ['encode', 'run'];
+    },
+    message: /run has no best checkpoint/,
+    hint: true,
+  },
+  {
+    name: 'encode images that cannot be decoded',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      fs.mkdirSync(path.join(d, 'junk'));
+      fs.writeFileSync(path.join(d, 'junk', 'a.png'), 'not a png');
+      fs.writeFileSync(path.join(d, 'junk', 'b.jpg'), 'not a jpeg');
+      return ['encode', 'run', '--input', 'junk', '--out', 'new/codes.npy'];
+    },
+    message: /none of the 2 images given with --input could be read/,
+    hint: true,
+  },
+  {
+    name: 'encode an empty input folder',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      fs.mkdirSync(path.join(d, 'empty'));
+      return ['encode', 'run', '--input', 'empty'];
+    },
+    message: /--input empty: the image folder empty holds no images/,
+    hint: true,
+  },
+  {
+    name: 'encode to a file that exists',
+    setup: async (d) => {
+      fs.writeFileSync(path.join(copyRun(await finishedRun(), d), 'codes_test.npy'), 'earlier codes');
+      return ['encode', 'run'];
+    },
+    message: /codes_test\.npy exists/,
+    hint: true,
+  },
+  {
+    name: 'encode into a folder that is a file',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      fs.writeFileSync(path.join(d, 'out'), 'a file');
+      return ['encode', 'run', '--out', 'out/codes.npy'];
+    },
+    message: /cannot write out[/\\]codes\.npy: .*out is a file/,
+    hint: true,
+  },
+  {
+    name: 'score with a percentile outside (0, 100)',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      return ['score', 'run', '--percentile', '100'];
+    },
+    message: /--percentile 100 is outside \(0, 100\)/,
+    hint: true,
+  },
+  {
+    name: 'interpolate with one step',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      return ['interpolate', 'run', '--from', '0', '--to', '1', '--steps', '1'];
+    },
+    message: /--steps 1: the line needs at least its two ends/,
+    hint: true,
+  },
+  {
+    name: 'projector export into a folder that holds one',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      fs.mkdirSync(path.join(d, 'proj'));
+      fs.writeFileSync(path.join(d, 'proj', 'projector_config.json'), '{}');
+      return ['encode', 'run', '--out', 'c.npy', '--projector', 'proj'];
+    },
+    message: /proj already holds a projector export/,
+    hint: true,
+  },
+
   // --- environment ---
   {
     name: 'project folder that cannot be created',

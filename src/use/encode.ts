@@ -15,6 +15,7 @@ import { embedInWorker } from '../embed/worker.js';
 import { evalBatchSize, reconstructionErrors } from '../models/loss.js';
 import { exportProjector, type ProjectorPoint, type ProjectorResult } from '../render/projector.js';
 import type { Autoencoder } from '../models/model.js';
+import { makeDirsFor } from '../util/fs.js';
 import { CODE_FORMATS, type CodeFormat, openCodeWriter } from './code-writers.js';
 import { type InputBatch, type InputSource, openInput } from './inputs.js';
 
@@ -75,15 +76,24 @@ export async function openRunModel(runDirPath: string, opts: UseOptions): Promis
   return { run, config, model, checkpointFile };
 }
 
-/** Refuses an output that exists (unless forced) or whose folder cannot be written. */
+/**
+ * Refuses an output that exists (unless forced) or that cannot be written: its nearest existing folder must be a
+ * writable folder. Creates nothing (the command makes the folders when it writes).
+ */
 export function checkOutput(file: string, force: boolean | undefined): void {
   if (fs.existsSync(file) && !force) throw new UserError(`${file} exists`, 'pass --force to replace it, or --out another file');
-  const dir = path.dirname(path.resolve(file));
+  let dir = path.dirname(path.resolve(file));
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  const problem = !fs.statSync(dir).isDirectory() ? `${dir} is a file` : canWrite(dir) ? null : `${dir} is not writable`;
+  if (problem) throw new UserError(`cannot write ${file}: ${problem}`, 'pass --out a path in a folder you can write');
+}
+
+function canWrite(dir: string): boolean {
   try {
-    fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
-  } catch (e) {
-    throw new UserError(`cannot write to ${dir} (${(e as NodeJS.ErrnoException).code})`, 'pass --out a path in a folder you can write');
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -172,6 +182,7 @@ export async function encode(runDirPath: string, opts: EncodeOptions = {}): Prom
     opts.onMessage?.(`encoding ${source.description} with ${config.model_type} ${config.name}`);
     const dim = model.latentShape.reduce((a, b) => a * b, 1);
     if (opts.projector) checkProjectorDir(opts.projector, opts.force);
+    const createdDir = makeDirsFor(out);
     const writer = openCodeWriter(out, format, dim);
     const kept = opts.projector ? new ProjectorCollector(dim) : null;
     let count = 0;
@@ -191,6 +202,7 @@ export async function encode(runDirPath: string, opts: EncodeOptions = {}): Prom
       return { files, count, dim, failed: source.failed, ...(projector ? { projector } : {}) };
     } catch (e) {
       writer.abort();
+      if (createdDir) fs.rmSync(createdDir, { recursive: true, force: true });
       throw e;
     }
   } finally {

@@ -13,7 +13,7 @@ import { readCheckpoint } from '../checkpoint/checkpoint.js';
 import { UserError } from '../errors.js';
 import { evalBatchSize, reconstructionErrors } from '../models/loss.js';
 import { drawReconstructions } from '../render/reconstructions.js';
-import { AtomicStream, writeFileAtomic } from '../util/fs.js';
+import { AtomicStream, makeDirsFor, writeFileAtomic } from '../util/fs.js';
 import { csvField } from './code-writers.js';
 import { checkOutput, type OpenedRun, openRunModel, type UseOptions } from './encode.js';
 import { type InputRow, type InputSource, openInput } from './inputs.js';
@@ -176,9 +176,8 @@ export async function score(runDirPath: string, opts: ScoreOptions = {}): Promis
     checkOutput(csvFile, opts.force);
     checkOutput(pngFile, opts.force);
     const source = await openInput(config, opts.input, say);
-    const train = await trainingScores(opened, say);
-    const threshold = percentileOf(train, percentile);
-    say(`threshold: ${threshold.toPrecision(6)}, the ${percentile}th percentile of ${train.length} training scores`);
+    // The inputs are scored first, so input that cannot be read fails before anything is stored; the flags
+    // follow once the threshold is known.
     say(`scoring ${source.description}`);
     const rows: ScoredRow[] = [];
     const top = new TopK(count);
@@ -189,13 +188,18 @@ export async function score(runDirPath: string, opts: ScoreOptions = {}): Promis
       shape = { height: batch.set.height, width: batch.set.width, channels: batch.set.channels };
       batch.rows.forEach((row, i) => {
         const s = errors[i]!;
-        rows.push({ ...row, score: s, flagged: s > threshold });
+        rows.push({ ...row, score: s, flagged: false });
         top.offer(row, s, batch.set.images.subarray(i * size, (i + 1) * size), recon.subarray(i * size, (i + 1) * size));
       });
       opts.onProgress?.(rows.length + source.failed.length, source.total);
     }
+    const train = await trainingScores(opened, say);
+    const threshold = percentileOf(train, percentile);
+    say(`threshold: ${threshold.toPrecision(6)}, the ${percentile}th percentile of ${train.length} training scores`);
+    for (const r of rows) r.flagged = r.score > threshold;
     rows.sort((a, b) => b.score - a.score || a.index - b.index);
     const flagged = rows.filter((r) => r.flagged).length;
+    makeDirsFor(csvFile);
     const csv = new AtomicStream(csvFile);
     try {
       csv.write('index,label,class,path,score,flagged\n');

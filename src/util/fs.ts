@@ -112,3 +112,13 @@ export class AtomicStream {
     fs.rmSync(this.tmp, { force: true });
   }
 }
+
+/**
+ * Creates the folders above `file` that do not exist yet; returns the topmost one it created (null if none), so a
+ * failed command can remove what it made.
+ */
+export function makeDirsFor(file: string): string | null {
+  const dir = path.dirname(path.resolve(file));
+  const created = fs.mkdirSync(dir, { recursive: true });
+  return created ?? null;
+}
