@@ -48,6 +48,11 @@ export const configSchema = z.strictObject({
     null,
     '`mnist`, `fashion-mnist` or `folder` (your images, `CUSTOM.*`); `null` follows `MNIST_train` (true: mnist, false: folder).',
   ),
+  classes: field(
+    z.array(z.number().int().min(0).max(254)).min(1).nullable(),
+    null,
+    'Train and validate on these classes only, e.g. `[3]` (the one-class anomaly protocol); the test split keeps every class. `null` uses all.',
+  ),
   MNIST_train: field(
     z.boolean(),
     true,

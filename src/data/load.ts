@@ -1,6 +1,7 @@
 /** The dataset a config names, loaded: MNIST, Fashion-MNIST or image folders (through their cache). */
 import { datasetOf, type Config } from '../config/schema.js';
-import type { DataSplits } from './dataset.js';
+import { UserError } from '../errors.js';
+import { type DataSplits, type ImageSet, subset } from './dataset.js';
 import { loadImageFolders } from './folder.js';
 import { FASHION_MNIST, loadIdxDataset, loadMnist } from './mnist.js';
 
@@ -9,6 +10,46 @@ export async function loadData(
   log?: (msg: string) => void,
   onProgress?: (done: number, total: number) => void,
 ): Promise<DataSplits> {
+  const splits = await loadAll(config, log, onProgress);
+  return config.classes ? keepClasses(splits, config.classes) : splits;
+}
+
+/**
+ * Keeps only the given classes in the training and validation splits (one-class training); the test split keeps
+ * every class, so a model trained on one class is scored on all of them.
+ */
+export function keepClasses(splits: DataSplits, classes: number[]): DataSplits {
+  const names = splits.classNames;
+  if (!names) {
+    throw new UserError(
+      'classes: the images are unlabelled (a flat folder), so there are no classes to keep',
+      'use class sub-folders, or set classes: null',
+    );
+  }
+  const unknown = classes.filter((c) => c >= names.length);
+  if (unknown.length) {
+    throw new UserError(
+      `classes: ${unknown.join(', ')} not among the ${names.length} classes (0-${names.length - 1})`,
+      `pick class numbers from 0 to ${names.length - 1}: ${names.map((n, i) => `${i} ${n}`).join(', ')}`,
+    );
+  }
+  const wanted = new Set(classes);
+  const keep = (set: ImageSet) =>
+    subset(
+      set,
+      Int32Array.from({ length: set.count }, (_, i) => i).filter((i) => wanted.has(set.labels[i]!)),
+    );
+  const kept = { ...splits, train: keep(splits.train), validation: keep(splits.validation) };
+  if (kept.train.count === 0 || kept.validation.count === 0) {
+    throw new UserError(
+      `classes: [${classes.join(', ')}] leaves ${kept.train.count} training and ${kept.validation.count} validation images`,
+      'use more of the dataset (a larger subset) or other classes',
+    );
+  }
+  return kept;
+}
+
+function loadAll(config: Config, log?: (msg: string) => void, onProgress?: (done: number, total: number) => void): Promise<DataSplits> {
   switch (datasetOf(config)) {
     case 'mnist':
       return loadMnist(config.MNIST.path, config.MNIST.MNIST_valset_proportion, config.seed, { subset: config.MNIST.subset, log });

@@ -81,3 +81,29 @@ export function trustworthiness(
   }
   return 1 - (2 / (m * k * (2 * m - 3 * k - 1))) * penalty;
 }
+
+/**
+ * Area under the ROC curve of `scores` for telling positives (anomalies) from negatives: the probability that a
+ * random positive scores higher than a random negative, ties counted half (the Mann-Whitney U statistic).
+ */
+export function rocAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number {
+  const n = scores.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  let rankSumPos = 0,
+    nPos = 0;
+  for (let start = 0; start < n; ) {
+    let end = start;
+    while (end + 1 < n && scores[order[end + 1]!] === scores[order[start]!]) end++;
+    const midRank = (start + end) / 2 + 1; // ranks from 1; tied scores share their mean rank
+    for (let k = start; k <= end; k++) {
+      if (positive[order[k]!]) {
+        rankSumPos += midRank;
+        nPos++;
+      }
+    }
+    start = end + 1;
+  }
+  const nNeg = n - nPos;
+  if (nPos === 0 || nNeg === 0) throw new Error('ROC-AUC needs both positives and negatives');
+  return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
+}
