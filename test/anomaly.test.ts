@@ -41,7 +41,10 @@ test('classes: [c] trains and validates on class c only, the test split keeps ev
   assert.ok(Array.from(one.validation.labels).every((l) => l === 1));
   assert.equal(one.train.count, Array.from(all.train.labels).filter((l) => l === 1).length);
   assert.deepEqual(one.test.labels, all.test.labels);
-  await assert.rejects(loadData(resolveConfig({ ...base, classes: [12] })), (e: unknown) => e instanceof UserError && /classes: 12 not among the 10 classes/.test(e.message));
+  await assert.rejects(
+    loadData(resolveConfig({ ...base, classes: [12] })),
+    (e: unknown) => e instanceof UserError && /classes: 12 not among the 10 classes/.test(e.message),
+  );
   assert.throws(() => resolveConfig({ classes: [] }), /classes/);
   assert.throws(() => resolveConfig({ classes: ['3'] }), /classes/);
 
@@ -51,7 +54,10 @@ test('classes: [c] trains and validates on class c only, the test split keeps ev
   run.model.params.dispose();
   const { model } = loadModel(config, path.join(run.runDir, 'weights', 'best.ckpt'));
   const test = all.test;
-  const auc = rocAuc(setReconstructionErrors(model, test), Array.from(test.labels, (l) => l !== 1));
+  const auc = rocAuc(
+    setReconstructionErrors(model, test),
+    Array.from(test.labels, (l) => l !== 1),
+  );
   model.params.dispose();
   assert.ok(auc > 0.95, `ROC-AUC ${auc}`);
 });

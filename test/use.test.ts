@@ -124,7 +124,9 @@ test("ae encode on image files: preprocessed as the run's images, the path on ea
   );
   for (let i = 0; i < 5; i++) {
     const got = lines[i]!.split(',').slice(4).map(Number);
-    got.forEach((v, d) => assert.ok(Math.abs(v - expected[i * 32 + d]!) < 1e-5, `row ${i} z${d}: ${v} vs ${expected[i * 32 + d]}`));
+    got.forEach((v, d) => {
+      assert.ok(Math.abs(v - expected[i * 32 + d]!) < 1e-5, `row ${i} z${d}: ${v} vs ${expected[i * 32 + d]}`);
+    });
   }
   // With --projector: the same five images, their paths in the metadata, a t-SNE bookmark (perplexity lowered to 4/3).
   const projector = path.join(dir, 'projector');

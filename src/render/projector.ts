@@ -105,7 +105,9 @@ export async function exportProjector(dir: string, input: ProjectorInput, force 
   const m = indices.length;
   // Tensors: row-major float32.
   const tensors = new Float32Array(m * dim);
-  indices.forEach((i, r) => tensors.set(input.codes.subarray(i * dim, (i + 1) * dim), r * dim));
+  indices.forEach((i, r) => {
+    tensors.set(input.codes.subarray(i * dim, (i + 1) * dim), r * dim);
+  });
   writeFileAtomic(path.join(dir, 'tensors.bytes'), new Uint8Array(tensors.buffer));
   // Metadata: several columns, so a header row.
   const lines = ['label\tsplit\treconstruction_error\tpath'];

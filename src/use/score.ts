@@ -8,7 +8,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf } from '../backend/index.js';
 import { readCheckpoint } from '../checkpoint/checkpoint.js';
 import { UserError } from '../errors.js';
 import { evalBatchSize, reconstructionErrors } from '../models/loss.js';
