@@ -46,7 +46,8 @@ export { Rng, deriveSeed } from './util/rng.js';
 export { tsne, tsneAffinities, TSNE_DEFAULTS, type TsneOptions, type TsneResult } from './embed/tsne.js';
 export { pca, type PcaResult } from './embed/pca.js';
 export { exactKnn, knnSearch, type Neighbours } from './embed/knn.js';
-export { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness } from './evaluate/metrics.js';
+export { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness, rocAuc } from './evaluate/metrics.js';
+export { keepClasses } from './data/load.js';
 export { embed, EMBED_METHODS, type EmbedMethod, type Embedding, type EmbeddingParams } from './embed/index.js';
 export { embedInWorker } from './embed/worker.js';
 export {
