@@ -242,3 +242,26 @@ test("ae interpolate: the ends are the two images' reconstructions, each frame t
   await assert.rejects(interpolate(dir, { from: '3', to: '99999' }), /image 99999 is not in the test split \(it has 10000 images\)/);
   await assert.rejects(interpolate(dir, { from: '3', to: '8', steps: 1 }), /--steps 1/);
 });
+
+test('ae encode and ae score on a CAE run: codes are the whole latent tensor, flattened', async () => {
+  const config = resolveConfig({
+    project: tempDir('ae-use-cae-'),
+    name: 'cae',
+    model_type: 'CAE',
+    epochs: 1,
+    batch_size: 16,
+    MNIST: { path: MNIST_DIR, subset: 300 },
+  });
+  await train(config);
+  const dir = path.join(config.project, config.name);
+  const data = await loadData(config);
+  const r = await encode(dir, { input: ['validation'], format: 'bin' });
+  assert.equal(r.dim, 7 * 7 * 256);
+  assert.equal(r.count, data.validation.count);
+  const raw = fs.readFileSync(r.files[0]!);
+  const codes = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+  assert.deepEqual(codes, encodeByHand(config, dir, data.validation));
+  const s = await score(dir, { input: ['validation'], count: 3 });
+  assert.equal(s.rows.length, data.validation.count);
+  assert.ok(s.rows.every((row) => row.score > 0 && Number.isFinite(row.score)));
+});
