@@ -17,16 +17,21 @@ import { interpolate } from '../src/use/interpolate.js';
 import { score } from '../src/use/score.js';
 import { MNIST_DIR, runCli, smallMnist, tempDir } from './helpers.js';
 
-/** A small trained AE whose config reads MNIST (subset of 1,000: 800 train, 200 validation) from the test data. */
+/**
+ * A small trained AE whose config reads MNIST (subset of 1,000: 800 train, 200 validation) from the test data:
+ * trained once per file; each test gets a copy of its run directory to write into.
+ */
+let fixture: string | null = null;
 async function trainedRun(): Promise<{ dir: string; config: Config }> {
-  const config = resolveConfig({
-    project: tempDir('ae-use-'),
-    name: 'run',
-    epochs: 2,
-    batch_size: 64,
-    MNIST: { path: MNIST_DIR, subset: 1000 },
-  });
-  await train(config, { data: await smallMnist(800, 200) });
+  const configIn = (project: string) =>
+    resolveConfig({ project, name: 'run', epochs: 2, batch_size: 64, MNIST: { path: MNIST_DIR, subset: 1000 } });
+  if (!fixture) {
+    const config = configIn(tempDir('ae-use-'));
+    await train(config, { data: await smallMnist(800, 200) });
+    fixture = path.join(config.project, config.name);
+  }
+  const config = configIn(tempDir('ae-use-'));
+  fs.cpSync(fixture, path.join(config.project, config.name), { recursive: true });
   return { dir: path.join(config.project, config.name), config };
 }
 

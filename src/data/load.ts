@@ -1,9 +1,13 @@
 /** The dataset a config names, loaded: MNIST, Fashion-MNIST or image folders (through their cache). */
+import fs from 'node:fs';
+import path from 'node:path';
 import { datasetOf, type Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import { type DataSplits, type ImageSet, subset } from './dataset.js';
 import { loadImageFolders } from './folder.js';
-import { FASHION_MNIST, loadIdxDataset, loadMnist } from './mnist.js';
+import { FASHION_MNIST, loadIdxDataset, loadMnist, MNIST_FILES } from './mnist.js';
+
+const MNIST_FILE_NAMES = Object.values(MNIST_FILES).map((f) => f.name);
 
 export async function loadData(
   config: Config,
@@ -49,16 +53,47 @@ export function keepClasses(splits: DataSplits, classes: number[]): DataSplits {
   return kept;
 }
 
-function loadAll(config: Config, log?: (msg: string) => void, onProgress?: (done: number, total: number) => void): Promise<DataSplits> {
-  switch (datasetOf(config)) {
-    case 'mnist':
-      return loadMnist(config.MNIST.path, config.MNIST.MNIST_valset_proportion, config.seed, { subset: config.MNIST.subset, log });
-    case 'fashion-mnist':
-      return loadIdxDataset(FASHION_MNIST, config.FASHION_MNIST.path, config.FASHION_MNIST.valset_proportion, config.seed, {
+/**
+ * The IDX datasets last loaded, held weakly: a command that needs the same data twice (ae score reads the input
+ * split and the training split) parses the files once, and nothing stays in memory once no one holds the data.
+ */
+const recentIdx = new Map<string, WeakRef<DataSplits>>();
+
+async function loadAll(
+  config: Config,
+  log?: (msg: string) => void,
+  onProgress?: (done: number, total: number) => void,
+): Promise<DataSplits> {
+  const dataset = datasetOf(config);
+  if (dataset === 'folder') return loadImageFolders(config, { log, onProgress });
+  const dir = path.resolve(dataset === 'mnist' ? config.MNIST.path : config.FASHION_MNIST.path);
+  const stamp = filesStamp(dir);
+  const key = JSON.stringify([dataset, dir, stamp, config.MNIST, config.FASHION_MNIST, config.seed]);
+  const cached = stamp ? recentIdx.get(key)?.deref() : undefined;
+  if (cached) return cached;
+  const splits = await loadIdx(config, log);
+  const after = filesStamp(dir); // files fetched or copied just now are stamped after the load
+  if (after) recentIdx.set(JSON.stringify([dataset, dir, after, config.MNIST, config.FASHION_MNIST, config.seed]), new WeakRef(splits));
+  return splits;
+}
+
+function loadIdx(config: Config, log?: (msg: string) => void): Promise<DataSplits> {
+  return datasetOf(config) === 'mnist'
+    ? loadMnist(config.MNIST.path, config.MNIST.MNIST_valset_proportion, config.seed, { subset: config.MNIST.subset, log })
+    : loadIdxDataset(FASHION_MNIST, config.FASHION_MNIST.path, config.FASHION_MNIST.valset_proportion, config.seed, {
         subset: config.FASHION_MNIST.subset,
         log,
       });
-    case 'folder':
-      return loadImageFolders(config, { log, onProgress });
+}
+
+/** The files' identity (size and modification time), or null when one is missing (it will be fetched). */
+function filesStamp(dir: string): string | null {
+  try {
+    return MNIST_FILE_NAMES.map((f) => {
+      const st = fs.statSync(path.join(dir, f));
+      return `${st.size}:${st.mtimeMs}`;
+    }).join(',');
+  } catch {
+    return null;
   }
 }
