@@ -119,3 +119,15 @@ export function readRunConfig(run: RunDir): Config {
   }
   return resolveConfig(doc, run.configFile);
 }
+
+/** The run's `best` or `last` checkpoint file; refuses, with what to do, when the run has not written it. */
+export function checkpointOf(run: RunDir, weights: 'best' | 'last'): string {
+  const file = weights === 'best' ? run.bestCheckpoint : run.lastCheckpoint;
+  if (!fs.existsSync(file)) {
+    throw new UserError(
+      `${run.dir} has no ${weights} checkpoint (${file})`,
+      weights === 'best' ? 'the run has not finished an epoch yet; pass --weights last, or resume it' : 'resume or retrain the run',
+    );
+  }
+  return file;
+}

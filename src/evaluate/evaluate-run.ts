@@ -8,7 +8,7 @@ import path from 'node:path';
 import { type BackendName, initBackend, tf } from '../backend/index.js';
 import type { HistoryRow } from '../checkpoint/checkpoint.js';
 import { loadModel } from '../checkpoint/model-state.js';
-import { openRunDir, readRunConfig, type RunDir } from '../checkpoint/run-dir.js';
+import { checkpointOf, openRunDir, readRunConfig, type RunDir } from '../checkpoint/run-dir.js';
 import type { Config } from '../config/schema.js';
 import { batchTensor, head, type ImageSet, subset } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
@@ -166,13 +166,7 @@ async function prepare(runDirPath: string, opts: EvaluateOptions): Promise<Evalu
   const run = openRunDir(runDirPath);
   const config = readRunConfig(run);
   const weights = opts.weights ?? 'best';
-  const checkpointFile = weights === 'best' ? run.bestCheckpoint : run.lastCheckpoint;
-  if (!fs.existsSync(checkpointFile)) {
-    throw new UserError(
-      `${run.dir} has no ${weights} checkpoint (${checkpointFile})`,
-      weights === 'best' ? 'the run has not finished an epoch yet; try --weights last, or resume it' : 'resume or retrain the run',
-    );
-  }
+  const checkpointFile = checkpointOf(run, weights);
   const split = opts.split ?? 'test';
   const count = opts.count ?? 10;
   await initBackend(opts.backend ?? config.backend);

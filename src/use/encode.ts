@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type BackendName, initBackend, tf } from '../backend/index.js';
 import { loadModel } from '../checkpoint/model-state.js';
-import { openRunDir, readRunConfig, type RunDir } from '../checkpoint/run-dir.js';
+import { checkpointOf, openRunDir, readRunConfig, type RunDir } from '../checkpoint/run-dir.js';
 import type { Config } from '../config/schema.js';
 import { batchTensor } from '../data/dataset.js';
 import { UserError } from '../errors.js';
@@ -15,6 +15,7 @@ import { embedInWorker } from '../embed/worker.js';
 import { evalBatchSize, reconstructionErrors } from '../models/loss.js';
 import { exportProjector, type ProjectorPoint, type ProjectorResult } from '../render/projector.js';
 import type { Autoencoder } from '../models/model.js';
+import { concatFloat32 } from '../util/arrays.js';
 import { makeDirsFor } from '../util/fs.js';
 import { CODE_FORMATS, type CodeFormat, openCodeWriter } from './code-writers.js';
 import { type InputBatch, type InputSource, openInput } from './inputs.js';
@@ -63,14 +64,7 @@ export interface OpenedRun {
 export async function openRunModel(runDirPath: string, opts: UseOptions): Promise<OpenedRun> {
   const run = openRunDir(runDirPath);
   const config = readRunConfig(run);
-  const weights = opts.weights ?? 'best';
-  const checkpointFile = weights === 'best' ? run.bestCheckpoint : run.lastCheckpoint;
-  if (!fs.existsSync(checkpointFile)) {
-    throw new UserError(
-      `${run.dir} has no ${weights} checkpoint (${checkpointFile})`,
-      weights === 'best' ? 'the run has not finished an epoch yet; pass --weights last, or resume it' : 'resume or retrain the run',
-    );
-  }
+  const checkpointFile = checkpointOf(run, opts.weights ?? 'best');
   await initBackend(opts.backend ?? config.backend);
   const { model } = loadModel(config, checkpointFile);
   return { run, config, model, checkpointFile };
@@ -132,17 +126,8 @@ class ProjectorCollector {
   }
 
   async export(dir: string, config: Config, tag: string, opts: EncodeOptions): Promise<ProjectorResult> {
-    const join = (parts: Float32Array[]) => {
-      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-      let o = 0;
-      for (const p of parts) {
-        out.set(p, o);
-        o += p.length;
-      }
-      return out;
-    };
-    const codes = join(this.codes),
-      images = join(this.images),
+    const codes = concatFloat32(this.codes),
+      images = concatFloat32(this.images),
       n = this.points.length;
     this.codes = [];
     this.images = [];

@@ -12,6 +12,7 @@ import { readCheckpoint } from '../checkpoint/checkpoint.js';
 import { UserError } from '../errors.js';
 import { evalBatchSize, reconstructionErrors } from '../models/loss.js';
 import { drawReconstructions } from '../render/reconstructions.js';
+import { concatFloat32 } from '../util/arrays.js';
 import { AtomicStream, makeDirsFor, writeFileAtomic } from '../util/fs.js';
 import { csvField } from './code-writers.js';
 import { checkOutput, type OpenedRun, openRunModel, type UseOptions } from './encode.js';
@@ -127,16 +128,7 @@ async function drawAnomalies(
   for (const it of top.items) {
     for (let i = 0; i < it.image.length; i++) maxError = Math.max(maxError, (it.image[i]! - it.recon[i]!) ** 2);
   }
-  const concat = (f: (it: TopK['items'][number]) => Float32Array) => {
-    const parts = top.items.map(f);
-    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  };
+  const concat = (f: (it: TopK['items'][number]) => Float32Array) => concatFloat32(top.items.map(f));
   await drawReconstructions(
     {
       rows: [
