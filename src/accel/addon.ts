@@ -162,13 +162,15 @@ let addon: NativeAddon | null | undefined;
  * for the TypeScript/wasm paths process-wide. Whether a given call may use it is src/accel/context.ts's answer.
  */
 export function loadAddon(): NativeAddon | null {
-  if (process.env.AE_NATIVE === '0') return null;
+  // Asked for per fused-kernel call on the training step's path: the environment is read once, with the load.
   if (addon !== undefined) return addon;
+  addon = null;
+  if (process.env.AE_NATIVE === '0') return addon;
   try {
     // src/ and dist/ both sit two levels below the package root, where node-gyp puts build/.
     addon = createRequire(import.meta.url)('../../build/Release/ae_native.node') as NativeAddon;
   } catch {
-    addon = null;
+    // Not built on this machine: the TypeScript/wasm paths run.
   }
   return addon;
 }

@@ -129,6 +129,8 @@ export interface LoadedModel {
   /** Epochs finished when the checkpoint was written. */
   epoch: number;
   history: HistoryRow[];
+  /** The SHA-256 of the checkpoint's tensor data: it changes exactly when the weights do. */
+  checkpointSha256: string;
 }
 
 /** Builds the run's model and loads a checkpoint's weights into it (signature checked). */
@@ -137,5 +139,5 @@ export function loadModel(config: Config, checkpointFile: string): LoadedModel {
   checkSignature(ckpt, config, checkpointFile);
   const model = createModel(config);
   restoreWeights(ckpt, model, checkpointFile);
-  return { model, epoch: ckpt.header.state.epoch, history: ckpt.header.state.history };
+  return { model, epoch: ckpt.header.state.epoch, history: ckpt.header.state.history, checkpointSha256: ckpt.header.data_sha256 };
 }

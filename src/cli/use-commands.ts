@@ -32,6 +32,24 @@ function progress(label: string): { update(done: number, total: number): void; s
   };
 }
 
+type Hooks = { onMessage: (text: string) => void; onProgress: (done: number, total: number) => void };
+
+/** Runs `work` with a progress display; messages close the bar before they print. */
+async function withProgress<T>(label: string, work: (hooks: Hooks) => Promise<T>): Promise<T> {
+  const bar = progress(label);
+  try {
+    return await work({
+      onMessage: (t) => {
+        bar.stop();
+        console.log(t);
+      },
+      onProgress: bar.update,
+    });
+  } finally {
+    bar.stop();
+  }
+}
+
 interface UseFlags {
   input?: string[];
   weights: 'best' | 'last';
@@ -68,23 +86,9 @@ export function addUseCommands(program: Command, deviceBackend: (device: string 
     .action(async (runDir: string, flags: UseFlags & { out?: string; format: 'npy' | 'csv' | 'bin'; projector?: string }) => {
       const backend = await deviceBackend(flags.device);
       const { encode } = await import('../use/encode.js');
-      const bar = progress('encoding');
-      try {
-        const r = await encode(runDir, {
-          ...flags,
-          backend,
-          onMessage: (t) => {
-            bar.stop();
-            console.log(t);
-          },
-          onProgress: bar.update,
-        });
-        bar.stop();
-        console.log(`${r.count} codes of ${r.dim} numbers${r.failed.length ? ` (${r.failed.length} files skipped)` : ''}:`);
-        for (const f of r.files) console.log(`  ${f}`);
-      } finally {
-        bar.stop();
-      }
+      const r = await withProgress('encoding', (hooks) => encode(runDir, { ...flags, backend, ...hooks }));
+      console.log(`${r.count} codes of ${r.dim} numbers${r.failed.length ? ` (${r.failed.length} files skipped)` : ''}:`);
+      for (const f of r.files) console.log(`  ${f}`);
     });
 
   addUseOptions(
@@ -98,24 +102,9 @@ export function addUseCommands(program: Command, deviceBackend: (device: string 
     .action(async (runDir: string, flags: UseFlags & { percentile: number; out?: string; count: number }) => {
       const backend = await deviceBackend(flags.device);
       const { score } = await import('../use/score.js');
-      const bar = progress('scoring');
-      try {
-        const r = await score(runDir, {
-          ...flags,
-          outDir: flags.out,
-          backend,
-          onMessage: (t) => {
-            bar.stop();
-            console.log(t);
-          },
-          onProgress: bar.update,
-        });
-        bar.stop();
-        console.log(`outputs:`);
-        for (const f of r.files) console.log(`  ${f}`);
-      } finally {
-        bar.stop();
-      }
+      const r = await withProgress('scoring', (hooks) => score(runDir, { ...flags, outDir: flags.out, backend, ...hooks }));
+      console.log('outputs:');
+      for (const f of r.files) console.log(`  ${f}`);
     });
 
   program

@@ -38,11 +38,15 @@ export function batchTensor(set: ImageSet, order: ArrayLike<number> | null, star
   return tf.tensor4d(buf, [n, set.height, set.width, set.channels]);
 }
 
+/** Images [start, end) of a set, as views (no copy). */
+export function slice(set: ImageSet, start: number, end: number): ImageSet {
+  const size = imageSize(set);
+  return { ...set, images: set.images.subarray(start * size, end * size), labels: set.labels.subarray(start, end), count: end - start };
+}
+
 /** The first `n` images of a set (for quick runs and tests). */
 export function head(set: ImageSet, n: number): ImageSet {
-  const k = Math.min(n, set.count);
-  const size = imageSize(set);
-  return { ...set, images: set.images.subarray(0, k * size), labels: set.labels.subarray(0, k), count: k };
+  return slice(set, 0, Math.min(n, set.count));
 }
 
 /** Takes rows `idx` of `set` into a new set. */

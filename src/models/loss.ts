@@ -4,7 +4,7 @@
  */
 import { meanSquaredError } from '../accel/index.js';
 import { tf } from '../backend/index.js';
-import { batchTensor, type ImageSet } from '../data/dataset.js';
+import { batchTensor, type ImageSet, slice } from '../data/dataset.js';
 import { deriveSeed } from '../util/rng.js';
 import { reconstruct } from './model.js';
 import type { Autoencoder } from './types.js';
@@ -91,16 +91,8 @@ export function reconstructionErrors(model: Autoencoder, set: ImageSet): { error
 export function setReconstructionErrors(model: Autoencoder, set: ImageSet): Float32Array {
   const out = new Float32Array(set.count);
   const bs = evalBatchSize(model);
-  const size = set.height * set.width * set.channels;
   for (let start = 0; start < set.count; start += bs) {
-    const end = Math.min(set.count, start + bs);
-    const batch = {
-      ...set,
-      images: set.images.subarray(start * size, end * size),
-      labels: set.labels.subarray(start, end),
-      count: end - start,
-    };
-    out.set(reconstructionErrors(model, batch).errors, start);
+    out.set(reconstructionErrors(model, slice(set, start, Math.min(set.count, start + bs))).errors, start);
   }
   return out;
 }

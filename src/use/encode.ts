@@ -59,6 +59,7 @@ export interface OpenedRun {
   config: Config;
   model: Autoencoder;
   checkpointFile: string;
+  checkpointSha256: string;
 }
 
 export async function openRunModel(runDirPath: string, opts: UseOptions): Promise<OpenedRun> {
@@ -66,8 +67,8 @@ export async function openRunModel(runDirPath: string, opts: UseOptions): Promis
   const config = readRunConfig(run);
   const checkpointFile = checkpointOf(run, opts.weights ?? 'best');
   await initBackend(opts.backend ?? config.backend);
-  const { model } = loadModel(config, checkpointFile);
-  return { run, config, model, checkpointFile };
+  const { model, checkpointSha256 } = loadModel(config, checkpointFile);
+  return { run, config, model, checkpointFile, checkpointSha256 };
 }
 
 /**

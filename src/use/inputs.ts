@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { ImageSet } from '../data/dataset.js';
+import { type ImageSet, slice } from '../data/dataset.js';
 import { decodeListing, IMAGE_EXTENSIONS, listImageFolder, preprocessingOf, type FolderListing } from '../data/folder.js';
 import { loadData } from '../data/load.js';
 import { UserError } from '../errors.js';
@@ -49,22 +49,13 @@ async function splitSource(config: Config, split: SplitName, log?: (msg: string)
     classNames: names,
     failed: [],
     async *batches(batchSize) {
-      const size = set.height * set.width * set.channels;
       for (let start = 0; start < set.count; start += batchSize) {
         const end = Math.min(set.count, start + batchSize);
         const rows = Array.from({ length: end - start }, (_, r) => {
           const label = names ? set.labels[start + r]! : null;
           return { index: start + r, label, className: label === null ? null : (names![label] ?? null), path: null };
         });
-        yield {
-          set: {
-            ...set,
-            images: set.images.subarray(start * size, end * size),
-            labels: set.labels.subarray(start, end),
-            count: end - start,
-          },
-          rows,
-        };
+        yield { set: slice(set, start, end), rows };
       }
     },
   };

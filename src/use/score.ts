@@ -8,14 +8,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readCheckpoint } from '../checkpoint/checkpoint.js';
 import { UserError } from '../errors.js';
 import { evalBatchSize, reconstructionErrors } from '../models/loss.js';
 import { drawReconstructions } from '../render/reconstructions.js';
 import { concatFloat32 } from '../util/arrays.js';
 import { AtomicStream, makeDirsFor, writeFileAtomic } from '../util/fs.js';
 import { csvField } from './code-writers.js';
-import { checkOutput, type OpenedRun, openRunModel, type UseOptions } from './encode.js';
+import { checkOutput, inputTag, type OpenedRun, openRunModel, type UseOptions } from './encode.js';
 import { type InputRow, type InputSource, openInput } from './inputs.js';
 
 export interface ScoreOptions extends UseOptions {
@@ -55,8 +54,7 @@ export function percentileOf(sorted: ArrayLike<number>, p: number): number {
  * were computed for the same weights (the checkpoint's data checksum), else computed and stored.
  */
 async function trainingScores(opened: OpenedRun, say: (t: string) => void): Promise<Float32Array> {
-  const { run, config, model, checkpointFile } = opened;
-  const weights = readCheckpoint(checkpointFile).header.data_sha256;
+  const { run, config, model, checkpointFile, checkpointSha256: weights } = opened;
   const binFile = path.join(run.dir, 'anomaly_train_scores.f32'),
     metaFile = path.join(run.dir, 'anomaly_train_scores.json');
   try {
@@ -159,9 +157,7 @@ export async function score(runDirPath: string, opts: ScoreOptions = {}): Promis
   const opened = await openRunModel(runDirPath, opts);
   const { run, config, model } = opened;
   try {
-    const outDir =
-      opts.outDir ??
-      path.join(run.dir, `scores_${(opts.input?.length ?? 0) > 1 ? 'files' : path.basename(path.resolve(opts.input?.[0] ?? 'test'))}`);
+    const outDir = opts.outDir ?? path.join(run.dir, `scores_${inputTag(opts.input)}`);
     const csvFile = path.join(outDir, 'scores.csv'),
       pngFile = path.join(outDir, 'anomalies.png');
     checkOutput(csvFile, opts.force);
