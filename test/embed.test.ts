@@ -5,6 +5,7 @@ import { exactKnn, knnSearch } from '../src/embed/knn.js';
 import { conditionalP, symmetrize } from '../src/embed/affinities.js';
 import { QuadTree } from '../src/embed/quadtree.js';
 import { pca, symmetricEigen } from '../src/embed/pca.js';
+import { IncrementalPca } from '../src/embed/incremental-pca.js';
 import { tsne } from '../src/embed/tsne.js';
 import { knnAccuracy, trustworthiness } from '../src/evaluate/metrics.js';
 import { Rng } from '../src/util/rng.js';
@@ -168,6 +169,114 @@ test('PCA finds the directions of largest variance, in order', async () => {
     [...values].map((v) => Math.round(v * 1e9) / 1e9),
     [3, 1],
   );
+});
+
+test('symmetric eigen-decomposition: A v = lambda v, orthonormal vectors, eigenvalues descending and as constructed', () => {
+  const rng = new Rng(11);
+  for (const m of [1, 2, 7, 64, 180]) {
+    // A = Q diag(lambda) Q^T with a random orthogonal Q (Gram-Schmidt of a Gaussian matrix) and known lambda,
+    // one of them repeated.
+    const q = Float64Array.from({ length: m * m }, () => rng.normal());
+    for (let c = 0; c < m; c++) {
+      for (let p = 0; p < c; p++) {
+        let dot = 0;
+        for (let r = 0; r < m; r++) dot += q[r * m + c]! * q[r * m + p]!;
+        for (let r = 0; r < m; r++) q[r * m + c]! -= dot * q[r * m + p]!;
+      }
+      let norm = 0;
+      for (let r = 0; r < m; r++) norm += q[r * m + c]! ** 2;
+      for (let r = 0; r < m; r++) q[r * m + c]! /= Math.sqrt(norm);
+    }
+    const lambda = Array.from({ length: m }, (_, i) => (i === 1 ? 0 : i) - m / 3).map((v, i) => (i === 2 && m > 2 ? 0 - m / 3 : v));
+    const a = new Float64Array(m * m);
+    for (let r = 0; r < m; r++)
+      for (let c = 0; c < m; c++) for (let k = 0; k < m; k++) a[r * m + c]! += q[r * m + k]! * lambda[k]! * q[c * m + k]!;
+    const { values, vectors } = symmetricEigen(a, m);
+    const expected = [...lambda].sort((x, y) => y - x);
+    for (let i = 0; i < m; i++)
+      assert.ok(Math.abs(values[i]! - expected[i]!) < 1e-9 * m, `m ${m}: eigenvalue ${i} ${values[i]} vs ${expected[i]}`);
+    let residual = 0,
+      orthogonality = 0;
+    for (let c = 0; c < m; c++) {
+      for (let r = 0; r < m; r++) {
+        let av = 0;
+        for (let k = 0; k < m; k++) av += a[r * m + k]! * vectors[k * m + c]!;
+        residual = Math.max(residual, Math.abs(av - values[c]! * vectors[r * m + c]!));
+      }
+      for (let c2 = 0; c2 < m; c2++) {
+        let dot = 0;
+        for (let k = 0; k < m; k++) dot += vectors[k * m + c]! * vectors[k * m + c2]!;
+        orthogonality = Math.max(orthogonality, Math.abs(dot - (c === c2 ? 1 : 0)));
+      }
+    }
+    assert.ok(residual < 1e-10 * m && orthogonality < 1e-10 * m, `m ${m}: residual ${residual}, orthogonality ${orthogonality}`);
+  }
+});
+
+/** Exact PCA of n x dim rows from their covariance matrix (float64): mean, components as rows, variances. */
+function exactPca(x: Float32Array, n: number, dim: number) {
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d]! += x[i * dim + d]! / n;
+  const cov = new Float64Array(dim * dim);
+  for (let i = 0; i < n; i++)
+    for (let a = 0; a < dim; a++)
+      for (let b = 0; b < dim; b++) cov[a * dim + b]! += ((x[i * dim + a]! - mean[a]!) * (x[i * dim + b]! - mean[b]!)) / (n - 1);
+  const { values, vectors } = symmetricEigen(cov, dim);
+  const components = Array.from({ length: dim }, (_, c) => Float64Array.from({ length: dim }, (_, d) => vectors[d * dim + c]!));
+  return { mean, components, values };
+}
+
+test('incremental PCA, fitted batch by batch, finds the exact principal components and projects onto them', async () => {
+  await initBackend('wasm');
+  const n = 600,
+    dim = 40,
+    k = 5;
+  const rng = new Rng(12);
+  // Five strong directions (random, not axis-aligned) over weak isotropic noise and an offset.
+  const directions = Array.from({ length: k }, () => Array.from({ length: dim }, () => rng.normal()));
+  const x = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const weights = [10, 8, 6, 4, 2].map((s) => s * rng.normal());
+    for (let d = 0; d < dim; d++) x[i * dim + d] = 3 + 0.1 * rng.normal() + weights.reduce((acc, w, c) => acc + w * directions[c]![d]!, 0);
+  }
+  const exact = exactPca(x, n, dim);
+  const total = exact.values.reduce((a, b) => a + b, 0);
+  const exactRatio = exact.values.slice(0, k).reduce((a, b) => a + b, 0) / total;
+  for (const batchRows of [37, 100]) {
+    const fit = new IncrementalPca(dim, k, batchRows);
+    for (let start = 0; start < n; start += 50) fit.add(x.subarray(start * dim, (start + 50) * dim), 50);
+    const p = fit.finish();
+    assert.equal(p.dim, k);
+    assert.equal(p.fitRows, n);
+    assert.ok(
+      Math.abs(p.explainedVarianceRatio - exactRatio) < 1e-3,
+      `batches of ${batchRows}: ratio ${p.explainedVarianceRatio} vs ${exactRatio}`,
+    );
+    // Each score column equals, up to sign, the projection of the centred rows on the exact component.
+    const scores = p.transform(x, n);
+    for (let c = 0; c < k; c++) {
+      const expected = Array.from({ length: n }, (_, i) =>
+        exact.components[c]!.reduce((acc, v, d) => acc + v * (x[i * dim + d]! - exact.mean[d]!), 0),
+      );
+      let dot = 0,
+        ne = 0,
+        ns = 0;
+      for (let i = 0; i < n; i++) {
+        dot += expected[i]! * scores[i * k + c]!;
+        ne += expected[i]! ** 2;
+        ns += scores[i * k + c]! ** 2;
+      }
+      assert.ok(
+        Math.abs(dot) / Math.sqrt(ne * ns) > 0.9999,
+        `batches of ${batchRows}: component ${c} correlation ${dot / Math.sqrt(ne * ns)}`,
+      );
+      assert.ok(Math.abs(Math.sqrt(ns / ne) - 1) < 1e-3, `component ${c}: score scale ${Math.sqrt(ns / ne)}`);
+    }
+  }
+  // Fewer rows than components: as many components as the centred rows span.
+  const few = new IncrementalPca(dim, k);
+  few.add(x, 3);
+  assert.equal(few.finish().dim, 2);
 });
 
 test('t-SNE separates clusters, lowers the KL divergence, and its callback can stop it', async () => {

@@ -1,5 +1,6 @@
 /** In-memory image sets and batching. Images are one Float32Array in NHWC order, values in [0, 1]. */
 import { tf } from '../backend/index.js';
+import { Rng } from '../util/rng.js';
 
 export interface ImageSet {
   /** count * height * width * channels floats, NHWC. */
@@ -60,4 +61,10 @@ export function subset(set: ImageSet, idx: ArrayLike<number>): ImageSet {
     labels[i] = set.labels[j]!;
   }
   return { ...set, images, labels, count: idx.length };
+}
+
+/** A seeded random sample of `size` images of `set`, kept in their order; the set itself when it has no more. */
+export function seededSubset(set: ImageSet, size: number, seed: number): ImageSet {
+  if (set.count <= size) return set;
+  return subset(set, new Rng(seed).permutation(set.count).subarray(0, size).slice().sort());
 }

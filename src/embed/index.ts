@@ -17,6 +17,8 @@ export interface EmbedOptions {
   tsne?: Omit<TsneOptions, 'seed'>;
   /** UMAP's neighbourhood size (umap-js default 15). */
   umapNeighbors?: number;
+  /** What the codes are when they were reduced before (e.g. `PCA-50`): named in the description. */
+  inputNote?: string;
   onProgress?: (message: string) => void;
 }
 
@@ -76,7 +78,7 @@ export function embed(latents: Float32Array, n: number, dim: number, method: Emb
     return { coords: pca(latents, n, dim, 2, seed).scores, notes: [], description: 'PCA', params: {} };
   }
   const input = reduceIfWide(latents, n, dim, seed);
-  const via = input.reduced ? `, on PCA-${REDUCED_DIM}` : '';
+  const via = input.reduced ? `, on PCA-${REDUCED_DIM}` : opts.inputNote ? `, on ${opts.inputNote}` : '';
   if (method === 'tsne') {
     const requested = opts.tsne?.perplexity ?? TSNE_DEFAULTS.perplexity;
     const perplexity = Number(perplexityFor(n, requested).toFixed(4));

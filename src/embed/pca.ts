@@ -5,6 +5,9 @@
  */
 import { tf } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
+import { symmetricEigen } from './eigen.js';
+
+export { symmetricEigen };
 
 /** Orthonormalises the columns of a (rows x cols, row-major) in place by modified Gram-Schmidt. */
 function orthonormalize(a: Float32Array, rows: number, cols: number): void {
@@ -21,53 +24,6 @@ function orthonormalize(a: Float32Array, rows: number, cols: number): void {
     norm = Math.sqrt(norm) || 1;
     for (let r = 0; r < rows; r++) a[r * cols + c] = col[r]! / norm;
   }
-}
-
-/** Eigen-decomposition of a symmetric m x m matrix by cyclic Jacobi; eigenvalues descending, vectors as columns. */
-export function symmetricEigen(input: Float64Array, m: number): { values: Float64Array; vectors: Float64Array } {
-  const a = Float64Array.from(input);
-  const v = new Float64Array(m * m);
-  for (let i = 0; i < m; i++) v[i * m + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < m; p++) for (let q = p + 1; q < m; q++) off += a[p * m + q]! ** 2;
-    if (off < 1e-22) break;
-    for (let p = 0; p < m; p++) {
-      for (let q = p + 1; q < m; q++) {
-        const apq = a[p * m + q]!;
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = (a[q * m + q]! - a[p * m + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1),
-          s = t * c;
-        for (let k = 0; k < m; k++) {
-          const akp = a[k * m + p]!,
-            akq = a[k * m + q]!;
-          a[k * m + p] = c * akp - s * akq;
-          a[k * m + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < m; k++) {
-          const apk = a[p * m + k]!,
-            aqk = a[q * m + k]!;
-          a[p * m + k] = c * apk - s * aqk;
-          a[q * m + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < m; k++) {
-          const vkp = v[k * m + p]!,
-            vkq = v[k * m + q]!;
-          v[k * m + p] = c * vkp - s * vkq;
-          v[k * m + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: m }, (_, i) => i).sort((x, y) => a[y * m + y]! - a[x * m + x]!);
-  const values = Float64Array.from(order, (i) => a[i * m + i]!);
-  const vectors = new Float64Array(m * m);
-  order.forEach((src, dst) => {
-    for (let k = 0; k < m; k++) vectors[k * m + dst] = v[k * m + src]!;
-  });
-  return { values, vectors };
 }
 
 export interface PcaResult {

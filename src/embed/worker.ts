@@ -16,6 +16,7 @@ interface Job {
   seed: number;
   perplexity: number;
   reportEvery: number;
+  inputNote?: string;
   stopFlag: Int32Array;
 }
 
@@ -29,6 +30,8 @@ export interface WorkerEmbedOptions {
   seed?: number;
   perplexity?: number;
   reportEvery?: number;
+  /** What the codes are when they were reduced before (e.g. `PCA-50`): named in the description. */
+  inputNote?: string;
   onProgress?: (iteration: number, kl: number) => void;
   /** t-SNE's preparation stages as they start: neighbours, affinities, initialisation, optimisation. */
   onStage?: (stage: string) => void;
@@ -53,6 +56,7 @@ export function embedInWorker(
     seed: opts.seed ?? 0,
     perplexity: opts.perplexity ?? TSNE_DEFAULTS.perplexity,
     reportEvery: opts.reportEvery ?? TSNE_DEFAULTS.callbackEvery,
+    ...(opts.inputNote ? { inputNote: opts.inputNote } : {}),
     stopFlag,
   };
   // Under tsx (tests, development) the source is .ts; once built it is .js.
@@ -101,6 +105,7 @@ async function workerMain(job: Job): Promise<void> {
   try {
     const embedding = embed(job.latents, job.n, job.dim, job.method, {
       seed: job.seed,
+      ...(job.inputNote ? { inputNote: job.inputNote } : {}),
       tsne: {
         perplexity: job.perplexity,
         callbackEvery: job.reportEvery,

@@ -10,9 +10,10 @@ import type { HistoryRow } from '../checkpoint/checkpoint.js';
 import { loadModel } from '../checkpoint/model-state.js';
 import { checkpointOf, openRunDir, readRunConfig, type RunDir } from '../checkpoint/run-dir.js';
 import type { Config } from '../config/schema.js';
-import { batchTensor, head, type ImageSet, subset } from '../data/dataset.js';
+import { batchTensor, head, type ImageSet, seededSubset, subset } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
-import { type EmbeddingParams, type EmbedMethod, reduceIfWide } from '../embed/index.js';
+import type { PcaProjection } from '../embed/incremental-pca.js';
+import { type EmbeddingParams, type EmbedMethod, MAX_DIRECT_DIM, REDUCED_DIM } from '../embed/index.js';
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
 import { UserError } from '../errors.js';
 import { addNoise, evaluateLoss, type NoiseOptions, setReconstructionErrors } from '../models/loss.js';
@@ -23,14 +24,14 @@ import { exportProjector, type ProjectorResult } from '../render/projector.js';
 import { drawReconstructions } from '../render/reconstructions.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { encodeSet, type Latents } from './latents.js';
+import { encodeSet, fitLatentPca, type Latents, latentSize, PCA_FIT_POINTS } from './latents.js';
 import { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness } from './metrics.js';
 
 export type Split = 'test' | 'validation' | 'train';
 
 /**
- * Training images a CAE's latent k-NN classifier is fit on (a seeded subsample): its codes are 12,544 numbers
- * each, so encoding all 48,000 training images would take 2.4 GB. The AE's 32-number codes are all encoded.
+ * Training images a CAE's latent k-NN classifier is fit on (a seeded subsample): encoding all 48,000 MNIST
+ * training images through the CAE would take about 2.5 minutes on 2 cores. The AE's training codes are all encoded.
  */
 export const CAE_KNN_FIT_IMAGES = 5000;
 /** Points of the seeded subsample that trustworthiness is computed on (it is O(m^2) in time). */
@@ -59,8 +60,20 @@ export interface EvaluateOptions {
   force?: boolean;
 }
 
+/** How wide codes were reduced before the k-NN, the map and trustworthiness (metrics.json's latent.pca). */
+export interface LatentReduction {
+  components: number;
+  /** Split images the components were fitted on (a seeded sample). */
+  fit_images: number;
+  /** Share of the fitted codes' variance the components capture. */
+  explained_variance_ratio: number;
+}
+
 export interface LatentMetrics {
+  /** Numbers per latent code. */
   dim: number;
+  /** Codes wider than 100 numbers are used as their principal components (null: used as they are). */
+  pca: LatentReduction | null;
   /** k-NN classifier (k = 5) fit on training latents, scored on the split's; null for unlabelled images. */
   knn5_accuracy: number | null;
   knn_fit_images: number;
@@ -133,9 +146,10 @@ export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}
   try {
     const loss = await measureLoss(ev);
     files.push(await drawReconstructionPicture(ev, opts.count ?? 10, loss));
-    ev.say('encoding latent codes');
-    const latents = encodeSet(ev.model, ev.set);
-    const latent = latentKnnAccuracy(ev, latents, opts.knnTrainLimit);
+    const projection = fitProjection(ev);
+    ev.say(`encoding ${ev.set.count} latent codes${projection ? ` as their ${projection.dim} principal components` : ''}`);
+    const latents = encodeSet(ev.model, ev.set, projection);
+    const latent = latentKnnAccuracy(ev, latents, projection, opts.knnTrainLimit);
     const method = opts.embed ?? 'tsne';
     const { embedding, legend, coords } = await mapLatents(ev, latents, method, opts.embedOptions ?? {}, files);
     const projector = opts.projector ? await exportToProjector(ev, latents, { coords, embedding }, opts.projector, opts.force) : undefined;
@@ -235,23 +249,42 @@ async function drawReconstructionPicture(ev: Evaluation, count: number, loss: nu
   return file;
 }
 
-function seededSubset(set: ImageSet, limit: number, seed: number): ImageSet {
-  if (set.count <= limit) return set;
-  const idx = new Rng(seed).permutation(set.count).subarray(0, limit).slice().sort();
-  return subset(set, idx);
+/**
+ * For codes wider than MAX_DIRECT_DIM numbers: their top principal components, fitted (incrementally, batch by
+ * batch) on a seeded sample of the split's codes. The split's and the k-NN training set's codes are then reduced
+ * as they come out of the encoder, so no wide code is ever held for the whole set.
+ */
+function fitProjection(ev: Evaluation): PcaProjection | undefined {
+  const dim = latentSize(ev.model);
+  if (dim <= MAX_DIRECT_DIM) return undefined;
+  const sample = Math.min(PCA_FIT_POINTS, ev.set.count);
+  ev.say(`fitting PCA-${REDUCED_DIM} of the ${dim}-number latent codes on ${sample} of the ${ev.set.count} ${ev.split} images`);
+  const projection = fitLatentPca(ev.model, ev.set, REDUCED_DIM, PCA_FIT_POINTS, deriveSeed(ev.config.seed, 'latent-pca'));
+  ev.say(`  ${projection.dim} components capture ${(100 * projection.explainedVarianceRatio).toFixed(1)} % of their variance`);
+  return projection;
+}
+
+function reductionOf(projection: PcaProjection | undefined): LatentReduction | null {
+  if (!projection) return null;
+  return {
+    components: projection.dim,
+    fit_images: projection.fitRows,
+    explained_variance_ratio: Number(projection.explainedVarianceRatio.toFixed(4)),
+  };
 }
 
 /** The 5-NN classifier on the latents (fit on training latents); unlabelled image folders get null. */
-function latentKnnAccuracy(ev: Evaluation, latents: Latents, knnTrainLimit?: number): LatentMetrics {
+function latentKnnAccuracy(ev: Evaluation, latents: Latents, projection: PcaProjection | undefined, knnTrainLimit?: number): LatentMetrics {
   const limit = knnTrainLimit ?? (ev.config.model_type === 'AE' ? Infinity : CAE_KNN_FIT_IMAGES);
   const knnTrain = seededSubset(ev.train, limit, deriveSeed(ev.config.seed, 'knn-train'));
   const k = Math.min(KNN_K, knnTrain.count);
-  if (!ev.classNames) return { dim: latents.dim, knn5_accuracy: null, knn_fit_images: 0, knn_k: k };
+  const base = { dim: latentSize(ev.model), pca: reductionOf(projection) };
+  if (!ev.classNames) return { ...base, knn5_accuracy: null, knn_fit_images: 0, knn_k: k };
   if (k < KNN_K) ev.say(`latent k-NN: k lowered from ${KNN_K} to ${k}, the number of training images`);
-  const trainLatents = encodeSet(ev.model, knnTrain);
+  const trainLatents = encodeSet(ev.model, knnTrain, projection);
   const accuracy = knnAccuracy(trainLatents.codes, knnTrain.labels, latents.codes, ev.set.labels, latents.dim, k);
   ev.say(`latent ${k}-NN accuracy (fit on ${knnTrain.count} training latents): ${accuracy.toFixed(4)}`);
-  return { dim: latents.dim, knn5_accuracy: accuracy, knn_fit_images: knnTrain.count, knn_k: k };
+  return { ...base, knn5_accuracy: accuracy, knn_fit_images: knnTrain.count, knn_k: k };
 }
 
 /** latent_<method>.png: the latents mapped to 2-D on a worker thread, and the map's quality metrics. */
@@ -263,9 +296,15 @@ async function mapLatents(
   files: string[],
 ): Promise<{ embedding: EmbeddingMetrics; legend: LegendEntry[]; coords: Float32Array }> {
   const { config, set } = ev;
-  ev.say(`mapping ${set.count} latents of ${latents.dim} numbers to 2-D with ${method}`);
+  const codeSize = latentSize(ev.model);
+  const what = latents.reduction ? `${latents.reduction} of ${codeSize}-number latents` : `latents of ${codeSize} numbers`;
+  ev.say(`mapping ${set.count} ${what} to 2-D with ${method}`);
   const t0 = performance.now();
-  const map = await embedInWorker(latents.codes, set.count, latents.dim, method, { seed: config.seed, ...embedOptions });
+  const map = await embedInWorker(latents.codes, set.count, latents.dim, method, {
+    seed: config.seed,
+    ...(latents.reduction ? { inputNote: latents.reduction } : {}),
+    ...embedOptions,
+  });
   const seconds = (performance.now() - t0) / 1000;
   for (const note of map.notes) ev.say(note);
   const k2d = Math.min(KNN_K, set.count - 1);
@@ -285,7 +324,7 @@ async function mapLatents(
       width: set.width,
       channels: set.channels,
       seed: config.seed,
-      title: `${map.description} of ${set.count} ${ev.split} latents (${latents.dim}-d) — ${config.model_type} ${config.name}`,
+      title: `${map.description} of ${set.count} ${ev.split} latents (${codeSize}-d) — ${config.model_type} ${config.name}`,
     },
     file,
   );
@@ -313,9 +352,8 @@ async function exportToProjector(
 ): Promise<ProjectorResult> {
   const { set } = ev;
   const errors = setReconstructionErrors(ev.model, set);
-  // Wide codes (the CAE's 12,544 numbers) go out as their 50 principal components, as the maps use them: the
+  // Wide codes (the CAE's 12,544 numbers) go out as their principal components, as the maps use them: the
   // Projector loads the whole tensor into the browser.
-  const reduced = reduceIfWide(latents.codes, set.count, latents.dim, ev.config.seed);
   const points = Array.from({ length: set.count }, (_, i) => ({
     label: ev.classNames ? (ev.classNames[set.labels[i]!] ?? String(set.labels[i])) : '',
     split: ev.split,
@@ -325,8 +363,8 @@ async function exportToProjector(
   const result = await exportProjector(
     dir,
     {
-      codes: reduced.data,
-      dim: reduced.dim,
+      codes: latents.codes,
+      dim: latents.dim,
       points,
       images: set.images,
       height: set.height,
@@ -338,7 +376,7 @@ async function exportToProjector(
         description: map.embedding.description,
         perplexity: map.embedding.perplexity,
       },
-      tensorName: `${ev.config.model_type} ${ev.config.name} latents (${ev.split})${reduced.reduced ? `, PCA-${reduced.dim} of ${latents.dim}` : ''}`,
+      tensorName: `${ev.config.model_type} ${ev.config.name} latents (${ev.split})${latents.reduction ? `, ${latents.reduction} of ${latentSize(ev.model)}` : ''}`,
       seed: ev.config.seed,
     },
     force,

@@ -23,7 +23,7 @@ export function addNoise(x: tf.Tensor4D, noise: NoiseOptions, seed: number): tf.
 
 /** A batch size that keeps inference memory modest: large for the AE, smaller for the CAE's wide activations. */
 export function evalBatchSize(model: Autoencoder): number {
-  return model.kind === 'AE' ? 1000 : 200;
+  return model.kind === 'AE' ? 1000 : 50;
 }
 
 /**
