@@ -15,6 +15,7 @@ import { loadConfig } from './config/load.js';
 import { UserError, TrainingInterrupted } from './errors.js';
 import type { TrainOptions } from './train/trainer.js';
 import { createReporter } from './cli/progress.js';
+import { addExchangeCommands } from './cli/exchange-commands.js';
 import { addUseCommands } from './cli/use-commands.js';
 import type { Split } from './evaluate/evaluate-run.js';
 import type { EmbedMethod } from './embed/index.js';
@@ -256,6 +257,7 @@ function buildProgram(): Command {
     .action((runDir: string, flags: TestFlags) => testCommand(runDir, flags));
 
   addUseCommands(program, deviceBackend);
+  addExchangeCommands(program, deviceBackend);
   return program;
 }
 

@@ -60,7 +60,7 @@ export {
   type EmbeddingMetrics,
   type Split,
 } from './evaluate/evaluate-run.js';
-export { encodeSet, type Latents } from './evaluate/latents.js';
+export { encodeSet, fitLatentPca, forEachLatentBatch, type Latents } from './evaluate/latents.js';
 export { encode, openRunModel, type EncodeOptions, type EncodeResult, type UseOptions } from './use/encode.js';
 export { reconstructionErrors } from './models/loss.js';
 export { exportProjector, spriteCapacity, MAX_SPRITE_SIDE, type ProjectorInput, type ProjectorResult } from './render/projector.js';
@@ -68,3 +68,19 @@ export { score, percentileOf, type ScoreOptions, type ScoreResult, type ScoredRo
 export { openInput, SPLITS, type InputSource, type InputRow, type InputBatch } from './use/inputs.js';
 export { CODE_FORMATS, npyHeader, type CodeFormat } from './use/code-writers.js';
 export { interpolate, type InterpolateOptions, type InterpolateResult } from './use/interpolate.js';
+export {
+  exportOnnx,
+  exportSafetensors,
+  importSafetensors,
+  configInSafetensors,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportResult,
+  type ImportOptions,
+  type ImportResult,
+} from './exchange/index.js';
+export { readSafetensors, writeSafetensors, type SafetensorsFile } from './exchange/safetensors.js';
+export { toTorchStateDict, loadTorchStateDict, type TorchTensor, type StateDictMismatch } from './exchange/torch-layout.js';
+export { IncrementalPca, type PcaProjection } from './embed/incremental-pca.js';
+export { symmetricEigen } from './embed/eigen.js';

@@ -22,6 +22,7 @@ const STAGES = [
   'render',
   'evaluate',
   'use',
+  'exchange',
   'cli',
   'cli.ts',
   'index.ts',

@@ -13,6 +13,7 @@ import { train } from '../src/train/trainer.js';
 import { encodeIdx } from '../src/data/idx.js';
 import { MNIST_FILES } from '../src/data/mnist.js';
 import { CHECKPOINT_FORMAT_VERSION } from '../src/checkpoint/checkpoint.js';
+import { exportSafetensors } from '../src/exchange/index.js';
 import { MNIST_DIR, runCliAsync, smallMnist, tempDir, listFiles } from './helpers.js';
 
 async function ae(args: string[], cwd: string) {
@@ -374,6 +375,78 @@ const CASES: Case[] = [
     hint: true,
   },
 
+  // --- export and import ---
+  {
+    name: 'export in an unknown format',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      return ['export', 'run', '--format', 'tflite'];
+    },
+    message: /argument 'tflite' is invalid\. Allowed choices are onnx, safetensors/,
+  },
+  {
+    name: 'export a run without weights',
+    setup: async (d) => {
+      fs.rmSync(path.join(copyRun(await finishedRun(), d), 'weights', 'best.ckpt'));
+      return ['export', 'run', '--format', 'onnx'];
+    },
+    message: /has no best checkpoint/,
+    hint: true,
+  },
+  {
+    name: 'export over an existing file',
+    setup: async (d) => {
+      const run = copyRun(await finishedRun(), d);
+      fs.mkdirSync(path.join(run, 'export'));
+      fs.writeFileSync(path.join(run, 'export', 'model.safetensors'), 'an earlier export');
+      return ['export', 'run', '--format', 'safetensors'];
+    },
+    message: /model\.safetensors exists/,
+    hint: true,
+  },
+  {
+    name: 'import a truncated safetensors file',
+    setup: (d) => importArgs(d, (b) => b.subarray(0, b.length - 1000)),
+    message:
+      /not a valid safetensors file: tensor decoder\.3\.(weight|bias): data_offsets .* lie outside the \d+-byte data \(truncated\?\)/,
+    hint: true,
+  },
+  {
+    name: 'import a safetensors file whose header is not JSON',
+    setup: (d) => importArgs(d, (b) => Buffer.concat([b.subarray(0, 8), Buffer.from('{"encoder.0.weight": {'), b.subarray(30)])),
+    message: /not a valid safetensors file: the header is not JSON/,
+    hint: true,
+  },
+  {
+    name: 'import a safetensors file whose offsets overlap',
+    setup: (d) =>
+      importArgs(d, undefined, (h) => {
+        const [s, e] = h['encoder.0.bias']!.data_offsets;
+        h['encoder.0.bias']!.data_offsets = [s - 8, e - 8];
+      }),
+    message: /not a valid safetensors file: tensor encoder\.0\.bias overlaps the tensor before it/,
+    hint: true,
+  },
+  {
+    name: 'import a safetensors file with a tensor of another dtype',
+    setup: (d) =>
+      importArgs(d, undefined, (h) => {
+        h['decoder.0.bias']!.dtype = 'F16';
+      }),
+    message: /tensor decoder\.0\.bias has dtype "F16"/,
+    hint: true,
+  },
+  {
+    name: 'import a state_dict of another shape',
+    setup: async (d) => {
+      const args = await importArgs(d);
+      fs.writeFileSync(path.join(d, 'small.yaml'), `latent_dim: 16\nproject: runs\n${mnistYaml(MNIST_DIR)}`);
+      return [...args, '--config', 'small.yaml'];
+    },
+    message: /does not fit the AE[\s\S]*wrong: encoder\.3\.weight: F32 \[32, 256\], expected F32 \[16, 256\]/,
+    hint: true,
+  },
+
   // --- environment ---
   {
     name: 'project folder that cannot be created',
@@ -385,6 +458,32 @@ const CASES: Case[] = [
     hint: true,
   },
 ];
+
+/**
+ * A copy of the fixture's safetensors export in dir/model.safetensors, optionally damaged (bytes edited, or the
+ * JSON header edited and re-serialised), and the `ae import` arguments for it.
+ */
+async function importArgs(
+  dir: string,
+  editBytes?: (b: Buffer) => Buffer,
+  editHeader?: (h: Record<string, { dtype: string; data_offsets: [number, number] }>) => void,
+): Promise<string[]> {
+  const src = copyRun(await finishedRun(), path.join(dir, 'src'));
+  const file = (await exportSafetensors(src, { out: dir })).files[0]!;
+  fs.rmSync(path.join(dir, 'src'), { recursive: true });
+  let b = fs.readFileSync(file);
+  if (editHeader) {
+    const n = Number(b.readBigUInt64LE(0));
+    const header = JSON.parse(b.subarray(8, 8 + n).toString());
+    editHeader(header);
+    const json = Buffer.from(JSON.stringify(header));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    b = Buffer.concat([length, json, b.subarray(8 + n)]);
+  }
+  fs.writeFileSync(file, editBytes ? editBytes(b) : b);
+  return ['import', 'model.safetensors', '--name', 'imported', '--project', 'runs'];
+}
 
 function copyRun(from: string, toDir: string): string {
   fs.mkdirSync(toDir, { recursive: true });

@@ -129,6 +129,8 @@ export interface LoadedModel {
   /** Epochs finished when the checkpoint was written. */
   epoch: number;
   history: HistoryRow[];
+  /** Training steps taken (Adam's step count). */
+  steps: number;
   /** The SHA-256 of the checkpoint's tensor data: it changes exactly when the weights do. */
   checkpointSha256: string;
 }
@@ -139,5 +141,11 @@ export function loadModel(config: Config, checkpointFile: string): LoadedModel {
   checkSignature(ckpt, config, checkpointFile);
   const model = createModel(config);
   restoreWeights(ckpt, model, checkpointFile);
-  return { model, epoch: ckpt.header.state.epoch, history: ckpt.header.state.history, checkpointSha256: ckpt.header.data_sha256 };
+  return {
+    model,
+    epoch: ckpt.header.state.epoch,
+    history: ckpt.header.state.history,
+    steps: ckpt.header.optimizer.iterations,
+    checkpointSha256: ckpt.header.data_sha256,
+  };
 }

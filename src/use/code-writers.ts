@@ -35,11 +35,12 @@ export interface CodeWriter {
 const bytesOf = (codes: Float32Array) => new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength);
 
 /**
- * The .npy header for `rows` x `dim` float32, padded with spaces so that magic + header is a multiple of 64 bytes
- * and long enough for any row count below 10^15, so the final count can overwrite the first guess in place.
+ * The .npy header for float32 of `shape` (rows x dim for codes), padded with spaces so that magic + header is a
+ * multiple of 64 bytes and long enough for any row count below 10^15, so the final count can overwrite the first
+ * guess in place.
  */
-export function npyHeader(rows: number, dim: number): Uint8Array {
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`;
+export function npyHeader(...shape: number[]): Uint8Array {
+  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const total = 128; // 10 bytes of magic and length + a 118-byte dict line: room for 15-digit counts
   const text = `${dict.padEnd(total - 10 - 1, ' ')}\n`;
   const out = new Uint8Array(total);

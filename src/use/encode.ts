@@ -60,6 +60,8 @@ export interface OpenedRun {
   model: Autoencoder;
   checkpointFile: string;
   checkpointSha256: string;
+  /** Training steps taken when the checkpoint was written. */
+  steps: number;
 }
 
 export async function openRunModel(runDirPath: string, opts: UseOptions): Promise<OpenedRun> {
@@ -67,8 +69,8 @@ export async function openRunModel(runDirPath: string, opts: UseOptions): Promis
   const config = readRunConfig(run);
   const checkpointFile = checkpointOf(run, opts.weights ?? 'best');
   await initBackend(opts.backend ?? config.backend);
-  const { model, checkpointSha256 } = loadModel(config, checkpointFile);
-  return { run, config, model, checkpointFile, checkpointSha256 };
+  const { model, checkpointSha256, steps } = loadModel(config, checkpointFile);
+  return { run, config, model, checkpointFile, checkpointSha256, steps };
 }
 
 /**

@@ -1,0 +1,106 @@
+"""PyTorch side of bench/exchange.ts (optional: Debian's python3-torch; never a dependency). Two modes:
+
+  check KIND FILE.safetensors IMAGES.npy LATENT.npy RECON.npy
+      loads our exported state_dict into the reference model (strict: every name, shape and num_batches_tracked),
+      runs it in eval mode on the images and prints the largest differences from our latent and reconstruction.
+  train KIND MNIST_DIR STEPS OUT.safetensors
+      trains the reference model for STEPS seeded steps (batch 64), saves its state_dict as safetensors and prints
+      its test-set MSE in eval mode (what `ae import` + `ae test` must reproduce).
+
+Debian has no Python safetensors package, so the file is read and written here by the format's rules: an 8-byte
+little-endian header length, a JSON header, the raw little-endian tensors."""
+import gzip, json, sys
+import numpy as np
+import torch
+from torch import nn
+from reference_parity import CAE, ae
+
+DTYPES = {'F32': np.float32, 'I64': np.int64}
+
+
+def read_safetensors(path):
+    raw = open(path, 'rb').read()
+    n = int.from_bytes(raw[:8], 'little')
+    header, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+    state = {}
+    for name, t in header.items():
+        if name == '__metadata__':
+            continue
+        begin, end = t['data_offsets']
+        state[name] = torch.from_numpy(np.frombuffer(data[begin:end], dtype=DTYPES[t['dtype']]).reshape(t['shape']).copy())
+    return state
+
+
+def write_safetensors(path, state):
+    header, blobs, offset = {}, [], 0
+    for name, t in state.items():
+        a = t.detach().cpu().contiguous().numpy()
+        dtype = {np.dtype(np.float32): 'F32', np.dtype(np.int64): 'I64'}[a.dtype]
+        header[name] = {'dtype': dtype, 'shape': list(a.shape), 'data_offsets': [offset, offset + a.nbytes]}
+        offset += a.nbytes
+        blobs.append(a.tobytes())
+    head = json.dumps(header).encode()
+    head += b' ' * ((8 - (8 + len(head)) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(len(head).to_bytes(8, 'little') + head + b''.join(blobs))
+
+
+def model_of(kind):
+    return ae() if kind == 'AE' else CAE()
+
+
+def encode(kind, model, x):
+    if kind == 'AE':
+        return model.encoder(x.flatten(1))
+    for i, b in enumerate(model.encoder):
+        x = torch.relu(b.bn(b.conv(x)))
+        if i >= 2:
+            x = model.pool(x)
+    return x
+
+
+def mnist(folder, split):
+    with gzip.open(f'{folder}/{split}-images-idx3-ubyte.gz', 'rb') as f:
+        raw = np.frombuffer(f.read(), dtype=np.uint8, offset=16)
+    return torch.tensor(raw.reshape(-1, 1, 28, 28), dtype=torch.float32) / 255
+
+
+def check(kind, file, images, latent, recon):
+    model = model_of(kind)
+    model.load_state_dict(read_safetensors(file), strict=True)
+    model.eval()
+    x = torch.from_numpy(np.load(images))
+    with torch.no_grad():
+        z, y = encode(kind, model, x), model(x)
+    print(json.dumps({
+        'latent_max_abs_diff': float((z - torch.from_numpy(np.load(latent))).abs().max()),
+        'reconstruction_max_abs_diff': float((y - torch.from_numpy(np.load(recon))).abs().max()),
+        'images': int(x.shape[0]),
+    }))
+
+
+def train(kind, folder, steps, out):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = model_of(kind)
+    images, test = mnist(folder, 'train'), mnist(folder, 't10k')
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for s in range(steps):
+        xb = images[s * 64:(s + 1) * 64]
+        opt.zero_grad()
+        nn.functional.mse_loss(model(xb), xb).backward()
+        opt.step()
+    write_safetensors(out, model.state_dict())
+    model.eval()
+    with torch.no_grad():
+        total = sum(nn.functional.mse_loss(model(test[i:i + 500]), test[i:i + 500], reduction='sum').item() for i in range(0, len(test), 500))
+    print(json.dumps({'test_mse': total / (len(test) * 784), 'steps': steps}))
+
+
+if __name__ == '__main__':
+    mode, kind = sys.argv[1], sys.argv[2]
+    if mode == 'check':
+        check(kind, *sys.argv[3:7])
+    else:
+        train(kind, sys.argv[3], int(sys.argv[4]), sys.argv[5])
