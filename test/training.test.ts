@@ -62,12 +62,23 @@ test('a training step leaks no tensors', async () => {
   );
 });
 
-test('the run directory holds config, best/last checkpoints, history and log; an existing run is not overwritten', async () => {
+test('the run directory holds config, best/last checkpoints, history, progress and log; an existing run is not overwritten', async () => {
   const data = await smallMnist(256, 64);
   const cfg = config({ name: 'layout', epochs: 2 });
   await train(cfg, { data });
   const dir = path.join(cfg.project, cfg.name);
-  assert.deepEqual(listFiles(dir), ['config.yaml', 'history.jsonl', 'train.log', 'weights', 'weights/best.ckpt', 'weights/last.ckpt']);
+  // The writer's lock is gone once training ends; progress.json says it finished.
+  assert.deepEqual(listFiles(dir), [
+    'config.yaml',
+    'history.jsonl',
+    'progress.json',
+    'train.log',
+    'weights',
+    'weights/best.ckpt',
+    'weights/last.ckpt',
+  ]);
+  const progress = JSON.parse(fs.readFileSync(path.join(dir, 'progress.json'), 'utf8'));
+  assert.deepEqual([progress.phase, progress.epoch, progress.epochs, progress.step, progress.steps], ['finished', 2, 2, 0, 4]);
   const rows = fs
     .readFileSync(path.join(dir, 'history.jsonl'), 'utf8')
     .trim()

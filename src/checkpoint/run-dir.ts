@@ -5,6 +5,8 @@
  *   weights/last.ckpt    the latest consistent point (end of an epoch, or where an interruption stopped)
  *   history.jsonl        one line per finished epoch: epoch, step, train_loss, val_loss, seconds
  *   train.log            what the run printed, with timestamps
+ *   progress.json        where training stands (phase, epoch, step), rewritten about once a second
+ *   writer.lock          held by the process training the run (see run-lock.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +16,20 @@ import { UserError } from '../errors.js';
 import { appendLine, removeStaleTempFiles, TEMP_MARKER, writeFileAtomic } from '../util/fs.js';
 import type { Config } from '../config/schema.js';
 import type { HistoryRow } from './checkpoint.js';
+
+/** progress.json: where the trainer stands, for watchers. `epoch` is 0-based: epochs finished. */
+export interface RunProgress {
+  phase: 'train' | 'validation' | 'finished';
+  epoch: number;
+  epochs: number;
+  /** Steps done in the current epoch, of `steps`. */
+  step: number;
+  steps: number;
+  /** Mean training loss of the current epoch so far (null before its first step). */
+  epoch_loss: number | null;
+  updated: string;
+  pid: number;
+}
 
 export class RunDir {
   constructor(readonly dir: string) {}
@@ -34,6 +50,13 @@ export class RunDir {
   }
   get logFile(): string {
     return path.join(this.dir, 'train.log');
+  }
+  get progressFile(): string {
+    return path.join(this.dir, 'progress.json');
+  }
+
+  writeProgress(progress: RunProgress): void {
+    writeFileAtomic(this.progressFile, `${JSON.stringify(progress)}\n`);
   }
 
   log(message: string): void {

@@ -10,7 +10,8 @@ import YAML from 'yaml';
 import { initBackend, tf, type BackendName } from '../backend/index.js';
 import { type HistoryRow, readCheckpoint, type TrainingState } from '../checkpoint/checkpoint.js';
 import { checkSignature, restoreOptimizer, restoreWeights, saveTrainingCheckpoint } from '../checkpoint/model-state.js';
-import { assertRunDirFree, createRunDir, openRunDir, type RunDir, readRunConfig } from '../checkpoint/run-dir.js';
+import { assertRunDirFree, createRunDir, openRunDir, type RunDir, type RunProgress, readRunConfig } from '../checkpoint/run-dir.js';
+import { acquireRunLock } from '../checkpoint/run-lock.js';
 import { resolveConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { batchTensor, type DataSplits } from '../data/dataset.js';
@@ -109,6 +110,22 @@ async function runLoop(
   const steps = Math.ceil(data.train.count / config.batch_size);
   const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
   const save = (file: string) => saveTrainingCheckpoint(file, config, model, optimizer, state);
+  // progress.json, for watchers (ae view): rewritten at most once a second, and at each epoch's end.
+  let lastProgress = 0;
+  const progress = (phase: RunProgress['phase'], force = false) => {
+    if (!force && performance.now() - lastProgress < 1000) return;
+    lastProgress = performance.now();
+    run.writeProgress({
+      phase,
+      epoch: state.epoch,
+      epochs: config.epochs,
+      step: state.step,
+      steps,
+      epoch_loss: state.epochSamples > 0 ? state.epochLossSum / state.epochSamples : null,
+      updated: new Date().toISOString(),
+      pid: process.pid,
+    });
+  };
   const stop = async (): Promise<never> => {
     await save(run.lastCheckpoint);
     message(`interrupted at epoch ${state.epoch + 1}, step ${state.step}; saved ${run.lastCheckpoint}`);
@@ -140,7 +157,9 @@ async function runLoop(
       state.globalStep++;
       state.step++;
       emit({ type: 'batch', epoch: state.epoch, step: state.step, steps, loss, samplesPerSec: (end - start) / seconds });
+      progress('train');
     }
+    progress('validation', true);
     const t0 = performance.now();
     // Stopping during validation saves the position "all steps done": resume then starts with the validation.
     const valLoss = await evaluateLoss(
@@ -176,6 +195,7 @@ async function runLoop(
       `epoch ${row.epoch}/${config.epochs} train_loss ${row.train_loss.toFixed(6)} val_loss ${row.val_loss.toFixed(6)} ${row.seconds.toFixed(1)}s${isBest ? ' (best)' : ''}`,
     );
     emit({ type: 'epoch-end', row, isBest });
+    progress(state.epoch < config.epochs ? 'train' : 'finished', true);
   }
   message(`finished ${config.epochs} epochs; best validation loss ${state.bestValLoss?.toFixed(6)}; outputs in ${run.dir}`);
   return { runDir: run.dir, history: state.history, bestValLoss: state.bestValLoss, model };
@@ -199,6 +219,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   const data = opts.data ?? (await loadRunData(config, emit));
   const model = createModel(config);
   const run = createRunDir(config);
+  const lock = acquireRunLock(run.dir, 'ae train', (text) => emit({ type: 'message', text }));
   run.log(`train ${run.dir} (${config.model_type}${config.denoising ? ', denoising' : ''}, backend ${config.backend})`);
   const optimizer = createOptimizer(config);
   const state = newState();
@@ -207,12 +228,23 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
     return await runLoop(run, config, model, optimizer, state, data, opts);
   } finally {
     optimizer.dispose();
+    lock.release();
   }
 }
 
 /** Continues a run from `weights/last.ckpt`. `epochs` may raise the run's epoch count. */
 export async function resume(runDirPath: string, opts: TrainOptions & { epochs?: number } = {}): Promise<TrainResult> {
   const run = openRunDir(runDirPath);
+  // The lock first: a second writer is refused before it reads a checkpoint or cleans the other's temp files.
+  const lock = acquireRunLock(run.dir, 'ae resume', (text) => opts.onEvent?.({ type: 'message', text }));
+  try {
+    return await resumeLocked(run, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function resumeLocked(run: RunDir, opts: TrainOptions & { epochs?: number }): Promise<TrainResult> {
   run.cleanStale();
   let config = readRunConfig(run);
   if (opts.epochs !== undefined) {
