@@ -17,6 +17,7 @@ import type { TrainOptions } from './train/trainer.js';
 import { createReporter } from './cli/progress.js';
 import { addExchangeCommands } from './cli/exchange-commands.js';
 import { addUseCommands } from './cli/use-commands.js';
+import { addViewCommand } from './cli/view-command.js';
 import type { Split } from './evaluate/evaluate-run.js';
 import type { EmbedMethod } from './embed/index.js';
 import type { Config } from './config/schema.js';
@@ -258,6 +259,7 @@ function buildProgram(): Command {
 
   addUseCommands(program, deviceBackend);
   addExchangeCommands(program, deviceBackend);
+  addViewCommand(program);
   return program;
 }
 

@@ -23,6 +23,7 @@ const STAGES = [
   'evaluate',
   'use',
   'exchange',
+  'view',
   'cli',
   'cli.ts',
   'index.ts',

@@ -1,0 +1,163 @@
+/**
+ * What the viewer knows about the runs of a project folder, read from their files and never written: config.yaml,
+ * history.jsonl, progress.json, writer.lock, the checkpoints and vis_outputs/. Every file may be missing,
+ * half-written or damaged (a run being written right now): each problem becomes a note on that run, never an error.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { HistoryRow } from '../checkpoint/checkpoint.js';
+import type { RunProgress } from '../checkpoint/run-dir.js';
+import { type LockInfo, readRunLock } from '../checkpoint/run-lock.js';
+
+export type RunStatus = 'training' | 'finished' | 'interrupted' | 'failed';
+
+export interface RunSummary {
+  name: string;
+  status: RunStatus;
+  model_type: string | null;
+  dataset: string | null;
+  /** Epochs finished, of `epochs`. */
+  epoch: number;
+  epochs: number | null;
+  best_val_loss: number | null;
+  /** ISO time of the newest write among the run's files. */
+  updated: string;
+  /** What could not be read, one line each. */
+  notes: string[];
+}
+
+export interface RunDetail extends RunSummary {
+  config: Record<string, unknown> | null;
+  history: HistoryRow[];
+  progress: RunProgress | null;
+  writer: LockInfo | null;
+  /** Files `ae test` (and `ae score`) wrote, relative to the run directory. */
+  outputs: string[];
+}
+
+/** Run names are folder names under the project: no separators, no dot-only names. */
+export function isRunName(name: string): boolean {
+  return /^[^/\\\0]+$/.test(name) && name !== '.' && name !== '..';
+}
+
+/** The runs of a project folder: its sub-folders holding a config.yaml (the image cache folder `data` is not one). */
+export function listRuns(project: string): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(project, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.isDirectory() && e.name !== 'data' && fs.existsSync(path.join(project, e.name, 'config.yaml')))
+    .map((e) => e.name)
+    .sort();
+}
+
+function readJsonLines(file: string, notes: string[]): HistoryRow[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const rows: HistoryRow[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      rows.push(JSON.parse(line) as HistoryRow);
+    } catch {
+      notes.push(`history.jsonl has a line that is not JSON (being written?): ${line.slice(0, 40)}`);
+    }
+  }
+  return rows;
+}
+
+function readJson<T>(file: string, notes: string[]): T | null {
+  if (!fs.existsSync(file)) return null;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    notes.push(`${path.basename(file)} cannot be read`);
+    return null;
+  }
+}
+
+function mtime(file: string): number {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** Everything about one run, for its page. */
+export function readRun(project: string, name: string): RunDetail {
+  const dir = path.join(project, name);
+  const notes: string[] = [];
+  let config: Record<string, unknown> | null = null;
+  try {
+    const doc = YAML.parse(fs.readFileSync(path.join(dir, 'config.yaml'), 'utf8'));
+    if (doc && typeof doc === 'object') config = doc as Record<string, unknown>;
+    else notes.push('config.yaml holds no mapping');
+  } catch (e) {
+    notes.push(`config.yaml cannot be read: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const history = readJsonLines(path.join(dir, 'history.jsonl'), notes);
+  const progress = readJson<RunProgress>(path.join(dir, 'progress.json'), notes);
+  const lock = readRunLock(dir);
+  const epochs = typeof config?.epochs === 'number' ? config.epochs : null;
+  const epoch = history.length;
+  const hasCheckpoint = fs.existsSync(path.join(dir, 'weights', 'last.ckpt'));
+  const status: RunStatus = lock.held
+    ? 'training'
+    : epochs !== null && epoch >= epochs
+      ? 'finished'
+      : hasCheckpoint
+        ? 'interrupted'
+        : 'failed';
+  const losses = history.map((h) => h.val_loss).filter((v) => typeof v === 'number');
+  const files = ['config.yaml', 'history.jsonl', 'progress.json', 'weights/last.ckpt'].map((f) => mtime(path.join(dir, f)));
+  const outputs = outputFiles(dir);
+  return {
+    name,
+    status,
+    model_type: typeof config?.model_type === 'string' ? config.model_type : null,
+    dataset: datasetOf(config),
+    epoch,
+    epochs,
+    best_val_loss: losses.length ? Math.min(...losses) : null,
+    updated: new Date(Math.max(...files)).toISOString(),
+    notes,
+    config,
+    history,
+    progress,
+    writer: lock.held ? lock.info : null,
+    outputs,
+  };
+}
+
+function datasetOf(config: Record<string, unknown> | null): string | null {
+  if (!config) return null;
+  if (typeof config.dataset === 'string') return config.dataset;
+  return config.MNIST_train === false ? 'folder' : 'mnist';
+}
+
+/** The pictures and metrics `ae test` and `ae score` wrote. */
+function outputFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const sub of ['vis_outputs']) {
+    try {
+      for (const f of fs.readdirSync(path.join(dir, sub)).sort()) if (/\.(png|json)$/.test(f)) out.push(`${sub}/${f}`);
+    } catch {
+      // no ae test outputs yet
+    }
+  }
+  return out;
+}
+
+export function summaryOf(detail: RunDetail): RunSummary {
+  const { name, status, model_type, dataset, epoch, epochs, best_val_loss, updated, notes } = detail;
+  return { name, status, model_type, dataset, epoch, epochs, best_val_loss, updated, notes };
+}

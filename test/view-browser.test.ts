@@ -1,0 +1,105 @@
+/**
+ * `ae view` in a real browser: Debian's Chromium driven by playwright-core (no browser download). Without
+ * Chromium the tests skip with a note; CI sets AE_REQUIRE_BROWSER=1 and installs the package, so there they run.
+ * Screenshots of each page go to $TMPDIR/ae-view-screens/ for a person to look at.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { chromium, type Page } from 'playwright-core';
+import YAML from 'yaml';
+import { startViewer } from '../src/view/server.js';
+import { MNIST_DIR, startCli } from './helpers.js';
+import { fixtureProject } from './view-fixture.js';
+
+const CHROMIUM = process.env.AE_CHROMIUM ?? '/usr/bin/chromium';
+const haveBrowser = fs.existsSync(CHROMIUM);
+if (!haveBrowser && process.env.AE_REQUIRE_BROWSER === '1') {
+  throw new Error(`AE_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}: apt-get install chromium`);
+}
+const skip = haveBrowser ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium): browser tests skipped`;
+const SCREENS = path.join(os.tmpdir(), 'ae-view-screens');
+
+/** Pixels of a canvas that are not background (white or transparent). */
+function inkOf(page: Page, selector: string): Promise<number> {
+  return page.evaluate((sel) => {
+    const c = document.querySelector(sel) as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3]! > 0 && (d[i]! < 240 || d[i + 1]! < 240 || d[i + 2]! < 240)) ink++;
+    return ink;
+  }, selector);
+}
+
+test('ae view in Chromium: the overview lists and sorts the runs, overlays curves, and a run page shows its pictures; a training run goes live', {
+  skip,
+}, async () => {
+  fs.mkdirSync(SCREENS, { recursive: true });
+  const project = await fixtureProject();
+  const viewer = await startViewer({ project });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const errors: string[] = [];
+  const child = { current: null as ReturnType<typeof startCli> | null };
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(viewer.url);
+    await page.waitForSelector('#runs tbody tr');
+    const names = () => page.$$eval('#runs tbody tr', (rows) => rows.map((r) => r.getAttribute('data-run')));
+    assert.deepEqual([...(await names())].sort(), ['damaged', 'failed', 'finished', 'interrupted']);
+    assert.equal(await page.textContent('#runs tr[data-run="interrupted"] .status'), 'interrupted');
+    assert.equal(await page.textContent('#runs tr[data-run="finished"] td.num'), '1 / 1');
+    await page.click('th[data-key="name"]');
+    assert.deepEqual(await names(), ['damaged', 'failed', 'finished', 'interrupted'], 'sorted by name');
+    await page.click('th[data-key="name"]');
+    assert.deepEqual(await names(), ['interrupted', 'finished', 'failed', 'damaged'], 'and the other way');
+    const emptyChart = await inkOf(page, '#overlay');
+    await page.check('input[data-run="finished"]');
+    await page.check('input[data-run="interrupted"]');
+    await page.waitForFunction(() => document.querySelectorAll('input[type=checkbox]:checked').length === 2);
+    await page.waitForTimeout(300);
+    assert.ok((await inkOf(page, '#overlay')) > emptyChart + 200, 'two curves drawn on the overlay chart');
+    await page.screenshot({ path: path.join(SCREENS, 'overview.png'), fullPage: true });
+
+    await page.click('a[href="#/run/finished"]');
+    await page.waitForSelector('.pictures img');
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll<HTMLImageElement>('.pictures img')].every((i) => i.complete && i.naturalWidth > 0),
+    );
+    assert.equal(await page.locator('.pictures img').count(), 3, 'latent_pca, loss and reconstructions');
+    assert.ok((await inkOf(page, '#run-chart')) > 100, 'the loss chart is drawn');
+    await page.screenshot({ path: path.join(SCREENS, 'run-finished.png'), fullPage: true });
+    await page.goto(`${viewer.url}#/run/interrupted`);
+    await page.waitForSelector('text=No pictures yet: ae test interrupted makes them');
+
+    // Live: a run started now appears as training, and its page follows the epochs.
+    const config = path.join(project, 'live.yaml');
+    fs.writeFileSync(config, YAML.stringify({ name: 'live', project, epochs: 200, MNIST: { path: MNIST_DIR } }));
+    child.current = startCli(['train', '--config', config]);
+    await page.goto(viewer.url);
+    await page.waitForSelector('#runs tr[data-run="live"] .status.training', { timeout: 60_000 });
+    await page.click('a[href="#/run/live"]');
+    const epochShown = async () =>
+      Number(/epoch (\d+) of 200/.exec((await page.textContent('#live-progress').catch(() => '')) ?? '')?.[1] ?? 0);
+    await page.waitForFunction(() => /epoch \d+ of 200/.test(document.getElementById('live-progress')?.textContent ?? ''), null, {
+      timeout: 60_000,
+    });
+    const first = await epochShown();
+    await page.waitForFunction(
+      (n) => Number(/epoch (\d+) of 200/.exec(document.getElementById('live-progress')?.textContent ?? '')?.[1] ?? 0) > n,
+      first,
+      { timeout: 60_000 },
+    );
+    await page.screenshot({ path: path.join(SCREENS, 'run-live.png'), fullPage: true });
+    assert.deepEqual(errors, [], 'no errors in the page');
+  } finally {
+    child.current?.kill('SIGKILL');
+    await browser.close();
+    await viewer.close();
+  }
+});

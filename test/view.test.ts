@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { test } from 'node:test';
+import YAML from 'yaml';
+import { UserError } from '../src/errors.js';
+import { CONTENT_SECURITY_POLICY, startViewer } from '../src/view/server.js';
+import { MNIST_DIR, startCli, tempDir } from './helpers.js';
+import { fixtureProject } from './view-fixture.js';
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A raw request: the path is sent exactly as given (encoded dots and all). */
+function request(port: number, rawPath: string, opts: { method?: string; host?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: rawPath, method: opts.method ?? 'GET', headers: { host: opts.host ?? `127.0.0.1:${port}` } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: API replies, checked field by field below
+const getJson = async (port: number, p: string) => JSON.parse((await request(port, p)).body.toString()) as Record<string, any>;
+
+test('ae view: the runs overview and a run page from the files, pictures served, the app page without inline scripts', async () => {
+  const project = await fixtureProject();
+  const viewer = await startViewer({ project });
+  try {
+    assert.match(viewer.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const { runs } = await getJson(viewer.port, '/api/runs');
+    assert.deepEqual(
+      runs.map((r: { name: string; status: string; epoch: number; epochs: number | null }) => [r.name, r.status, r.epoch, r.epochs]),
+      [
+        ['damaged', 'failed', 1, null],
+        ['failed', 'failed', 0, 1],
+        ['finished', 'finished', 1, 1],
+        ['interrupted', 'interrupted', 1, 5],
+      ],
+    );
+    const damaged = runs.find((r: { name: string }) => r.name === 'damaged');
+    assert.ok(
+      damaged.notes.some((n: string) => /config\.yaml cannot be read/.test(n)) &&
+        damaged.notes.some((n: string) => /history\.jsonl has a line that is not JSON/.test(n)),
+    );
+    const finished = await getJson(viewer.port, '/api/runs/finished');
+    const history = fs
+      .readFileSync(path.join(project, 'finished', 'history.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(finished.history, history);
+    assert.equal(finished.best_val_loss, history[0].val_loss);
+    assert.deepEqual(finished.outputs, [
+      'vis_outputs/latent_pca.png',
+      'vis_outputs/loss.png',
+      'vis_outputs/metrics.json',
+      'vis_outputs/reconstructions.png',
+    ]);
+    const png = await request(viewer.port, '/runs/finished/vis_outputs/reconstructions.png');
+    assert.equal(png.status, 200);
+    assert.equal(png.headers['content-type'], 'image/png');
+    assert.deepEqual(png.body, fs.readFileSync(path.join(project, 'finished', 'vis_outputs', 'reconstructions.png')));
+    const page = await request(viewer.port, '/');
+    assert.equal(page.status, 200);
+    assert.equal(page.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+    assert.match(CONTENT_SECURITY_POLICY, /script-src 'self';/);
+    const html = page.body.toString();
+    assert.match(html, /<script type="module" src="\/app\.js"><\/script>/);
+    assert.doesNotMatch(html.replace(/<script[^>]*src="[^"]+"><\/script>/g, ''), /<script/, 'no inline script');
+    assert.equal((await request(viewer.port, '/app.js')).status, 200);
+  } finally {
+    await viewer.close();
+  }
+});
+
+test('ae view security: read-only, Host header checked, nothing served from outside a listed run', async () => {
+  const project = await fixtureProject();
+  const outside = tempDir('ae-view-outside-');
+  fs.writeFileSync(path.join(outside, 'secret.txt'), 'secret');
+  fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(project, 'finished', 'link.txt'));
+  fs.symlinkSync(outside, path.join(project, 'finished', 'linkdir'));
+  const viewer = await startViewer({ project });
+  const p = viewer.port;
+  try {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const r = await request(p, '/api/runs', { method });
+      assert.equal(r.status, 405, method);
+      assert.equal(r.headers.allow, 'GET, HEAD');
+    }
+    assert.equal((await request(p, '/api/runs', { method: 'HEAD' })).status, 200);
+    assert.equal((await request(p, '/api/runs', { host: 'evil.example:80' })).status, 403, 'DNS rebinding: foreign Host');
+    assert.equal((await request(p, '/api/runs', { host: `localhost:${p}` })).status, 200);
+    const refused: Array<[string, number]> = [
+      ['/runs/finished/..%2f..%2fsecret.txt', 403],
+      ['/runs/finished/%2e%2e/%2e%2e/etc/passwd', 403],
+      ['/runs/finished/vis_outputs/..%5c..%5cconfig.yaml', 403],
+      ['/runs/finished//etc/passwd', 403],
+      ['/runs/finished/link.txt', 403],
+      ['/runs/finished/linkdir/secret.txt', 403],
+      ['/runs/finished/a%00b', 400],
+      ['/runs/nosuchrun/config.yaml', 404],
+      ['/runs/..%2f..%2ftmp/x', 404],
+      ['/api/runs/..', 404],
+      ['/api/runs/data', 404],
+    ];
+    for (const [url, status] of refused) {
+      const r = await request(p, url);
+      assert.equal(r.status, status, url);
+      assert.doesNotMatch(r.body.toString(), /secret/, url);
+    }
+    assert.equal((await request(p, '/runs/finished/config.yaml')).status, 200, 'a file inside the run is served');
+  } finally {
+    await viewer.close();
+  }
+});
+
+test('ae view live: a run training in another process appears, its progress advances in the event stream, and Ctrl-C shows it interrupted', async () => {
+  const project = tempDir('ae-view-live-');
+  const viewer = await startViewer({ project });
+  const events: Array<{ runs: Array<{ name: string; status: string; epoch: number; progress: { step: number; epoch: number } | null }> }> =
+    [];
+  const stream = http.get(
+    { host: '127.0.0.1', port: viewer.port, path: '/api/events', headers: { host: `127.0.0.1:${viewer.port}` } },
+    (res) => {
+      let buffer = '';
+      res.on('data', (c) => {
+        buffer += c;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = /^data: (.*)$/m.exec(block);
+          if (data) events.push(JSON.parse(data[1]!));
+        }
+      });
+    },
+  );
+  const waitFor = async (what: () => boolean, label: string) => {
+    for (let i = 0; i < 400 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(what(), `timed out waiting for ${label}`);
+  };
+  const config = path.join(project, 'live.yaml');
+  // All 48,000 training images: an epoch takes a few seconds, so progress within it reaches the stream.
+  fs.writeFileSync(config, YAML.stringify({ name: 'live', project, epochs: 200, MNIST: { path: MNIST_DIR } }));
+  const child = startCli(['train', '--config', config]);
+  try {
+    await waitFor(() => events.length > 0, 'the first event');
+    assert.deepEqual(events[0]!.runs, [], 'the project starts empty');
+    const live = () => events.at(-1)!.runs.find((r) => r.name === 'live');
+    await waitFor(() => live()?.status === 'training' && (live()?.epoch ?? 0) >= 1, 'the run to train and finish an epoch');
+    const seen = live()!.epoch;
+    await waitFor(() => (live()?.epoch ?? 0) > seen, 'another epoch in the stream');
+    assert.ok(
+      events.some((e) => (e.runs[0]?.progress?.step ?? 0) > 0),
+      `progress within an epoch reached the stream: ${JSON.stringify(events.map((e) => e.runs[0]?.progress ?? null))}`,
+    );
+    child.kill('SIGINT');
+    await waitFor(() => live()?.status === 'interrupted', 'the interrupted status');
+  } finally {
+    child.kill('SIGKILL');
+    stream.destroy();
+    await viewer.close();
+  }
+});
+
+test('ae view bad input: a missing project folder, an empty one, a port in use', async () => {
+  await assert.rejects(
+    startViewer({ project: path.join(tempDir(), 'nope') }),
+    (e: unknown) => e instanceof UserError && /does not exist/.test(e.message),
+  );
+  const empty = await startViewer({ project: tempDir('ae-view-empty-') });
+  try {
+    assert.deepEqual((await getJson(empty.port, '/api/runs')).runs, []);
+    await assert.rejects(
+      startViewer({ project: tempDir(), port: empty.port }),
+      (e: unknown) =>
+        e instanceof UserError &&
+        new RegExp(`port ${empty.port} on 127\\.0\\.0\\.1 is in use`).test(e.message) &&
+        /--port/.test(e.hint ?? ''),
+    );
+  } finally {
+    await empty.close();
+  }
+});

@@ -1,0 +1,249 @@
+/**
+ * The `ae view` page: the runs of a project (sortable, select several to overlay their loss curves) and one run
+ * live (config, loss per epoch, the current epoch's progress, the pictures `ae test` made). Updates come from the
+ * server's event stream (/api/events). No framework: a few DOM helpers and a canvas chart.
+ */
+
+interface RunSummary {
+  name: string;
+  status: 'training' | 'finished' | 'interrupted' | 'failed';
+  model_type: string | null;
+  dataset: string | null;
+  epoch: number;
+  epochs: number | null;
+  best_val_loss: number | null;
+  updated: string;
+  notes: string[];
+  progress?: Progress | null;
+}
+interface Progress {
+  phase: string;
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  epoch_loss: number | null;
+}
+interface HistoryRow {
+  epoch: number;
+  train_loss: number;
+  val_loss: number;
+}
+interface RunDetail extends RunSummary {
+  config: Record<string, unknown> | null;
+  history: HistoryRow[];
+  outputs: string[];
+}
+
+const main = document.getElementById('main')!;
+let runs: RunSummary[] = [];
+let sortKey: keyof RunSummary = 'updated';
+let ascending = false;
+const selected = new Set<string>();
+const histories = new Map<string, HistoryRow[]>();
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+}
+
+const fmt = (v: number | null) => (v === null ? '—' : v.toPrecision(5));
+
+async function fetchRun(name: string): Promise<RunDetail> {
+  const r = await fetch(`/api/runs/${encodeURIComponent(name)}`);
+  if (!r.ok) throw new Error(`no run ${name}`);
+  return (await r.json()) as RunDetail;
+}
+
+/** Lines on a canvas: one series per entry, log scale when the values span more than 10x. */
+function drawChart(canvas: HTMLCanvasElement, series: Array<{ label: string; colour: string; points: Array<[number, number]> }>): void {
+  const ratio = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || 900;
+  const h = canvas.clientHeight || 320;
+  canvas.width = w * ratio;
+  canvas.height = h * ratio;
+  const g = canvas.getContext('2d')!;
+  g.scale(ratio, ratio);
+  g.clearRect(0, 0, w, h);
+  const all = series.flatMap((s) => s.points);
+  if (all.length === 0) {
+    g.fillStyle = '#666';
+    g.fillText('no finished epoch yet', 20, 30);
+    return;
+  }
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => p[1]).filter((v) => v > 0);
+  const log = ys.length > 0 && Math.max(...ys) / Math.min(...ys) > 10;
+  const ty = (v: number) => (log ? Math.log10(v) : v);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
+  // A flat series (one epoch, or equal values) gets a band around it rather than a zero-height axis.
+  const [lo, hi] = [Math.min(...ys.map(ty)), Math.max(...ys.map(ty))];
+  const band = hi - lo > 1e-12 ? 0 : Math.abs(hi) * 0.05 || 1;
+  const [y0, y1] = [lo - band, hi + band];
+  const pad = { l: 64, r: 150, t: 12, b: 28 };
+  const px = (x: number) => pad.l + ((x - x0) / (x1 - x0)) * (w - pad.l - pad.r);
+  const py = (y: number) => h - pad.b - ((ty(y) - y0) / (y1 - y0 || 1)) * (h - pad.t - pad.b);
+  g.strokeStyle = '#999';
+  g.strokeRect(pad.l, pad.t, w - pad.l - pad.r, h - pad.t - pad.b);
+  g.fillStyle = '#333';
+  g.font = '11px system-ui';
+  for (let i = 0; i <= 4; i++) {
+    const v = y0 + ((y1 - y0) * i) / 4;
+    const value = log ? 10 ** v : v;
+    g.fillText(value.toPrecision(3), 4, h - pad.b - ((h - pad.t - pad.b) * i) / 4 + 4);
+  }
+  g.fillText(`epoch ${x0}`, pad.l, h - 8);
+  g.fillText(`${x1}`, w - pad.r - 16, h - 8);
+  series.forEach((s, i) => {
+    g.strokeStyle = s.colour;
+    g.fillStyle = s.colour;
+    g.lineWidth = 2;
+    g.beginPath();
+    s.points.forEach(([x, y], k) => (k === 0 ? g.moveTo(px(x), py(y)) : g.lineTo(px(x), py(y))));
+    g.stroke();
+    for (const [x, y] of s.points) g.fillRect(px(x) - 2, py(y) - 2, 4, 4);
+    g.fillText(s.label, w - pad.r + 8, pad.t + 14 + i * 16);
+  });
+}
+
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+
+function renderOverview(): void {
+  const sorted = [...runs].sort((a, b) => {
+    const x = a[sortKey] ?? '';
+    const y = b[sortKey] ?? '';
+    return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
+  });
+  const columns: Array<[keyof RunSummary, string]> = [
+    ['name', 'run'],
+    ['model_type', 'model'],
+    ['dataset', 'dataset'],
+    ['status', 'status'],
+    ['epoch', 'epoch'],
+    ['best_val_loss', 'best val loss'],
+    ['updated', 'updated'],
+  ];
+  const head = el('tr', {}, el('th', {}, ''), ...columns.map(([k, label]) => {
+    const th = el('th', { class: k === sortKey ? `sorted${ascending ? ' asc' : ''}` : '', 'data-key': String(k) }, label);
+    th.onclick = () => {
+      ascending = sortKey === k ? !ascending : true;
+      sortKey = k;
+      renderOverview();
+    };
+    return th;
+  }));
+  const rows = sorted.map((r) => {
+    const box = el('input', { type: 'checkbox', 'data-run': r.name });
+    box.checked = selected.has(r.name);
+    box.onchange = () => {
+      if (box.checked) selected.add(r.name);
+      else selected.delete(r.name);
+      void drawOverlay();
+    };
+    const epoch = `${r.epoch} / ${r.epochs ?? '?'}`;
+    return el(
+      'tr',
+      { 'data-run': r.name },
+      el('td', {}, box),
+      el('td', {}, el('a', { href: `#/run/${encodeURIComponent(r.name)}` }, r.name)),
+      el('td', {}, r.model_type ?? '?'),
+      el('td', {}, r.dataset ?? '?'),
+      el('td', {}, el('span', { class: `status ${r.status}` }, r.status)),
+      el('td', { class: 'num' }, epoch),
+      el('td', { class: 'num' }, fmt(r.best_val_loss)),
+      el('td', {}, new Date(r.updated).toLocaleString()),
+    );
+  });
+  const canvas = el('canvas', { class: 'chart', id: 'overlay' });
+  main.replaceChildren(
+    el('h2', {}, `Runs (${runs.length})`),
+    runs.length === 0 ? el('p', { class: 'empty' }, 'No runs in this folder yet: start one with ae train --config configs/mnist-ae.yaml') : el('table', { id: 'runs' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+    el('p', {}, 'Select runs to overlay their validation loss curves.'),
+    canvas,
+  );
+  void drawOverlay();
+}
+
+async function drawOverlay(): Promise<void> {
+  const canvas = document.getElementById('overlay') as HTMLCanvasElement | null;
+  if (!canvas) return;
+  for (const name of selected) if (!histories.has(name)) histories.set(name, (await fetchRun(name)).history);
+  drawChart(
+    canvas,
+    [...selected].map((name, i) => ({ label: name, colour: PALETTE[i % PALETTE.length]!, points: (histories.get(name) ?? []).map((h) => [h.epoch, h.val_loss] as [number, number]) })),
+  );
+}
+
+async function renderRun(name: string): Promise<void> {
+  let run: RunDetail;
+  try {
+    run = await fetchRun(name);
+  } catch {
+    main.replaceChildren(el('p', { class: 'note' }, `No run named ${name} in this project.`), el('a', { href: '#/' }, 'all runs'));
+    return;
+  }
+  histories.set(name, run.history);
+  const summary = runs.find((r) => r.name === name);
+  const progress = summary?.progress ?? null;
+  // Widths are set through the CSSOM: the page's Content-Security-Policy forbids inline style attributes.
+  const fill = el('div');
+  fill.style.width = `${progress && progress.steps ? Math.round((100 * progress.step) / progress.steps) : 0}%`;
+  const bar = el('div', { class: 'progress', id: 'epoch-progress' }, fill);
+  const live =
+    run.status === 'training' && progress
+      ? el('p', { id: 'live-progress' }, `epoch ${progress.epoch + 1} of ${progress.epochs}, ${progress.phase}: step ${progress.step} / ${progress.steps} `, bar, progress.epoch_loss === null ? '' : ` loss so far ${progress.epoch_loss.toPrecision(5)}`)
+      : el('p', {}, `status: ${run.status}, ${run.epoch} of ${run.epochs ?? '?'} epochs`);
+  const canvas = el('canvas', { class: 'chart', id: 'run-chart' });
+  const pictures = run.outputs.filter((f) => f.endsWith('.png'));
+  main.replaceChildren(
+    el('p', {}, el('a', { href: '#/' }, '← all runs')),
+    el('h2', {}, `${run.name} `, el('span', { class: `status ${run.status}` }, run.status)),
+    live,
+    ...run.notes.map((n) => el('p', { class: 'note' }, n)),
+    canvas,
+    el('h3', {}, 'Pictures'),
+    pictures.length
+      ? el('div', { class: 'pictures' }, ...pictures.map((f) => el('img', { src: `/runs/${encodeURIComponent(name)}/${f}`, alt: f })))
+      : el('p', { class: 'empty' }, `No pictures yet: ae test ${name} makes them (reconstructions, latent map, loss curve).`),
+    el('h3', {}, 'Config'),
+    el('pre', {}, JSON.stringify(run.config, null, 2)),
+  );
+  drawChart(canvas, [
+    { label: 'train loss', colour: PALETTE[0]!, points: run.history.map((h) => [h.epoch, h.train_loss]) },
+    { label: 'validation loss', colour: PALETTE[1]!, points: run.history.map((h) => [h.epoch, h.val_loss]) },
+  ]);
+}
+
+function route(): void {
+  const m = /^#\/run\/(.+)$/.exec(location.hash);
+  if (m) void renderRun(decodeURIComponent(m[1]!));
+  else renderOverview();
+}
+
+function connect(): void {
+  const status = document.getElementById('live')!;
+  const events = new EventSource('/api/events');
+  events.addEventListener('runs', (e) => {
+    runs = (JSON.parse((e as MessageEvent).data) as { runs: RunSummary[] }).runs;
+    for (const r of runs) histories.delete(r.name); // refetched when drawn
+    status.textContent = `live · ${new Date().toLocaleTimeString()}`;
+    status.classList.remove('down');
+    route();
+  });
+  events.onerror = () => {
+    status.textContent = 'disconnected: retrying';
+    status.classList.add('down');
+  };
+}
+
+window.addEventListener('hashchange', route);
+void fetch('/api/runs')
+  .then((r) => r.json())
+  .then((d: { project: string; runs: RunSummary[] }) => {
+    document.getElementById('project')!.textContent = d.project;
+    runs = d.runs;
+    route();
+    connect();
+  });
