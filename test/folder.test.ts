@@ -151,7 +151,14 @@ test('a labelled colour folder trains a CAE and gets every test-mode output; bad
   assert.equal(start.trainCount + start.valCount, 36, 'the 36 decodable training images, split into train and validation');
 
   const r = await evaluateRun(path.join(project, 'colour'), { count: 4, embed: 'pca' });
-  assert.deepEqual(r.files.map((f) => path.basename(f)).sort(), ['latent_pca.png', 'loss.png', 'metrics.json', 'reconstructions.png']);
+  assert.deepEqual(r.files.map((f) => path.basename(f)).sort(), [
+    'latent_pca.png',
+    'loss.png',
+    'map_pca.bin',
+    'map_pca.json',
+    'metrics.json',
+    'reconstructions.png',
+  ]);
   const m = JSON.parse(fs.readFileSync(path.join(project, 'colour', 'vis_outputs', 'metrics.json'), 'utf8'));
   assert.deepEqual(m.classes, ['blue', 'green', 'red']);
   assert.equal(m.images, 12, 'the 12 decodable test images');
@@ -195,7 +202,7 @@ test('a labelled colour folder trains a CAE and gets every test-mode output; bad
   assert.match(gray.messages(), /the images or the preprocessing changed/);
   assert.match(gray.messages(), /decoding 37 images from .*train to 32x32x1/);
   const g = await evaluateRun(path.join(project, 'gray'), { count: 3, embed: 'pca' });
-  assert.equal(g.files.length, 4);
+  assert.equal(g.files.length, 6, 'reconstructions, the map picture and its data (2 files), loss, metrics');
 });
 
 test('the preprocessing cache is used on the next run and rebuilt when a file or the size changes', async () => {

@@ -12,7 +12,7 @@ import { chromium, type Page } from 'playwright-core';
 import YAML from 'yaml';
 import { startViewer } from '../src/view/server.js';
 import { MNIST_DIR, startCli } from './helpers.js';
-import { fixtureProject } from './view-fixture.js';
+import { fixtureProject, latentNeighbours, readMap } from './view-fixture.js';
 
 const CHROMIUM = process.env.AE_CHROMIUM ?? '/usr/bin/chromium';
 const haveBrowser = fs.existsSync(CHROMIUM);
@@ -74,6 +74,65 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
     assert.equal(await page.locator('.pictures img').count(), 3, 'latent_pca, loss and reconstructions');
     assert.ok((await inkOf(page, '#run-chart')) > 100, 'the loss chart is drawn');
     await page.screenshot({ path: path.join(SCREENS, 'run-finished.png'), fullPage: true });
+
+    // The latent map: every point drawn; hover shows a point; a click lists its true nearest latent neighbours;
+    // hiding a class removes its points; the CSV holds the stored coordinates.
+    await page.waitForSelector('#latent-map[data-ready="1"]');
+    assert.equal(await page.getAttribute('#map', 'data-drawn'), '40');
+    const { arr } = readMap(path.join(project, 'finished', 'vis_outputs'), 'pca');
+    const { nearest } = await latentNeighbours(project, 40, 10);
+    await page.locator('#map').scrollIntoViewIfNeeded();
+    const at = await page.evaluate(() =>
+      (window as unknown as { aeMap: { screenOf(i: number): { x: number; y: number } } }).aeMap.screenOf(5),
+    );
+    await page.mouse.move(at.x, at.y);
+    await page.waitForSelector('#map-tooltip:not(.hidden)');
+    const hovered = Number(await page.getAttribute('#map-tooltip', 'data-index'));
+    assert.match((await page.textContent('#map-tooltip')) ?? '', new RegExp(`#${hovered} · \\d · error 0\\.\\d+`));
+    assert.equal(await page.locator('#map-tooltip canvas').count(), 2, 'the image and its reconstruction');
+    await page.mouse.click(at.x, at.y);
+    await page.waitForSelector('#neighbours li');
+    const listed = await page.$$eval('#neighbours li', (items) => items.map((li) => Number(li.getAttribute('data-index'))));
+    assert.deepEqual(listed, nearest(hovered), "the clicked point's 10 nearest latent neighbours");
+    const labels = arr('labels');
+    const cls = labels[0]!;
+    const inClass = [...labels].filter((l) => l === cls).length;
+    await page.uncheck(`#legend input[data-class="${cls}"]`);
+    assert.equal(await page.getAttribute('#map', 'data-drawn'), String(40 - inClass));
+    await page.check(`#legend input[data-class="${cls}"]`);
+    await page.selectOption('#colour-by', 'error');
+    await page.screenshot({ path: path.join(SCREENS, 'latent-map.png'), fullPage: true });
+    // The reconstructions browser: the worst reconstructed first, one class, and a seeded random pick.
+    const shownIndices = () => page.$$eval('#recon-grid figure', (fs) => fs.map((f) => Number(f.getAttribute('data-index'))));
+    const errs = arr('errors');
+    await page.selectOption('#recon-mode', 'worst');
+    const worst = [...Array(40).keys()].sort((a, b) => errs[b]! - errs[a]! || a - b).slice(0, 12);
+    assert.deepEqual(await shownIndices(), worst);
+    assert.equal(await page.locator('#recon-grid figure').first().locator('canvas').count(), 3, 'input, reconstruction, error map');
+    await page.selectOption('#recon-mode', `class:${cls}`);
+    assert.ok((await shownIndices()).every((i) => labels[i] === cls) && (await shownIndices()).length === Math.min(12, inClass));
+    await page.selectOption('#recon-mode', 'random');
+    const seed0 = await shownIndices();
+    await page.fill('#recon-seed', '1');
+    await page.dispatchEvent('#recon-seed', 'change');
+    const seed1 = await shownIndices();
+    await page.fill('#recon-seed', '0');
+    await page.dispatchEvent('#recon-seed', 'change');
+    assert.deepEqual(await shownIndices(), seed0, 'the same seed picks the same images');
+    assert.notDeepEqual(seed1, seed0);
+    await page.locator('#reconstructions').screenshot({ path: path.join(SCREENS, 'reconstructions.png') });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+    const csv = fs
+      .readFileSync((await download.path())!, 'utf8')
+      .trim()
+      .split('\n');
+    assert.equal(csv[0], 'index,label,class,x,y,error');
+    assert.equal(csv.length, 41);
+    const coords = arr('coords');
+    for (const i of [0, 17, 39]) {
+      const [index, , , x, y] = csv[i + 1]!.split(',');
+      assert.deepEqual([Number(index), Math.fround(Number(x)), Math.fround(Number(y))], [i, coords[2 * i], coords[2 * i + 1]]);
+    }
     await page.goto(`${viewer.url}#/run/interrupted`);
     await page.waitForSelector('text=No pictures yet: ae test interrupted makes them');
 

@@ -4,6 +4,11 @@ import YAML from 'yaml';
 import { resolveConfig } from '../src/config/load.js';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { train } from '../src/train/trainer.js';
+import { tf } from '../src/backend/index.js';
+import { loadModel } from '../src/checkpoint/model-state.js';
+import { openRunDir, readRunConfig } from '../src/checkpoint/run-dir.js';
+import { batchTensor, head, type ImageSet } from '../src/data/dataset.js';
+import { loadData } from '../src/data/load.js';
 import { MNIST_DIR, smallMnist, tempDir } from './helpers.js';
 
 /** A project with a finished run (with ae test pictures), an interrupted one, a failed one and a damaged one. */
@@ -22,4 +27,43 @@ export async function fixtureProject(): Promise<string> {
   fs.writeFileSync(path.join(project, 'damaged', 'history.jsonl'), '{"epoch": 1, "val_loss": 0.5}\n{"epoch": 2, "val_lo');
   fs.mkdirSync(path.join(project, 'data')); // the image cache folder is not a run
   return project;
+}
+
+/** The first `count` test images' latent codes (the finished run's AE) and their brute-force k nearest others. */
+export async function latentNeighbours(
+  project: string,
+  count: number,
+  k: number,
+): Promise<{ codes: Float32Array; nearest: (i: number) => number[]; set: ImageSet }> {
+  const config = readRunConfig(openRunDir(path.join(project, 'finished')));
+  const { model } = loadModel(config, path.join(project, 'finished', 'weights', 'best.ckpt'));
+  const set = head((await loadData(config)).test, count);
+  const codes = tf.tidy(() => model.encode(batchTensor(set, null, 0, set.count), { training: false, seed: 0 }).dataSync() as Float32Array);
+  model.params.dispose();
+  const dim = codes.length / count;
+  const nearest = (i: number) =>
+    Array.from({ length: count }, (_, j) => j)
+      .filter((j) => j !== i)
+      .map((j) => ({ j, d: codes.subarray(j * dim, (j + 1) * dim).reduce((acc, v, t) => acc + (v - codes[i * dim + t]!) ** 2, 0) }))
+      .sort((a, b) => a.d - b.d || a.j - b.j)
+      .slice(0, k)
+      .map((x) => x.j);
+  return { codes, nearest, set };
+}
+
+/** A map file pair parsed by the documented format (header JSON, arrays at their offsets). */
+export function readMap(dir: string, method: string) {
+  const header = JSON.parse(fs.readFileSync(path.join(dir, `map_${method}.json`), 'utf8'));
+  const bin = fs.readFileSync(path.join(dir, `map_${method}.bin`));
+  const ab = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length);
+  const arr = (name: string) => {
+    const a = header.arrays[name];
+    const n = a.shape.reduce((x: number, y: number) => x * y, 1);
+    return a.dtype === 'float32'
+      ? new Float32Array(ab, a.offset, n)
+      : a.dtype === 'int32'
+        ? new Int32Array(ab, a.offset, n)
+        : new Uint8Array(ab, a.offset, n);
+  };
+  return { header, arr };
 }

@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import { UserError } from '../src/errors.js';
 import { CONTENT_SECURITY_POLICY, startViewer } from '../src/view/server.js';
 import { MNIST_DIR, startCli, tempDir } from './helpers.js';
-import { fixtureProject } from './view-fixture.js';
+import { fixtureProject, latentNeighbours, readMap } from './view-fixture.js';
 
 interface Reply {
   status: number;
@@ -65,6 +65,7 @@ test('ae view: the runs overview and a run page from the files, pictures served,
     assert.deepEqual(finished.outputs, [
       'vis_outputs/latent_pca.png',
       'vis_outputs/loss.png',
+      'vis_outputs/map_pca.json',
       'vis_outputs/metrics.json',
       'vis_outputs/reconstructions.png',
     ]);
@@ -83,6 +84,32 @@ test('ae view: the runs overview and a run page from the files, pictures served,
   } finally {
     await viewer.close();
   }
+});
+
+test('ae test saves the map data ae view reads: coordinates, labels, errors, latent neighbours and thumbnails, checked independently', async () => {
+  const project = await fixtureProject();
+  const { header, arr } = readMap(path.join(project, 'finished', 'vis_outputs'), 'pca');
+  assert.equal(header.format, 'ae-map-1');
+  assert.deepEqual([header.count, header.k, header.height, header.width, header.channels], [40, 10, 28, 28, 1]);
+  const { set, nearest } = await latentNeighbours(project, 40, 10);
+  assert.deepEqual([...arr('labels')], [...set.labels]);
+  assert.deepEqual(
+    [...arr('indices')],
+    Array.from({ length: 40 }, (_, i) => i),
+  );
+  const neighbours = arr('neighbours');
+  for (const i of [0, 7, 39]) assert.deepEqual([...neighbours.subarray(i * 10, (i + 1) * 10)], nearest(i), `neighbours of ${i}`);
+  // Errors: per-image MSE between the stored input and reconstruction thumbnails (8-bit, so within 1e-2).
+  const images = arr('images');
+  const recon = arr('reconstructions');
+  const errors = arr('errors');
+  for (const i of [0, 20]) {
+    let se = 0;
+    for (let p = 0; p < 784; p++) se += ((images[i * 784 + p]! - recon[i * 784 + p]!) / 255) ** 2;
+    assert.ok(Math.abs(se / 784 - errors[i]!) < 1e-2, `error ${i}: ${se / 784} vs ${errors[i]}`);
+    assert.equal(images[i * 784 + 300], Math.round(set.images[i * 784 + 300]! * 255));
+  }
+  assert.equal(arr('coords').length, 80);
 });
 
 test('ae view security: read-only, Host header checked, nothing served from outside a listed run', async () => {

@@ -35,6 +35,16 @@ interface RunDetail extends RunSummary {
   outputs: string[];
 }
 
+import { loadMapData, type MapHandle, renderMap } from './map.js';
+import { renderReconstructions } from './recon.js';
+
+declare global {
+  interface Window {
+    /** The latent map on the page, for automation (the browser tests). */
+    aeMap?: MapHandle;
+  }
+}
+
 const main = document.getElementById('main')!;
 let runs: RunSummary[] = [];
 let sortKey: keyof RunSummary = 'updated';
@@ -197,6 +207,7 @@ async function renderRun(name: string): Promise<void> {
       : el('p', {}, `status: ${run.status}, ${run.epoch} of ${run.epochs ?? '?'} epochs`);
   const canvas = el('canvas', { class: 'chart', id: 'run-chart' });
   const pictures = run.outputs.filter((f) => f.endsWith('.png'));
+  const mapBox = el('div', { id: 'latent-map' });
   main.replaceChildren(
     el('p', {}, el('a', { href: '#/' }, '← all runs')),
     el('h2', {}, `${run.name} `, el('span', { class: `status ${run.status}` }, run.status)),
@@ -207,9 +218,20 @@ async function renderRun(name: string): Promise<void> {
     pictures.length
       ? el('div', { class: 'pictures' }, ...pictures.map((f) => el('img', { src: `/runs/${encodeURIComponent(name)}/${f}`, alt: f })))
       : el('p', { class: 'empty' }, `No pictures yet: ae test ${name} makes them (reconstructions, latent map, loss curve).`),
+    mapBox,
     el('h3', {}, 'Config'),
     el('pre', {}, JSON.stringify(run.config, null, 2)),
   );
+  const mapFile = run.outputs.find((f) => /^vis_outputs\/map_\w+\.json$/.test(f));
+  window.aeMap = undefined;
+  if (mapFile) {
+    const data = await loadMapData(`/runs/${encodeURIComponent(name)}`, mapFile);
+    window.aeMap = renderMap(mapBox, data);
+    const reconBox = el('div', { id: 'reconstructions' });
+    mapBox.after(reconBox);
+    renderReconstructions(reconBox, data);
+    mapBox.dataset.ready = '1';
+  } else mapBox.append(el('p', { class: 'empty' }, `No latent map yet: ae test ${name} writes it (vis_outputs/map_<method>.bin).`));
   drawChart(canvas, [
     { label: 'train loss', colour: PALETTE[0]!, points: run.history.map((h) => [h.epoch, h.train_loss]) },
     { label: 'validation loss', colour: PALETTE[1]!, points: run.history.map((h) => [h.epoch, h.val_loss]) },
@@ -226,10 +248,17 @@ function connect(): void {
   const status = document.getElementById('live')!;
   const events = new EventSource('/api/events');
   events.addEventListener('runs', (e) => {
+    const previous = new Map(runs.map((r) => [r.name, JSON.stringify(r)]));
     runs = (JSON.parse((e as MessageEvent).data) as { runs: RunSummary[] }).runs;
     for (const r of runs) histories.delete(r.name); // refetched when drawn
     status.textContent = `live · ${new Date().toLocaleTimeString()}`;
     status.classList.remove('down');
+    // A run page is redrawn only when its run changed (the map keeps its zoom and selection otherwise).
+    const shown = /^#\/run\/(.+)$/.exec(location.hash);
+    if (shown) {
+      const name = decodeURIComponent(shown[1]!);
+      if (previous.get(name) === JSON.stringify(runs.find((r) => r.name === name))) return;
+    }
     route();
   });
   events.onerror = () => {

@@ -1,7 +1,8 @@
 /**
  * Evaluating a trained run (the CLI's `ae test`): loss on a split, a picture of inputs and reconstructions, the
  * latent k-NN accuracy, a 2-D map of the latents with its quality metrics, the loss curve. Writes
- * RUN_DIR/vis_outputs/: reconstructions.png, latent_<method>.png, loss.png, metrics.json.
+ * RUN_DIR/vis_outputs/: reconstructions.png, latent_<method>.png, map_<method>.bin/.json (see map-data.ts),
+ * loss.png, metrics.json.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,14 +17,16 @@ import type { PcaProjection } from '../embed/incremental-pca.js';
 import { type EmbeddingParams, type EmbedMethod, MAX_DIRECT_DIM, REDUCED_DIM } from '../embed/index.js';
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
 import { UserError } from '../errors.js';
-import { addNoise, evaluateLoss, type NoiseOptions, setReconstructionErrors } from '../models/loss.js';
+import { addNoise, evaluateLoss, type NoiseOptions } from '../models/loss.js';
 import { type Autoencoder, reconstruct } from '../models/model.js';
 import { drawLatentMap, type LegendEntry } from '../render/latent-map.js';
 import { drawLossPlot } from '../render/loss-plot.js';
-import { exportProjector, type ProjectorResult } from '../render/projector.js';
+import type { ProjectorResult } from '../render/projector.js';
 import { drawReconstructions } from '../render/reconstructions.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
+import { writeMapData } from './map-data.js';
+import { exportToProjector } from './projector-step.js';
 import { encodeSet, fitLatentPca, type Latents, latentSize, PCA_FIT_POINTS } from './latents.js';
 import { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness } from './metrics.js';
 
@@ -152,7 +155,9 @@ export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}
     const latent = latentKnnAccuracy(ev, latents, projection, opts.knnTrainLimit);
     const method = opts.embed ?? 'tsne';
     const { embedding, legend, coords } = await mapLatents(ev, latents, method, opts.embedOptions ?? {}, files);
-    const projector = opts.projector ? await exportToProjector(ev, latents, { coords, embedding }, opts.projector, opts.force) : undefined;
+    const projector = opts.projector
+      ? await exportToProjector({ ...ev, latents, coords, embedding, dir: opts.projector, force: opts.force })
+      : undefined;
     if (ev.history.length > 0) files.push(await drawLossCurve(ev));
     const metrics: TestMetrics = {
       run: ev.run.dir,
@@ -329,6 +334,20 @@ async function mapLatents(
     file,
   );
   files.push(file);
+  // The interactive map of `ae view`: coordinates, labels, errors, latent neighbours, thumbnails.
+  files.push(
+    ...writeMapData({
+      outDir: ev.outDir,
+      method,
+      description: map.description,
+      split: ev.split,
+      model: ev.model,
+      set,
+      classNames: ev.classNames,
+      latents,
+      coords: map.coords,
+    }),
+  );
   const embedding: EmbeddingMetrics = {
     method,
     description: map.description,
@@ -340,50 +359,6 @@ async function mapLatents(
     knn_k_2d: k2d,
   };
   return { embedding, legend, coords: map.coords };
-}
-
-/** The split's codes, labels, reconstruction errors, thumbnails and our map as an Embedding Projector folder. */
-async function exportToProjector(
-  ev: Evaluation,
-  latents: Latents,
-  map: { coords: Float32Array; embedding: EmbeddingMetrics },
-  dir: string,
-  force?: boolean,
-): Promise<ProjectorResult> {
-  const { set } = ev;
-  const errors = setReconstructionErrors(ev.model, set);
-  // Wide codes (the CAE's 12,544 numbers) go out as their principal components, as the maps use them: the
-  // Projector loads the whole tensor into the browser.
-  const points = Array.from({ length: set.count }, (_, i) => ({
-    label: ev.classNames ? (ev.classNames[set.labels[i]!] ?? String(set.labels[i])) : '',
-    split: ev.split,
-    reconstructionError: errors[i]!,
-    path: '',
-  }));
-  const result = await exportProjector(
-    dir,
-    {
-      codes: latents.codes,
-      dim: latents.dim,
-      points,
-      images: set.images,
-      height: set.height,
-      width: set.width,
-      channels: set.channels,
-      map: {
-        coords: map.coords,
-        method: map.embedding.method,
-        description: map.embedding.description,
-        perplexity: map.embedding.perplexity,
-      },
-      tensorName: `${ev.config.model_type} ${ev.config.name} latents (${ev.split})${latents.reduction ? `, ${latents.reduction} of ${latentSize(ev.model)}` : ''}`,
-      seed: ev.config.seed,
-    },
-    force,
-  );
-  if (result.note) ev.say(result.note);
-  ev.say(`Embedding Projector folder: ${dir} (${result.exported} points)`);
-  return result;
 }
 
 async function drawLossCurve(ev: Evaluation): Promise<string> {

@@ -1,0 +1,311 @@
+/**
+ * The interactive latent map of a run (from vis_outputs/map_<method>.json/.bin, written by `ae test`): every point
+ * drawn on a canvas, pan (drag) and zoom (wheel), colour by class or by reconstruction error, a legend that hides and
+ * shows classes, hover with the image, its reconstruction, label and error, click listing the k nearest latent
+ * neighbours (highlighted on the map), search by index or class, and the coordinates as CSV.
+ */
+
+interface MapArray {
+  offset: number;
+  dtype: 'float32' | 'uint8' | 'int32';
+  shape: number[];
+}
+export interface MapHeader {
+  method: string;
+  description: string;
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+  k: number;
+  classes: string[] | null;
+  arrays: Record<string, MapArray>;
+}
+
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const RAMP = ['#fde725', '#b5de2b', '#6ece58', '#35b779', '#1f9e89', '#26828e', '#31688e', '#3e4989', '#482878', '#440154'];
+
+function view<T>(buffer: ArrayBuffer, a: MapArray | undefined, make: (b: ArrayBuffer, o: number, n: number) => T): T | null {
+  if (!a) return null;
+  return make(buffer, a.offset, a.shape.reduce((x, y) => x * y, 1));
+}
+
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+}
+
+/** Draws one thumbnail (uint8 HWC) into a new canvas, scaled up `scale` times. */
+export function thumbnail(pixels: Uint8Array | null, i: number, h: MapHeader, scale = 3): HTMLCanvasElement {
+  const c = el('canvas', { width: String(h.width * scale), height: String(h.height * scale), class: 'thumb' });
+  if (!pixels) return c;
+  const small = new ImageData(h.width, h.height);
+  const px = h.width * h.height;
+  for (let p = 0; p < px; p++) {
+    const base = (i * px + p) * h.channels;
+    const [r, g, b] = h.channels === 1 ? [pixels[base]!, pixels[base]!, pixels[base]!] : [pixels[base]!, pixels[base + 1]!, pixels[base + 2]!];
+    small.data.set([r, g, b, 255], p * 4);
+  }
+  const tmp = el('canvas', { width: String(h.width), height: String(h.height) });
+  tmp.getContext('2d')!.putImageData(small, 0, 0);
+  const g = c.getContext('2d')!;
+  g.imageSmoothingEnabled = false;
+  g.drawImage(tmp, 0, 0, c.width, c.height);
+  return c;
+}
+
+export interface MapHandle {
+  /** Points drawn in the last frame (hidden classes excluded). */
+  drawn(): number;
+  /** A point's position on the page (for automation and tests). */
+  screenOf(i: number): { x: number; y: number };
+}
+
+/** A map file pair, parsed: the header and typed views of its arrays. */
+export interface MapData {
+  header: MapHeader;
+  coords: Float32Array;
+  labels: Uint8Array;
+  errors: Float32Array;
+  neighbours: Int32Array;
+  images: Uint8Array | null;
+  recons: Uint8Array | null;
+  classes: string[];
+}
+
+export async function loadMapData(base: string, jsonFile: string): Promise<MapData> {
+  const header = (await (await fetch(`${base}/${jsonFile}`)).json()) as MapHeader;
+  const buffer = await (await fetch(`${base}/${jsonFile.replace(/\.json$/, '.bin')}`)).arrayBuffer();
+  return {
+    header,
+    coords: view(buffer, header.arrays.coords, (b, o, len) => new Float32Array(b, o, len))!,
+    labels: view(buffer, header.arrays.labels, (b, o, len) => new Uint8Array(b, o, len))!,
+    errors: view(buffer, header.arrays.errors, (b, o, len) => new Float32Array(b, o, len))!,
+    neighbours: view(buffer, header.arrays.neighbours, (b, o, len) => new Int32Array(b, o, len))!,
+    images: view(buffer, header.arrays.images, (b, o, len) => new Uint8Array(b, o, len)),
+    recons: view(buffer, header.arrays.reconstructions, (b, o, len) => new Uint8Array(b, o, len)),
+    classes: header.classes ?? ['(unlabelled)'],
+  };
+}
+
+export function renderMap(container: HTMLElement, data: MapData): MapHandle {
+  const { header, coords, labels, errors, neighbours, images, recons, classes } = data;
+  const n = header.count;
+  const hidden = new Set<number>();
+  let colourBy: 'class' | 'error' = 'class';
+  let selected = -1;
+  let drawnCount = 0;
+  const sortedErrors = Float32Array.from(errors).sort();
+  const errorRank = (e: number) => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sortedErrors[mid]! < e) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo / Math.max(1, n - 1);
+  };
+
+  // View transform: data -> canvas pixels.
+  let minX = Infinity;
+  let maxX = -Infinity;
+  let minY = Infinity;
+  let maxY = -Infinity;
+  for (let i = 0; i < n; i++) {
+    minX = Math.min(minX, coords[2 * i]!);
+    maxX = Math.max(maxX, coords[2 * i]!);
+    minY = Math.min(minY, coords[2 * i + 1]!);
+    maxY = Math.max(maxY, coords[2 * i + 1]!);
+  }
+  const canvas = el('canvas', { id: 'map', class: 'map', width: '900', height: '640' });
+  const W = 900;
+  const H = 640;
+  const fit = 0.92 * Math.min(W / (maxX - minX || 1), H / (maxY - minY || 1));
+  let scale = fit;
+  let tx = W / 2 - scale * ((minX + maxX) / 2);
+  let ty = H / 2 + scale * ((minY + maxY) / 2);
+  const sx = (i: number) => tx + scale * coords[2 * i]!;
+  const sy = (i: number) => ty - scale * coords[2 * i + 1]!;
+
+  function draw(): void {
+    const g = canvas.getContext('2d')!;
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, W, H);
+    // Points batched by colour: one fillStyle per bucket.
+    const buckets = new Map<string, number[]>();
+    drawnCount = 0;
+    for (let i = 0; i < n; i++) {
+      if (hidden.has(labels[i]!)) continue;
+      const colour = colourBy === 'class' ? PALETTE[labels[i]! % PALETTE.length]! : RAMP[Math.min(9, Math.floor(errorRank(errors[i]!) * 10))]!;
+      let list = buckets.get(colour);
+      if (!list) buckets.set(colour, (list = []));
+      list.push(i);
+      drawnCount++;
+    }
+    for (const [colour, list] of buckets) {
+      g.fillStyle = colour;
+      for (const i of list) g.fillRect(sx(i) - 1.5, sy(i) - 1.5, 3, 3);
+    }
+    if (selected >= 0) {
+      g.strokeStyle = '#000';
+      g.lineWidth = 2;
+      for (let r = 0; r < header.k; r++) {
+        const j = neighbours[selected * header.k + r]!;
+        g.strokeRect(sx(j) - 4, sy(j) - 4, 8, 8);
+      }
+      g.beginPath();
+      g.arc(sx(selected), sy(selected), 7, 0, 2 * Math.PI);
+      g.stroke();
+    }
+    canvas.dataset.drawn = String(drawnCount);
+  }
+
+  // Hover: a uniform grid over the canvas, rebuilt when the view changes; the nearest visible point within 6 px.
+  const CELL = 12;
+  let grid = new Map<number, number[]>();
+  const rebuildGrid = () => {
+    grid = new Map();
+    for (let i = 0; i < n; i++) {
+      if (hidden.has(labels[i]!)) continue;
+      const key = Math.floor(sx(i) / CELL) * 100003 + Math.floor(sy(i) / CELL);
+      let list = grid.get(key);
+      if (!list) grid.set(key, (list = []));
+      list.push(i);
+    }
+  };
+  const nearest = (x: number, y: number): number => {
+    let best = -1;
+    let bestD = 36;
+    const cx = Math.floor(x / CELL);
+    const cy = Math.floor(y / CELL);
+    for (let dx = -1; dx <= 1; dx++)
+      for (let dy = -1; dy <= 1; dy++)
+        for (const i of grid.get((cx + dx) * 100003 + cy + dy) ?? []) {
+          const d = (sx(i) - x) ** 2 + (sy(i) - y) ** 2;
+          if (d < bestD) {
+            bestD = d;
+            best = i;
+          }
+        }
+    return best;
+  };
+  const redraw = () => {
+    rebuildGrid();
+    draw();
+  };
+
+  const tooltip = el('div', { id: 'map-tooltip', class: 'tooltip hidden' });
+  const describe = (i: number) => `#${i} · ${classes[labels[i]!] ?? labels[i]} · error ${errors[i]!.toPrecision(3)}`;
+  const neighbourList = el('ol', { id: 'neighbours' });
+  const select = (i: number) => {
+    selected = i;
+    neighbourList.replaceChildren(
+      ...(i < 0
+        ? []
+        : Array.from({ length: header.k }, (_, r) => {
+            const j = neighbours[i * header.k + r]!;
+            return el('li', { 'data-index': String(j) }, thumbnail(images, j, header, 2), ` ${describe(j)}`);
+          })),
+    );
+    draw();
+  };
+
+  let drag: { x: number; y: number } | null = null;
+  canvas.addEventListener('mousedown', (e) => {
+    drag = { x: e.offsetX, y: e.offsetY };
+  });
+  window.addEventListener('mouseup', () => {
+    drag = null;
+  });
+  canvas.addEventListener('mousemove', (e) => {
+    if (drag) {
+      tx += e.offsetX - drag.x;
+      ty += e.offsetY - drag.y;
+      drag = { x: e.offsetX, y: e.offsetY };
+      requestAnimationFrame(redraw);
+      return;
+    }
+    const i = nearest(e.offsetX, e.offsetY);
+    if (i < 0) {
+      tooltip.classList.add('hidden');
+      return;
+    }
+    tooltip.replaceChildren(thumbnail(images, i, header), thumbnail(recons, i, header), el('div', {}, describe(i)));
+    tooltip.dataset.index = String(i);
+    tooltip.classList.remove('hidden');
+  });
+  canvas.addEventListener('click', (e) => select(nearest(e.offsetX, e.offsetY)));
+  canvas.addEventListener(
+    'wheel',
+    (e) => {
+      e.preventDefault();
+      const f = e.deltaY < 0 ? 1.2 : 1 / 1.2;
+      tx = e.offsetX - f * (e.offsetX - tx);
+      ty = e.offsetY - f * (e.offsetY - ty);
+      scale *= f;
+      requestAnimationFrame(redraw);
+    },
+    { passive: false },
+  );
+
+  const legend = el(
+    'div',
+    { id: 'legend' },
+    ...classes.map((name, c) => {
+      const box = el('input', { type: 'checkbox', 'data-class': String(c) });
+      box.checked = true;
+      box.onchange = () => {
+        if (box.checked) hidden.delete(c);
+        else hidden.add(c);
+        redraw();
+      };
+      return el('label', {}, box, el('span', { class: 'swatch', 'data-colour': String(c % PALETTE.length) }), ` ${name}`);
+    }),
+  );
+  const colourSelect = el('select', { id: 'colour-by' }, el('option', { value: 'class' }, 'colour by class'), el('option', { value: 'error' }, 'colour by reconstruction error'));
+  colourSelect.onchange = () => {
+    colourBy = colourSelect.value as 'class' | 'error';
+    draw();
+  };
+  const search = el('input', { id: 'map-search', placeholder: 'index or class', size: '14' });
+  search.onchange = () => {
+    const q = search.value.trim();
+    const index = Number(q);
+    if (q !== '' && Number.isInteger(index) && index >= 0 && index < n) return select(index);
+    const c = classes.indexOf(q);
+    if (c >= 0) {
+      hidden.clear();
+      classes.forEach((_, k) => k !== c && hidden.add(k));
+      for (const box of legend.querySelectorAll('input')) box.checked = !hidden.has(Number(box.dataset.class));
+      redraw();
+    }
+  };
+  const download = el('button', { id: 'download-csv' }, 'coordinates as CSV');
+  download.onclick = () => {
+    const rows = ['index,label,class,x,y,error'];
+    for (let i = 0; i < n; i++) rows.push(`${i},${labels[i]},${classes[labels[i]!] ?? ''},${coords[2 * i]},${coords[2 * i + 1]},${errors[i]}`);
+    const a = el('a', { href: URL.createObjectURL(new Blob([`${rows.join('\n')}\n`], { type: 'text/csv' })), download: `map_${header.method}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  };
+  container.replaceChildren(
+    el('h3', {}, `Latent map: ${header.description}, ${n} points`),
+    el('div', { class: 'map-controls' }, colourSelect, ' ', search, ' ', download),
+    legend,
+    el('div', { class: 'map-wrap' }, canvas, tooltip),
+    el('h4', {}, 'Nearest latent neighbours of the clicked point'),
+    neighbourList,
+  );
+  redraw();
+  return {
+    drawn: () => drawnCount,
+    screenOf: (i) => {
+      const r = canvas.getBoundingClientRect();
+      return { x: r.left + sx(i), y: r.top + sy(i) };
+    },
+  };
+}
