@@ -130,6 +130,29 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   const sx = (i: number) => tx + scale * coords[2 * i]!;
   const sy = (i: number) => ty - scale * coords[2 * i + 1]!;
 
+  // While the view moves, the last full drawing is shifted and scaled as a bitmap (one drawImage per frame, fast
+  // at any point count); every point is drawn again once the view rests (mouse up, or 150 ms after the wheel).
+  const still = document.createElement('canvas');
+  still.width = W;
+  still.height = H;
+  let stillView = { tx, ty, scale };
+  let frames = 0;
+  let rest: ReturnType<typeof setTimeout> | undefined;
+  const moved = () => {
+    requestAnimationFrame(() => {
+      const g = canvas.getContext('2d')!;
+      const f = scale / stillView.scale;
+      g.fillStyle = '#fff';
+      g.fillRect(0, 0, W, H);
+      g.drawImage(still, tx - f * stillView.tx, ty - f * stillView.ty, W * f, H * f);
+      canvas.dataset.frames = String(++frames);
+    });
+    clearTimeout(rest);
+    rest = setTimeout(() => {
+      if (!drag) requestAnimationFrame(redraw);
+    }, 150);
+  };
+
   function draw(): void {
     const g = canvas.getContext('2d')!;
     g.fillStyle = '#fff';
@@ -161,6 +184,9 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
       g.stroke();
     }
     canvas.dataset.drawn = String(drawnCount);
+    canvas.dataset.frames = String(++frames);
+    still.getContext('2d')!.drawImage(canvas, 0, 0);
+    stillView = { tx, ty, scale };
   }
 
   // Hover: a uniform grid over the canvas, rebuilt when the view changes; the nearest visible point within 6 px.
@@ -218,6 +244,7 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
     drag = { x: e.offsetX, y: e.offsetY };
   });
   window.addEventListener('mouseup', () => {
+    if (drag) requestAnimationFrame(redraw);
     drag = null;
   });
   canvas.addEventListener('mousemove', (e) => {
@@ -225,7 +252,7 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
       tx += e.offsetX - drag.x;
       ty += e.offsetY - drag.y;
       drag = { x: e.offsetX, y: e.offsetY };
-      requestAnimationFrame(redraw);
+      moved();
       return;
     }
     const i = nearest(e.offsetX, e.offsetY);
@@ -246,7 +273,7 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
       tx = e.offsetX - f * (e.offsetX - tx);
       ty = e.offsetY - f * (e.offsetY - ty);
       scale *= f;
-      requestAnimationFrame(redraw);
+      moved();
     },
     { passive: false },
   );
