@@ -131,7 +131,7 @@ function handle(
   if (url.includes('\0')) return send(res, 400, 'text/plain; charset=utf-8', 'bad path');
   const app = APP_FILES[url];
   if (app) return serveFile(res, path.join(APP_DIR, app));
-  if (url === '/api/runs') return json(res, 200, { project, runs: listRuns(project).map((n) => summaryOf(readRun(project, n))) });
+  if (url === '/api/runs') return json(res, 200, { project, runs: runSummaries(project) });
   if (url === '/api/events') return openStream(req, res, project, streams);
   const api = /^\/api\/runs\/([^/]+)$/.exec(url);
   if (api) {
@@ -196,13 +196,16 @@ function openStream(req: http.IncomingMessage, res: http.ServerResponse, project
 
 const lastSent = new WeakMap<http.ServerResponse, string>();
 
-function snapshot(project: string): string {
-  return JSON.stringify({
-    runs: listRuns(project).map((n) => {
-      const r = readRun(project, n);
-      return { ...summaryOf(r), progress: r.progress };
-    }),
+/** Every run's summary with its progress: what /api/runs answers and the event stream sends. */
+function runSummaries(project: string) {
+  return listRuns(project).map((n) => {
+    const r = readRun(project, n);
+    return { ...summaryOf(r), progress: r.progress };
   });
+}
+
+function snapshot(project: string): string {
+  return JSON.stringify({ runs: runSummaries(project) });
 }
 
 function sendSnapshot(project: string, res: http.ServerResponse, data = snapshot(project)): void {
