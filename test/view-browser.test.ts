@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
 import YAML from 'yaml';
+import { score } from '../src/use/score.js';
 import { startViewer } from '../src/view/server.js';
 import { MNIST_DIR, startCli } from './helpers.js';
 import { fixtureProject, latentNeighbours, readMap } from './view-fixture.js';
@@ -77,8 +78,37 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
 
     // The latent map: every point drawn; hover shows a point; a click lists its true nearest latent neighbours;
     // hiding a class removes its points; the CSV holds the stored coordinates.
+    // ae score on the test split (threshold: the training scores' median, so about half are flagged), then the page
+    // again: its scores join the map as a colouring and the reconstructions browser as a ranked list.
+    await score(path.join(project, 'finished'), { percentile: 50 });
+    await page.reload();
     await page.waitForSelector('#latent-map[data-ready="1"]');
     assert.equal(await page.getAttribute('#map', 'data-drawn'), '40');
+    const scored = fs
+      .readFileSync(path.join(project, 'finished', 'scores_test', 'scores.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','))
+      .map((f) => ({ index: Number(f[0]), score: Number(f[4]), flagged: f[5] === '1' }))
+      .filter((r) => r.index < 40);
+    const flaggedFirst = scored.filter((r) => r.flagged).sort((a, b) => b.score - a.score || a.index - b.index);
+    assert.ok(flaggedFirst.length > 0, 'some of the 40 mapped images are flagged');
+    await page.selectOption('#recon-mode', 'flagged');
+    assert.deepEqual(
+      await page.$$eval('#recon-grid figure', (fs) => fs.map((f) => Number(f.getAttribute('data-index')))),
+      flaggedFirst.slice(0, 12).map((r) => r.index),
+    );
+    await page.selectOption('#colour-by', 'flagged');
+    const red = await page.evaluate(() => {
+      const c = document.getElementById('map') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let k = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] === 0xd6 && d[i + 1] === 0x27 && d[i + 2] === 0x28) k++;
+      return k;
+    });
+    assert.ok(red >= 4 * flaggedFirst.length, `flagged points drawn in red: ${red} px`);
+    await page.selectOption('#colour-by', 'class');
     const { arr } = readMap(path.join(project, 'finished', 'vis_outputs'), 'pca');
     const { nearest } = await latentNeighbours(project, 40, 10);
     await page.locator('#map').scrollIntoViewIfNeeded();

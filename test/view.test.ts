@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import YAML from 'yaml';
 import { UserError } from '../src/errors.js';
 import { CONTENT_SECURITY_POLICY, startViewer } from '../src/view/server.js';
-import { MNIST_DIR, startCli, tempDir } from './helpers.js';
+import { MNIST_DIR, runCli, startCli, tempDir } from './helpers.js';
 import { fixtureProject, latentNeighbours, readMap } from './view-fixture.js';
 
 interface Reply {
@@ -201,11 +201,27 @@ test('ae view live: a run training in another process appears, its progress adva
   }
 });
 
-test('ae view bad input: a missing project folder, an empty one, a port in use', async () => {
+test('ae view bad input: a project path that is a file, a folder not made yet, an empty one, a port in use', async () => {
+  const file = path.join(tempDir(), 'a-file');
+  fs.writeFileSync(file, 'not a folder');
   await assert.rejects(
-    startViewer({ project: path.join(tempDir(), 'nope') }),
-    (e: unknown) => e instanceof UserError && /does not exist/.test(e.message),
+    startViewer({ project: file }),
+    (e: unknown) => e instanceof UserError && /is a file, not a project folder/.test(e.message),
   );
+  // Not made yet (ae view started before the first ae train): empty, and a run shows up once it is created.
+  const later = path.join(tempDir(), 'runs');
+  const early = await startViewer({ project: later });
+  try {
+    assert.deepEqual((await getJson(early.port, '/api/runs')).runs, []);
+    fs.mkdirSync(path.join(later, 'first'), { recursive: true });
+    fs.writeFileSync(path.join(later, 'first', 'config.yaml'), 'model_type: AE\nepochs: 3\n');
+    assert.deepEqual(
+      (await getJson(early.port, '/api/runs')).runs.map((r: { name: string }) => r.name),
+      ['first'],
+    );
+  } finally {
+    await early.close();
+  }
   const empty = await startViewer({ project: tempDir('ae-view-empty-') });
   try {
     assert.deepEqual((await getJson(empty.port, '/api/runs')).runs, []);
@@ -219,4 +235,25 @@ test('ae view bad input: a missing project folder, an empty one, a port in use',
   } finally {
     await empty.close();
   }
+});
+
+test('the ae view command prints its address, serves the project, stops on Ctrl-C, and refuses a port in use', async () => {
+  const project = tempDir('ae-view-cli-');
+  const child = startCli(['view', project]);
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  for (let i = 0; i < 100 && !/ae view: http/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+  const url = /ae view: (http:\/\/127\.0\.0\.1:(\d+)\/) \(Ctrl-C stops it\)/.exec(out);
+  assert.ok(url, out);
+  const port = Number(url[2]);
+  assert.deepEqual((await getJson(port, '/api/runs')).runs, []);
+  const busy = runCli(['view', project, '--port', String(port)]);
+  assert.equal(busy.status, 1);
+  assert.match(busy.stderr, new RegExp(`error: port ${port} on 127\\.0\\.0\\.1 is in use\\n\\s+hint: pass another --port`));
+  child.kill('SIGINT');
+  const code = await new Promise((r) => child.on('close', r));
+  assert.equal(code, 0);
+  assert.match(out, /ae view stopped/);
 });

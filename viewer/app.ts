@@ -35,7 +35,7 @@ interface RunDetail extends RunSummary {
   outputs: string[];
 }
 
-import { loadMapData, type MapHandle, renderMap } from './map.js';
+import { loadMapData, loadScores, type MapHandle, renderMap } from './map.js';
 import { renderReconstructions } from './recon.js';
 
 declare global {
@@ -226,11 +226,14 @@ async function renderRun(name: string): Promise<void> {
   window.aeMap = undefined;
   if (mapFile) {
     const data = await loadMapData(`/runs/${encodeURIComponent(name)}`, mapFile);
+    const scoresFile = `scores_${data.header.split}/scores.csv`;
+    if (run.outputs.includes(scoresFile)) data.scores = await loadScores(`/runs/${encodeURIComponent(name)}/${scoresFile}`, data.header.count);
     window.aeMap = renderMap(mapBox, data);
+    mapBox.dataset.ready = '1';
+    // The reconstructions browser after the map has painted: the map is what the page is opened for.
     const reconBox = el('div', { id: 'reconstructions' });
     mapBox.after(reconBox);
-    renderReconstructions(reconBox, data);
-    mapBox.dataset.ready = '1';
+    setTimeout(() => renderReconstructions(reconBox, data), 0);
   } else mapBox.append(el('p', { class: 'empty' }, `No latent map yet: ae test ${name} writes it (vis_outputs/map_<method>.bin).`));
   drawChart(canvas, [
     { label: 'train loss', colour: PALETTE[0]!, points: run.history.map((h) => [h.epoch, h.train_loss]) },

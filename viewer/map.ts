@@ -12,6 +12,7 @@ interface MapArray {
 }
 export interface MapHeader {
   method: string;
+  split: string;
   description: string;
   count: number;
   height: number;
@@ -73,6 +74,26 @@ export interface MapData {
   images: Uint8Array | null;
   recons: Uint8Array | null;
   classes: string[];
+  /** `ae score`'s results for the map's split, by point (when scores_<split>/scores.csv exists). */
+  scores: { score: Float32Array; flagged: Uint8Array } | null;
+}
+
+/** Reads `ae score`'s scores.csv (index,label,class,path,score,flagged; quoted fields allowed) into per-point arrays. */
+export async function loadScores(url: string, n: number): Promise<MapData['scores']> {
+  const r = await fetch(url);
+  if (!r.ok) return null;
+  const lines = (await r.text()).trim().split('\n');
+  const score = new Float32Array(n).fill(Number.NaN);
+  const flagged = new Uint8Array(n);
+  for (const line of lines.slice(1)) {
+    const fields = line.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((f) => f.replace(/,$/, ''));
+    const index = Number(fields[0]);
+    if (Number.isInteger(index) && index >= 0 && index < n) {
+      score[index] = Number(fields[4]);
+      flagged[index] = fields[5] === 'true' || fields[5] === '1' ? 1 : 0;
+    }
+  }
+  return { score, flagged };
 }
 
 export async function loadMapData(base: string, jsonFile: string): Promise<MapData> {
@@ -87,6 +108,7 @@ export async function loadMapData(base: string, jsonFile: string): Promise<MapDa
     images: view(buffer, header.arrays.images, (b, o, len) => new Uint8Array(b, o, len)),
     recons: view(buffer, header.arrays.reconstructions, (b, o, len) => new Uint8Array(b, o, len)),
     classes: header.classes ?? ['(unlabelled)'],
+    scores: null,
   };
 }
 
@@ -94,7 +116,7 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   const { header, coords, labels, errors, neighbours, images, recons, classes } = data;
   const n = header.count;
   const hidden = new Set<number>();
-  let colourBy: 'class' | 'error' = 'class';
+  let colourBy: 'class' | 'error' | 'flagged' = 'class';
   let selected = -1;
   let drawnCount = 0;
   const sortedErrors = Float32Array.from(errors).sort();
@@ -162,7 +184,14 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
     drawnCount = 0;
     for (let i = 0; i < n; i++) {
       if (hidden.has(labels[i]!)) continue;
-      const colour = colourBy === 'class' ? PALETTE[labels[i]! % PALETTE.length]! : RAMP[Math.min(9, Math.floor(errorRank(errors[i]!) * 10))]!;
+      const colour =
+        colourBy === 'class'
+          ? PALETTE[labels[i]! % PALETTE.length]!
+          : colourBy === 'flagged'
+            ? data.scores?.flagged[i]
+              ? '#d62728'
+              : '#c8c8c8'
+            : RAMP[Math.min(9, Math.floor(errorRank(errors[i]!) * 10))]!;
       let list = buckets.get(colour);
       if (!list) buckets.set(colour, (list = []));
       list.push(i);
@@ -292,9 +321,15 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
       return el('label', {}, box, el('span', { class: 'swatch', 'data-colour': String(c % PALETTE.length) }), ` ${name}`);
     }),
   );
-  const colourSelect = el('select', { id: 'colour-by' }, el('option', { value: 'class' }, 'colour by class'), el('option', { value: 'error' }, 'colour by reconstruction error'));
+  const colourSelect = el(
+    'select',
+    { id: 'colour-by' },
+    el('option', { value: 'class' }, 'colour by class'),
+    el('option', { value: 'error' }, 'colour by reconstruction error'),
+    ...(data.scores ? [el('option', { value: 'flagged' }, 'colour by ae score: flagged anomalies')] : []),
+  );
   colourSelect.onchange = () => {
-    colourBy = colourSelect.value as 'class' | 'error';
+    colourBy = colourSelect.value as 'class' | 'error' | 'flagged';
     draw();
   };
   const search = el('input', { id: 'map-search', placeholder: 'index or class', size: '14' });

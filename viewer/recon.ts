@@ -37,11 +37,18 @@ function errorMap(data: MapData, i: number, scale = 3): HTMLCanvasElement {
   return out;
 }
 
-/** The indices `mode` picks: `random` (seeded), `worst` (largest error first) or `class:<c>` (in split order). */
+/**
+ * The indices `mode` picks: `random` (seeded), `worst` (largest error first), `flagged` (flagged by `ae score`,
+ * highest score first) or `class:<c>` (in split order).
+ */
 export function pick(data: MapData, mode: string, count: number, seed: number): number[] {
   const n = data.header.count;
   const all = Array.from({ length: n }, (_, i) => i);
   if (mode === 'worst') return all.sort((a, b) => data.errors[b]! - data.errors[a]! || a - b).slice(0, count);
+  if (mode === 'flagged' && data.scores) {
+    const { score, flagged } = data.scores;
+    return all.filter((i) => flagged[i]).sort((a, b) => score[b]! - score[a]! || a - b).slice(0, count);
+  }
   if (mode.startsWith('class:')) return all.filter((i) => data.labels[i] === Number(mode.slice(6))).slice(0, count);
   const rng = seeded(seed);
   for (let i = n - 1; i > 0; i--) {
@@ -57,6 +64,7 @@ export function renderReconstructions(container: HTMLElement, data: MapData): vo
     { id: 'recon-mode' },
     el('option', { value: 'random' }, 'random (seeded)'),
     el('option', { value: 'worst' }, 'worst reconstructed'),
+    ...(data.scores ? [el('option', { value: 'flagged' }, 'flagged by ae score, most anomalous first')] : []),
     ...data.classes.map((name, c) => el('option', { value: `class:${c}` }, `class ${name}`)),
   );
   const seed = el('input', { id: 'recon-seed', type: 'number', value: '0', size: '5' });

@@ -1,5 +1,6 @@
 /** `ae view`: starts the local viewer and keeps it until Ctrl-C. */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 
 function portArg(v: string): number {
@@ -34,6 +35,7 @@ export function addViewCommand(program: Command): void {
         console.log(`warning: listening on ${flags.host}: other machines that reach it can read your runs (the server is read-only)`);
       }
       const viewer = await startViewer({ project, host: flags.host, port: flags.port });
+      if (!existsSync(project)) console.log(`${project} does not exist yet: the page lists the runs started there as they appear`);
       console.log(`ae view: ${viewer.url} (Ctrl-C stops it)`);
       if (flags.open) openBrowser(viewer.url);
       await new Promise<void>((resolve) => {

@@ -144,12 +144,18 @@ function datasetOf(config: Record<string, unknown> | null): string | null {
   return config.MNIST_train === false ? 'folder' : 'mnist';
 }
 
-/** The pictures and metrics `ae test` and `ae score` wrote. */
+/** The pictures and metrics `ae test` wrote, and `ae score`'s scores.csv and anomalies.png (scores_<input>/). */
 function outputFiles(dir: string): string[] {
   const out: string[] = [];
-  for (const sub of ['vis_outputs']) {
+  let scoreDirs: string[] = [];
+  try {
+    scoreDirs = fs.readdirSync(dir).filter((f) => f.startsWith('scores_'));
+  } catch {
+    // an unreadable run folder has no outputs to list
+  }
+  for (const sub of ['vis_outputs', ...scoreDirs.sort()]) {
     try {
-      for (const f of fs.readdirSync(path.join(dir, sub)).sort()) if (/\.(png|json)$/.test(f)) out.push(`${sub}/${f}`);
+      for (const f of fs.readdirSync(path.join(dir, sub)).sort()) if (/\.(png|json)$|^scores\.csv$/.test(f)) out.push(`${sub}/${f}`);
     } catch {
       // no ae test outputs yet
     }

@@ -27,6 +27,7 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json; charset=utf-8',
   '.jsonl': 'text/plain; charset=utf-8',
   '.yaml': 'text/plain; charset=utf-8',
+  '.csv': 'text/csv; charset=utf-8',
   '.png': 'image/png',
   '.bin': 'application/octet-stream',
 };
@@ -52,9 +53,10 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const project = path.resolve(opts.project);
-  if (!fs.existsSync(project) || !fs.statSync(project).isDirectory()) {
+  // A folder that does not exist yet is shown empty (runs started there appear); a file is refused.
+  if (fs.existsSync(project) && !fs.statSync(project).isDirectory()) {
     throw new UserError(
-      `project folder ${opts.project} does not exist`,
+      `${opts.project} is a file, not a project folder`,
       'pass the folder that holds your runs (default: runs), e.g. ae view runs',
     );
   }
