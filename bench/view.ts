@@ -16,6 +16,7 @@ import { resolveConfig } from '../src/config/load.js';
 import { loadData } from '../src/data/load.js';
 import { pca } from '../src/embed/pca.js';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
+import { type Dtype, packArrays } from '../src/evaluate/map-data.js';
 import { train } from '../src/train/trainer.js';
 import { startViewer } from '../src/view/server.js';
 
@@ -47,13 +48,14 @@ const coords = pca(pixels, n, 784, 2, 0).scores;
 const big = path.join(project, 'all-mnist');
 fs.mkdirSync(path.join(big, 'vis_outputs'), { recursive: true });
 fs.writeFileSync(path.join(big, 'config.yaml'), fs.readFileSync(path.join(project, 'mnist-ae', 'config.yaml')));
-const arrays: Array<[string, string, number[], ArrayBufferView]> = [
+const arrays: Array<[string, Dtype, number[], ArrayBufferView]> = [
   ['coords', 'float32', [n, 2], coords],
   ['labels', 'uint8', [n], labels],
   ['indices', 'int32', [n], Int32Array.from({ length: n }, (_, i) => i)],
   ['errors', 'float32', [n], new Float32Array(n)],
   ['neighbours', 'int32', [n, 0], new Int32Array(0)],
 ];
+const packed = packArrays(arrays);
 const header = {
   format: 'ae-map-1',
   method: 'pca',
@@ -65,18 +67,9 @@ const header = {
   channels: 1,
   k: 0,
   classes: data.classNames,
-  arrays: {} as Record<string, unknown>,
+  arrays: packed.index,
 };
-const parts: Buffer[] = [];
-let offset = 0;
-for (const [name, dtype, shape, a] of arrays) {
-  header.arrays[name] = { offset, dtype, shape };
-  const b = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  const padded = Math.ceil(b.length / 4) * 4;
-  parts.push(b, Buffer.alloc(padded - b.length));
-  offset += padded;
-}
-fs.writeFileSync(path.join(big, 'vis_outputs', 'map_pca.bin'), Buffer.concat(parts));
+fs.writeFileSync(path.join(big, 'vis_outputs', 'map_pca.bin'), packed.bytes);
 fs.writeFileSync(path.join(big, 'vis_outputs', 'map_pca.json'), JSON.stringify(header));
 
 const viewer = await startViewer({ project });

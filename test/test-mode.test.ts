@@ -36,14 +36,8 @@ test('ae test on an AE run writes reconstructions, a t-SNE map, the loss plot an
   const progress: number[] = [];
   const r = await evaluateRun(dir, { limit: 300, count: 6, embedOptions: { onProgress: (it) => progress.push(it) } });
   const out = path.join(dir, 'vis_outputs');
-  assert.deepEqual(fs.readdirSync(out).sort(), [
-    'latent_tsne.png',
-    'loss.png',
-    'map_tsne.bin',
-    'map_tsne.json',
-    'metrics.json',
-    'reconstructions.png',
-  ]);
+  const written = ['latent_tsne.png', 'loss.png', 'map_tsne.bin', 'map_tsne.json', 'metrics.json', 'reconstructions.png'];
+  assert.deepEqual(fs.readdirSync(out).sort(), written);
   const recon = pngSize(path.join(out, 'reconstructions.png'));
   assert.ok(recon.width > 6 * 84 && recon.height > 2 * 84, `two rows of six enlarged digits: ${recon.width}x${recon.height}`);
   assert.ok(pngSize(path.join(out, 'latent_tsne.png')).width >= 1000);
@@ -60,14 +54,7 @@ test('ae test on an AE run writes reconstructions, a t-SNE map, the loss plot an
   assert.equal(m.embedding.method, 'tsne');
   assert.ok(m.embedding.knn5_accuracy_2d > 0.5 && m.embedding.trustworthiness_k10 > 0.8, JSON.stringify(m.embedding));
   assert.ok(progress.includes(1000), 't-SNE progress reached iteration 1000 from the worker');
-  assert.deepEqual(r.files.map((f) => path.basename(f)).sort(), [
-    'latent_tsne.png',
-    'loss.png',
-    'map_tsne.bin',
-    'map_tsne.json',
-    'metrics.json',
-    'reconstructions.png',
-  ]);
+  assert.deepEqual(r.files.map((f) => path.basename(f)).sort(), written);
 });
 
 test('ae test on a denoising CAE run shows the noisy input row and maps latents with PCA and UMAP', async () => {

@@ -154,9 +154,9 @@ export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}
     const latents = encodeSet(ev.model, ev.set, projection);
     const latent = latentKnnAccuracy(ev, latents, projection, opts.knnTrainLimit);
     const method = opts.embed ?? 'tsne';
-    const { embedding, legend, coords } = await mapLatents(ev, latents, method, opts.embedOptions ?? {}, files);
+    const { embedding, legend, coords, errors } = await mapLatents(ev, latents, method, opts.embedOptions ?? {}, files);
     const projector = opts.projector
-      ? await exportToProjector({ ...ev, latents, coords, embedding, dir: opts.projector, force: opts.force })
+      ? await exportToProjector({ ...ev, latents, coords, errors, embedding, dir: opts.projector, force: opts.force })
       : undefined;
     if (ev.history.length > 0) files.push(await drawLossCurve(ev));
     const metrics: TestMetrics = {
@@ -299,7 +299,7 @@ async function mapLatents(
   method: EmbedMethod,
   embedOptions: Omit<WorkerEmbedOptions, 'seed'>,
   files: string[],
-): Promise<{ embedding: EmbeddingMetrics; legend: LegendEntry[]; coords: Float32Array }> {
+): Promise<{ embedding: EmbeddingMetrics; legend: LegendEntry[]; coords: Float32Array; errors: Float32Array }> {
   const { config, set } = ev;
   const codeSize = latentSize(ev.model);
   const what = latents.reduction ? `${latents.reduction} of ${codeSize}-number latents` : `latents of ${codeSize} numbers`;
@@ -335,19 +335,18 @@ async function mapLatents(
   );
   files.push(file);
   // The interactive map of `ae view`: coordinates, labels, errors, latent neighbours, thumbnails.
-  files.push(
-    ...writeMapData({
-      outDir: ev.outDir,
-      method,
-      description: map.description,
-      split: ev.split,
-      model: ev.model,
-      set,
-      classNames: ev.classNames,
-      latents,
-      coords: map.coords,
-    }),
-  );
+  const mapData = writeMapData({
+    outDir: ev.outDir,
+    method,
+    description: map.description,
+    split: ev.split,
+    model: ev.model,
+    set,
+    classNames: ev.classNames,
+    latents,
+    coords: map.coords,
+  });
+  files.push(...mapData.files);
   const embedding: EmbeddingMetrics = {
     method,
     description: map.description,
@@ -358,7 +357,7 @@ async function mapLatents(
     trustworthiness_sample: Math.min(TRUSTWORTHINESS_SAMPLE, set.count),
     knn_k_2d: k2d,
   };
-  return { embedding, legend, coords: map.coords };
+  return { embedding, legend, coords: map.coords, errors: mapData.errors };
 }
 
 async function drawLossCurve(ev: Evaluation): Promise<string> {

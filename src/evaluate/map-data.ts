@@ -26,7 +26,7 @@ export const MAP_NEIGHBOURS = 10;
 /** Thumbnails (inputs and reconstructions together) are stored up to this size: 10k MNIST images take 15.7 MB. */
 export const MAP_THUMBNAILS_MAX_BYTES = 256 * 1024 * 1024;
 
-type Dtype = 'float32' | 'uint8' | 'int32';
+export type Dtype = 'float32' | 'uint8' | 'int32';
 export interface MapArray {
   offset: number;
   dtype: Dtype;
@@ -82,8 +82,8 @@ function reconstructAll(model: Autoencoder, set: ImageSet, keepImages: boolean):
   return { errors, recon };
 }
 
-/** Writes map_<method>.bin and map_<method>.json; returns their paths. */
-export function writeMapData(input: MapDataInput): string[] {
+/** Writes map_<method>.bin and map_<method>.json; returns their paths and the per-image errors it computed. */
+export function writeMapData(input: MapDataInput): { files: string[]; errors: Float32Array } {
   const { set, latents } = input;
   const n = set.count;
   const px = set.height * set.width * set.channels;
@@ -116,18 +116,26 @@ export function writeMapData(input: MapDataInput): string[] {
     classes: input.classNames,
     arrays: {},
   };
+  const packed = packArrays(arrays);
+  header.arrays = packed.index;
+  const bin = path.join(input.outDir, `map_${input.method}.bin`);
+  const json = path.join(input.outDir, `map_${input.method}.json`);
+  writeFileAtomic(bin, packed.bytes);
+  writeFileAtomic(json, `${JSON.stringify(header, null, 2)}\n`);
+  return { files: [bin, json], errors };
+}
+
+/** Lays arrays out one after another, each on a 4-byte boundary: the .bin's bytes and the header's index. */
+export function packArrays(arrays: Array<[string, Dtype, number[], ArrayBufferView]>): { bytes: Buffer; index: Record<string, MapArray> } {
+  const index: Record<string, MapArray> = {};
   const parts: Buffer[] = [];
   let offset = 0;
   for (const [name, dtype, shape, data] of arrays) {
-    header.arrays[name] = { offset, dtype, shape };
+    index[name] = { offset, dtype, shape };
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const padded = Math.ceil(bytes.length / 4) * 4;
     parts.push(bytes, Buffer.alloc(padded - bytes.length));
     offset += padded;
   }
-  const bin = path.join(input.outDir, `map_${input.method}.bin`);
-  const json = path.join(input.outDir, `map_${input.method}.json`);
-  writeFileAtomic(bin, Buffer.concat(parts));
-  writeFileAtomic(json, `${JSON.stringify(header, null, 2)}\n`);
-  return [bin, json];
+  return { bytes: Buffer.concat(parts), index };
 }

@@ -2,7 +2,6 @@
 import type { Config } from '../config/schema.js';
 import type { ImageSet } from '../data/dataset.js';
 import type { EmbedMethod } from '../embed/index.js';
-import { setReconstructionErrors } from '../models/loss.js';
 import type { Autoencoder } from '../models/model.js';
 import { exportProjector, type ProjectorResult } from '../render/projector.js';
 import { type Latents, latentSize } from './latents.js';
@@ -15,6 +14,8 @@ export interface ProjectorStep {
   classNames: string[] | null;
   latents: Latents;
   coords: Float32Array;
+  /** Per-image reconstruction errors, already computed for the map (map-data.ts). */
+  errors: Float32Array;
   embedding: { method: EmbedMethod; description: string; perplexity?: number };
   dir: string;
   force?: boolean;
@@ -23,7 +24,7 @@ export interface ProjectorStep {
 
 export async function exportToProjector(step: ProjectorStep): Promise<ProjectorResult> {
   const { set, latents, config } = step;
-  const errors = setReconstructionErrors(step.model, set);
+  const { errors } = step;
   const points = Array.from({ length: set.count }, (_, i) => ({
     label: step.classNames ? (step.classNames[set.labels[i]!] ?? String(set.labels[i])) : '',
     split: step.split,

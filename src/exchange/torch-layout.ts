@@ -36,58 +36,43 @@ function pixelAxis(model: Autoencoder, name: string): 'in' | 'out' | null {
   return null;
 }
 
-/** Our layout's values in PyTorch's layout. */
-function toTorchLayout(values: Float32Array, shape: number[], pixels: Int32Array | null, axis: 'in' | 'out' | null): Float32Array {
+/**
+ * Where each value of a variable in our layout goes in PyTorch's: torch[order[i]] = ours[i]. One mapping serves
+ * both directions (export writes through it, import reads through it).
+ */
+function torchOrder(shape: number[], pixels: Int32Array | null, axis: 'in' | 'out' | null): Int32Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const order = new Int32Array(size);
   if (shape.length === 1) {
-    if (!pixels || axis !== 'out') return values.slice();
-    const out = new Float32Array(values.length);
-    for (let i = 0; i < values.length; i++) out[pixels[i]!] = values[i]!;
-    return out;
-  }
-  if (shape.length === 2) {
+    for (let i = 0; i < size; i++) order[i] = pixels && axis === 'out' ? pixels[i]! : i;
+  } else if (shape.length === 2) {
     const [inF, outF] = shape as [number, number];
-    const out = new Float32Array(values.length);
     for (let i = 0; i < inF; i++) {
       const ti = axis === 'in' && pixels ? pixels[i]! : i;
-      for (let o = 0; o < outF; o++) {
-        const to = axis === 'out' && pixels ? pixels[o]! : o;
-        out[to * inF + ti] = values[i * outF + o]!;
-      }
+      for (let o = 0; o < outF; o++) order[i * outF + o] = (axis === 'out' && pixels ? pixels[o]! : o) * inF + ti;
     }
-    return out;
+  } else {
+    // 4-D: [kh, kw, a, b] -> [b, a, kh, kw] (conv: a = in, b = out; transposed conv: a = out, b = in).
+    const [kh, kw, a, b] = shape as [number, number, number, number];
+    for (let y = 0; y < kh; y++)
+      for (let x = 0; x < kw; x++)
+        for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) order[((y * kw + x) * a + i) * b + j] = ((j * a + i) * kh + y) * kw + x;
   }
-  // 4-D: [kh, kw, a, b] -> [b, a, kh, kw] (conv: a = in, b = out; transposed conv: a = out, b = in).
-  const [kh, kw, a, b] = shape as [number, number, number, number];
+  return order;
+}
+
+/** Our layout's values in PyTorch's layout. */
+function toTorchLayout(values: Float32Array, shape: number[], pixels: Int32Array | null, axis: 'in' | 'out' | null): Float32Array {
+  const order = torchOrder(shape, pixels, axis);
   const out = new Float32Array(values.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < a; i++)
-        for (let j = 0; j < b; j++) out[((j * a + i) * kh + y) * kw + x] = values[((y * kw + x) * a + i) * b + j]!;
+  for (let i = 0; i < values.length; i++) out[order[i]!] = values[i]!;
   return out;
 }
 
 /** PyTorch's layout's values in ours (the inverse of toTorchLayout). */
 function fromTorchLayout(values: Float32Array, shape: number[], pixels: Int32Array | null, axis: 'in' | 'out' | null): Float32Array {
-  if (shape.length === 1) {
-    if (!pixels || axis !== 'out') return values.slice();
-    return Float32Array.from({ length: values.length }, (_, i) => values[pixels[i]!]!);
-  }
-  if (shape.length === 2) {
-    const [inF, outF] = shape as [number, number];
-    const out = new Float32Array(values.length);
-    for (let i = 0; i < inF; i++) {
-      const ti = axis === 'in' && pixels ? pixels[i]! : i;
-      for (let o = 0; o < outF; o++) out[i * outF + o] = values[(axis === 'out' && pixels ? pixels[o]! : o) * inF + ti]!;
-    }
-    return out;
-  }
-  const [kh, kw, a, b] = shape as [number, number, number, number];
-  const out = new Float32Array(values.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < a; i++)
-        for (let j = 0; j < b; j++) out[((y * kw + x) * a + i) * b + j] = values[((j * a + i) * kh + y) * kw + x]!;
-  return out;
+  const order = torchOrder(shape, pixels, axis);
+  return Float32Array.from(order, (t) => values[t]!);
 }
 
 /** A variable's shape in PyTorch's layout. */
