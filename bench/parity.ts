@@ -33,9 +33,20 @@ const opts = new Command('bench:parity')
   .option('--batch <n>', 'batch size (default: AE 128, CAE 16)', count)
   .option('--every <n>', 'validate every N steps (default: steps / 5)', count)
   .option('--val <n>', 'validation images (default: AE 2000, CAE 256)', count)
+  .option('--seed <n>', 'seed of our initial weights (default 0)', (v) => Number(v))
+  .option('--json <file>', 'also write both per-step loss curves (and the initial weight statistics) to this JSON file')
   .option('--mnist <dir>', 'MNIST folder', process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist'))
   .parse()
-  .opts<{ model: 'AE' | 'CAE'; steps?: number; batch?: number; every?: number; val?: number; mnist: string }>();
+  .opts<{
+    model: 'AE' | 'CAE';
+    steps?: number;
+    batch?: number;
+    every?: number;
+    val?: number;
+    mnist: string;
+    seed?: number;
+    json?: string;
+  }>();
 const kind = opts.model;
 const steps = opts.steps ?? (kind === 'AE' ? 300 : 100);
 const batch = opts.batch ?? (kind === 'AE' ? 128 : 16);
@@ -60,7 +71,7 @@ function fileOrderSets(): { train: ImageSet; val: ImageSet } {
 }
 
 await initBackend('wasm');
-const config = resolveConfig({ model_type: kind, dropout: 0, batch_size: batch, seed: 0 });
+const config = resolveConfig({ model_type: kind, dropout: 0, batch_size: batch, seed: opts.seed ?? 0 });
 const model = createModel(config);
 const optimizer = createOptimizer(config);
 const varList = model.params.trainable();
@@ -80,7 +91,7 @@ const ours: Array<{ step: number; train: number; val?: number }> = [];
 const t0 = performance.now();
 for (let s = 0; s < steps; s++) {
   const x = batchTensor(train, null, s * batch, (s + 1) * batch);
-  const loss = trainStep(model, optimizer, varList, x, config, 0, s);
+  const loss = trainStep(model, optimizer, varList, x, config, 0, s).total;
   x.dispose();
   const row: { step: number; train: number; val?: number } = { step: s + 1, train: loss };
   if ((s + 1) % every === 0 || s === steps - 1) row.val = await evaluateLoss(model, val, null, 0);
@@ -116,4 +127,5 @@ ours.forEach((o, i) => {
     console.log(`| ${o.step} | ${o.train.toFixed(5)} | ${p.train.toFixed(5)} | ${o.val.toFixed(5)} | ${p.val!.toFixed(5)} |`);
   }
 });
+if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ kind, batch, steps, seed: opts.seed ?? 0, ours, theirs }));
 console.log(`largest relative difference: train loss ${(worstTrain * 100).toFixed(2)} %, validation loss ${(worstVal * 100).toFixed(2)} %`);

@@ -1,12 +1,16 @@
-"""PyTorch reference for bench/train.ts: the same AE and CAE, samples/s for training and inference.
+"""PyTorch reference for bench/train.ts: the same models (AE, CAE, and BottleneckCAE, VAE, ConvVAE from
+torch_models.py), samples/s for training and inference.
 
 Optional: needs Debian's python3-torch; never a dependency of the package. Prints one JSON line.
 Debian's torch does matrix products through OpenBLAS's own threads, so the caller sets OPENBLAS_NUM_THREADS=1
 and we take the best of 1 and 2 torch threads, per model.
 """
-import json, sys, time
+import json, os, sys, time
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_models  # noqa: E402
 
 
 def ae():
@@ -37,15 +41,17 @@ def measure(fn, samples, warmup, min_seconds, min_reps):
 
 def bench(kind, batch, infer_batch):
     torch.manual_seed(0)
-    model = ae() if kind == 'AE' else cae()
+    reference = kind in ('AE', 'CAE')
+    model = (ae() if kind == 'AE' else cae()) if reference else torch_models.make(kind)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 1, 28, 28)
     xi = torch.rand(infer_batch, 1, 28, 28)
     slow = kind == 'CAE'
+    forward = model if reference else (lambda v: torch_models.reconstruct(model, v))
 
     def step():
         opt.zero_grad()
-        loss = nn.functional.mse_loss(model(x), x)
+        loss = nn.functional.mse_loss(model(x), x) if reference else torch_models.loss(model, x)
         loss.backward()
         opt.step()
 
@@ -53,7 +59,7 @@ def bench(kind, batch, infer_batch):
     train = measure(step, batch, 1, 20 if slow else 5, 2 if slow else 20)
     model.eval()
     with torch.no_grad():
-        infer = measure(lambda: model(xi), infer_batch, 1, 10 if slow else 5, 1 if slow else 10)
+        infer = measure(lambda: forward(xi), infer_batch, 1, 10 if slow else 5, 1 if slow else 10)
     return train, infer
 
 

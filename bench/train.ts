@@ -1,7 +1,7 @@
 /**
- * Training and inference speed of the AE and CAE (samples/s), ours and, when /usr/bin/python3 has torch,
- * PyTorch's on the same models in the same run, with ratios.
- *   npm run bench:train                    both models, PyTorch reference if available
+ * Training and inference speed of every model type (samples/s), ours and, when /usr/bin/python3 has torch,
+ * PyTorch's on the same models in the same run, with ratios (bench/torch_models.py holds the new model types).
+ *   npm run bench:train                    all models, PyTorch reference if available
  *   npm run bench:train -- --models AE     one model
  *   npm run bench:train -- --no-reference skip PyTorch
  * It also prints where a training step's time goes: the 10 kernels with the largest share (exclusive time: our
@@ -16,23 +16,25 @@ import { Command, Option } from 'commander';
 import { nativeBuilt } from '../src/accel/index.js';
 import { tf, initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
-import { createModel, reconstruct } from '../src/models/model.js';
+import { createModel, type ModelKind, reconstruct } from '../src/models/model.js';
 import { createOptimizer, trainStep } from '../src/train/trainer.js';
 import { FusedAdamOptimizer } from '../src/train/adam.js';
 
+const MODEL_TYPES: ModelKind[] = ['AE', 'CAE', 'BottleneckCAE', 'VAE', 'ConvVAE'];
 const cli = new Command('bench:train')
-  .description("training and inference samples/s of our AE and CAE, and PyTorch's on the same CPU when available")
+  .description("training and inference samples/s of our models, and PyTorch's on the same CPU when available")
   .addOption(
-    new Option('--models <list>', 'comma-separated models').default('AE,CAE').argParser((v) => {
+    new Option('--models <list>', `comma-separated models (${MODEL_TYPES.join(', ')})`).default(MODEL_TYPES.join(',')).argParser((v) => {
       const list = v.split(',');
-      for (const m of list) if (m !== 'AE' && m !== 'CAE') throw new Error(`--models: ${m} is not AE or CAE`);
+      for (const m of list)
+        if (!MODEL_TYPES.includes(m as ModelKind)) throw new Error(`--models: ${m} is not one of ${MODEL_TYPES.join(', ')}`);
       return list;
     }),
   )
   .option('--no-reference', 'skip the PyTorch reference')
   .parse();
 const opts = cli.opts<{ models: string | string[]; reference: boolean }>();
-const models = (typeof opts.models === 'string' ? opts.models.split(',') : opts.models) as Array<'AE' | 'CAE'>;
+const models = (typeof opts.models === 'string' ? opts.models.split(',') : opts.models) as ModelKind[];
 const withReference = opts.reference;
 const TRAIN_BATCH = 128;
 const INFER_BATCH = 1000;
@@ -110,7 +112,7 @@ function profileSteps(label: string, step: () => void, steps: number): void {
     console.log(`    ${name.padEnd(22)} ${((100 * ms) / totalMs).toFixed(1).padStart(5)}%  ${(ms / steps).toFixed(2)} ms/step`);
 }
 
-function benchOurs(kind: 'AE' | 'CAE'): Row {
+function benchOurs(kind: ModelKind): Row {
   const config = resolveConfig({ model_type: kind, batch_size: TRAIN_BATCH });
   const model = createModel(config);
   const optimizer = createOptimizer(config);

@@ -140,6 +140,7 @@ interface TestFlags {
   device?: string;
   projector?: string;
   force?: boolean;
+  nll?: number;
 }
 
 async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
@@ -163,6 +164,7 @@ async function testCommand(runDir: string, flags: TestFlags): Promise<void> {
       embed: flags.embed,
       split: flags.split,
       limit: flags.limit,
+      nllSamples: flags.nll,
       backend,
       onMessage: (text) => {
         stopBar();
@@ -208,7 +210,12 @@ function addTestOptions(cmd: Command): Command {
     .addOption(new Option('--split <split>', 'which images to evaluate').choices(['test', 'validation', 'train']).default('test'))
     .option('--limit <n>', 'evaluate only the first N images of the split', intArg)
     .option('--projector <dir>', 'also write an Embedding Projector folder (codes, metadata, sprite, our map as a bookmark)')
-    .option('--force', 'replace an existing --projector folder');
+    .option('--force', 'replace an existing --projector folder')
+    .option(
+      '--nll <k>',
+      "VAEs: estimate the test negative log-likelihood with k importance samples per image (e.g. 200; pythae's setting)",
+      intArg,
+    );
 }
 
 function addTrainOptions(cmd: Command): Command {
@@ -228,7 +235,7 @@ function addTrainOptions(cmd: Command): Command {
 function buildProgram(): Command {
   const program = new Command('ae')
     .description(
-      'Train, resume and evaluate autoencoders (AE, CAE, denoising) on MNIST, Fashion-MNIST or your own image folders; see README.md',
+      'Train, resume and evaluate autoencoders (AE, CAE, BottleneckCAE, VAE, ConvVAE, denoising) on MNIST, Fashion-MNIST or your own image folders; see README.md',
     )
     .option('--verbose', 'show stack traces for errors')
     .showHelpAfterError()

@@ -31,7 +31,7 @@ async function mnistRun(over: Record<string, unknown>): Promise<{ dir: string; c
   return { dir: path.join(config.project, config.name), config };
 }
 
-async function colourRun(modelType: 'AE' | 'CAE'): Promise<{ dir: string; config: Config }> {
+async function colourRun(modelType: 'AE' | 'CAE' | 'BottleneckCAE' | 'ConvVAE'): Promise<{ dir: string; config: Config }> {
   const root = tempDir('ae-exchange-colour-');
   const tints = { red: [220, 40, 40], green: [40, 200, 60], blue: [50, 60, 220] };
   for (const [split, count] of [
@@ -91,13 +91,17 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-test('ONNX export: onnxruntime reproduces our latent and reconstruction within 1e-5 (AE, CAE, denoising CAE, colour AE and CAE)', async () => {
+test('ONNX export: onnxruntime reproduces our latent and reconstruction within 1e-5 (every model type; colour AE, CAE, BottleneckCAE)', async () => {
   const runs = [
     { label: 'AE', ...(await mnistRun({})) },
     { label: 'CAE', ...(await mnistRun({ model_type: 'CAE', batch_size: 16 })) },
     { label: 'denoising CAE', ...(await mnistRun({ model_type: 'CAE', batch_size: 16, denoising: true, noise_std: 0.2 })) },
     { label: 'colour AE', ...(await colourRun('AE')) },
     { label: 'colour CAE', ...(await colourRun('CAE')) },
+    { label: 'BottleneckCAE', ...(await mnistRun({ model_type: 'BottleneckCAE', latent_dim: 16 })) },
+    { label: 'VAE', ...(await mnistRun({ model_type: 'VAE', latent_dim: 8 })) },
+    { label: 'ConvVAE', ...(await mnistRun({ model_type: 'ConvVAE', latent_dim: 8 })) },
+    { label: 'colour BottleneckCAE', ...(await colourRun('BottleneckCAE')) },
   ];
   for (const { label, dir, config } of runs) {
     const { files } = await exportOnnx(dir);
@@ -230,7 +234,7 @@ test('safetensors export: the reference state_dict (names, PyTorch layouts, num_
 });
 
 test('ae import: an exported state_dict comes back as a run with identical weights; another model is refused with what differs', async () => {
-  for (const run of [await mnistRun({ model_type: 'CAE', batch_size: 16 }), await colourRun('AE')]) {
+  for (const run of [await mnistRun({ model_type: 'CAE', batch_size: 16 }), await colourRun('AE'), await colourRun('ConvVAE')]) {
     const file = (await exportSafetensors(run.dir)).files[0]!;
     const carried = configInSafetensors(file) as Record<string, unknown>;
     const config = resolveConfig({ ...carried, name: 'imported' });

@@ -31,7 +31,7 @@ for (const [kind, over] of [
     const order = new Rng(1).permutation(data.train.count);
     const step = (s: number) => {
       const x = batchTensor(data.train, order, 16 * s, 16 * s + 16);
-      const loss = trainStep(model, optimizer, vars, x, config, 0, s);
+      const loss = trainStep(model, optimizer, vars, x, config, 0, s).total;
       x.dispose();
       return loss;
     };

@@ -28,6 +28,11 @@ export interface HistoryRow {
   train_loss: number;
   val_loss: number;
   seconds: number;
+  /** VAEs: the reconstruction and KL terms of train_loss and val_loss (per image; val at the full KL weight). */
+  train_recon?: number;
+  train_kl?: number;
+  val_recon?: number;
+  val_kl?: number;
 }
 
 /** Where the loop stands: `epoch` (0-based) and `step` (next batch within it), plus the epoch's loss so far. */
@@ -36,6 +41,9 @@ export interface TrainingState {
   step: number;
   globalStep: number;
   epochLossSum: number;
+  /** VAEs: the epoch's reconstruction and KL sums so far (absent in checkpoints of other models). */
+  epochReconSum?: number;
+  epochKlSum?: number;
   epochSamples: number;
   epochSeconds: number;
   bestValLoss: number | null;

@@ -1,4 +1,4 @@
-/** `ae encode`, `ae score`, `ae interpolate`: thin layers over the library's functions, with progress and a summary. */
+/** `ae encode`, `ae score`, `ae interpolate`, `ae sample`: thin layers over the library's functions, with progress and a summary. */
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { BackendName } from '../backend/index.js';
@@ -136,6 +136,28 @@ export function addUseCommands(program: Command, deviceBackend: (device: string 
         const backend = await deviceBackend(flags.device);
         const { interpolate } = await import('../use/interpolate.js');
         await interpolate(runDir, { ...flags, backend, onMessage: (t) => console.log(t) });
+      },
+    );
+
+  program
+    .command('sample')
+    .description("a VAE's samples: codes drawn from the prior, decoded (samples.png); for a 2-D latent also the decoded latent plane")
+    .argument('<run_dir>', 'the run directory of a VAE or ConvVAE, e.g. runs/mnist-vae')
+    .option('--count <n>', 'samples to draw', (v) => Number(v), 64)
+    .option('--seed <n>', "seed of the draws (default: the run's seed)", (v) => Number(v))
+    .option('--grid <n>', 'side of the latent-plane grid (2-D latents)', (v) => Number(v), 20)
+    .option('--out <dir>', 'folder for samples.png and latent_grid.png (default <run_dir>)')
+    .addOption(new Option('--weights <which>', 'checkpoint to use').choices(['best', 'last']).default('best'))
+    .option('--force', 'replace the pictures if they exist')
+    .addOption(new Option('-d, --device <device>', 'cpu, or gpu (WebGPU; needs a GPU adapter)').choices(['cpu', 'gpu']))
+    .action(
+      async (
+        runDir: string,
+        flags: { count: number; seed?: number; grid: number; out?: string; weights: 'best' | 'last'; force?: boolean; device?: string },
+      ) => {
+        const backend = await deviceBackend(flags.device);
+        const { sample } = await import('../use/sample.js');
+        await sample(runDir, { ...flags, gridSize: flags.grid, outDir: flags.out, backend, onMessage: (t) => console.log(t) });
       },
     );
 }

@@ -46,8 +46,19 @@ function formatIssues(error: z.ZodError, input: unknown, source: string): string
 /** Checks that span several keys. */
 function checkCrossField(c: Config, source: string): void {
   const problems: string[] = [];
-  if (c.model_type === 'CAE' && (c.height % 4 !== 0 || c.width % 4 !== 0)) {
-    problems.push(`  height/width: given ${c.height}x${c.width}; the CAE subsamples twice by 2, so both must be divisible by 4`);
+  const convolutional = c.model_type === 'CAE' || c.model_type === 'BottleneckCAE' || c.model_type === 'ConvVAE';
+  if (convolutional && (c.height % 4 !== 0 || c.width % 4 !== 0)) {
+    problems.push(
+      `  height/width: given ${c.height}x${c.width}; the ${c.model_type} halves the image twice, so both must be divisible by 4`,
+    );
+  }
+  const variational = c.model_type === 'VAE' || c.model_type === 'ConvVAE';
+  for (const key of ['beta', 'kl_warmup_epochs'] as const) {
+    if (!variational && c[key] !== null) {
+      problems.push(
+        `  ${key}: given ${c[key]} for model_type ${c.model_type}; it weighs a VAE's KL term, so it applies to VAE and ConvVAE only (drop it, or pick a variational model_type)`,
+      );
+    }
   }
   const dataset = datasetOf(c);
   if (c.dataset !== null && c.dataset !== 'folder' && !c.MNIST_train) {
@@ -146,17 +157,13 @@ export function loadConfig(file?: string, overrides: Plain = {}): Config {
 
 /** The keys that fix the network's shape: a checkpoint only loads into a model with the same signature. */
 export function modelSignature(c: Config): string {
+  const base = { model_type: c.model_type, height: c.height, width: c.width, color_channel: c.color_channel };
   const arch =
-    c.model_type === 'AE'
-      ? {
-          model_type: c.model_type,
-          height: c.height,
-          width: c.width,
-          color_channel: c.color_channel,
-          hidden_dim: c.hidden_dim,
-          latent_dim: c.latent_dim,
-        }
-      : { model_type: c.model_type, height: c.height, width: c.width, color_channel: c.color_channel };
+    c.model_type === 'AE' || c.model_type === 'VAE'
+      ? { ...base, hidden_dim: c.hidden_dim, latent_dim: c.latent_dim }
+      : c.model_type === 'CAE'
+        ? base
+        : { ...base, latent_dim: c.latent_dim };
   return JSON.stringify(arch);
 }
 

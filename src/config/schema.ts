@@ -31,7 +31,11 @@ export const configSchema = z.strictObject({
     0,
     'Seed for every random choice: weight init, validation split, batch order, dropout, noise.',
   ),
-  model_type: field(z.enum(['AE', 'CAE']), 'AE', '`AE` (fully connected) or `CAE` (convolutional).'),
+  model_type: field(
+    z.enum(['AE', 'CAE', 'BottleneckCAE', 'VAE', 'ConvVAE']),
+    'AE',
+    "`AE` (the reference's fully connected), `CAE` (the reference's convolutional; no bottleneck), `BottleneckCAE` (convolutional down to `latent_dim` numbers), `VAE` / `ConvVAE` (variational, fully connected / convolutional).",
+  ),
   denoising: field(
     z.boolean(),
     false,
@@ -130,9 +134,29 @@ export const configSchema = z.strictObject({
   batch_size: field(positiveInt, 128, 'Images per training batch.'),
   epochs: field(positiveInt, 10, 'Passes over the training set.'),
   lr: field(z.number().positive().finite(), 1e-3, 'Adam learning rate (betas 0.9/0.999, epsilon 1e-8, as PyTorch).'),
-  hidden_dim: field(positiveInt, 256, 'AE: width of the hidden layer.'),
-  latent_dim: field(positiveInt, 32, 'AE: size of the latent code.'),
+  hidden_dim: field(positiveInt, 256, 'AE, VAE: width of the hidden layer.'),
+  latent_dim: field(positiveInt, 32, 'AE, BottleneckCAE, VAE, ConvVAE: size of the latent code.'),
   dropout: field(z.number().min(0).lt(1), 0.1, 'AE: dropout rate after each hidden ReLU, in [0, 1).'),
+  reconstruction_loss: field(
+    z.enum(['mse', 'bce']).nullable(),
+    null,
+    '`mse` or `bce` (binary cross-entropy, for images in [0, 1]); `null`: `mse` for the autoencoders, `bce` for the VAEs. Autoencoders average it over pixels (the reference); VAEs sum it over each image (mse as 0.5 x squared error, a unit-variance Gaussian).',
+  ),
+  beta: field(
+    z.number().positive().finite().nullable(),
+    null,
+    'VAE, ConvVAE: weight of the KL term (beta-VAE; `null` = 1, the plain VAE). Refused for other models.',
+  ),
+  kl_warmup_epochs: field(
+    z.number().int().min(0).nullable(),
+    null,
+    'VAE, ConvVAE: raise the KL weight linearly from 0 to `beta` over this many epochs, step by step (`null` = 0, no warm-up). Refused for other models.',
+  ),
+  binarize: field(
+    z.boolean(),
+    false,
+    'Binarise every image once, seeded: each pixel becomes 1 with probability equal to its intensity (a fixed binarisation, as Larochelle & Murray 2011 made binarised MNIST).',
+  ),
   backend: field(
     z.enum(['wasm', 'cpu', 'webgpu']),
     'wasm',
@@ -141,6 +165,11 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.output<typeof configSchema>;
+
+/** The reconstruction loss a config trains with (its `null` default resolved by model type). */
+export function reconstructionLossOf(c: Config): 'mse' | 'bce' {
+  return c.reconstruction_loss ?? (c.model_type === 'VAE' || c.model_type === 'ConvVAE' ? 'bce' : 'mse');
+}
 
 export interface FieldSpec {
   /** Dotted key path, as written in the config file. */

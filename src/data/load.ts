@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { datasetOf, type Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
+import { deriveSeed, Rng } from '../util/rng.js';
 import { type DataSplits, type ImageSet, subset } from './dataset.js';
 import { loadImageFolders } from './folder.js';
 import { FASHION_MNIST, loadIdxDataset, loadMnist, MNIST_FILES } from './mnist.js';
@@ -14,8 +15,29 @@ export async function loadData(
   log?: (msg: string) => void,
   onProgress?: (done: number, total: number) => void,
 ): Promise<DataSplits> {
-  const splits = await loadAll(config, log, onProgress);
+  const loaded = await loadAll(config, log, onProgress);
+  const splits = config.binarize ? binarizeSplits(loaded, config.seed) : loaded;
   return config.classes ? keepClasses(splits, config.classes) : splits;
+}
+
+/**
+ * A fixed binarisation (`binarize: true`): each pixel becomes 1 with probability equal to its intensity, drawn once
+ * per split from the seed, as Larochelle & Murray (2011) made binarised MNIST. New arrays: the loaded data may be
+ * shared (see recentIdx).
+ */
+export function binarizeSplits(splits: DataSplits, seed: number): DataSplits {
+  const binarize = (set: ImageSet, split: string): ImageSet => {
+    const rng = new Rng(deriveSeed(seed, 'binarize', split));
+    const images = new Float32Array(set.images.length);
+    for (let i = 0; i < images.length; i++) images[i] = rng.uniform() < set.images[i]! ? 1 : 0;
+    return { ...set, images };
+  };
+  return {
+    ...splits,
+    train: binarize(splits.train, 'train'),
+    validation: binarize(splits.validation, 'validation'),
+    test: binarize(splits.test, 'test'),
+  };
 }
 
 /**

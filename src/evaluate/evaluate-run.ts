@@ -18,7 +18,8 @@ import { type EmbeddingParams, type EmbedMethod, MAX_DIRECT_DIM, REDUCED_DIM } f
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
 import { UserError } from '../errors.js';
 import { addNoise, evaluateLoss, type NoiseOptions } from '../models/loss.js';
-import { type Autoencoder, reconstruct } from '../models/model.js';
+import { type Autoencoder, isVariational, reconstruct } from '../models/model.js';
+import { betaOf, objectiveOf } from '../models/objective.js';
 import { drawLatentMap, type LegendEntry } from '../render/latent-map.js';
 import { drawLossPlot } from '../render/loss-plot.js';
 import type { ProjectorResult } from '../render/projector.js';
@@ -26,6 +27,7 @@ import { drawReconstructions } from '../render/reconstructions.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { writeMapData } from './map-data.js';
+import { type VariationalMetrics, variationalMetrics } from './likelihood.js';
 import { exportToProjector } from './projector-step.js';
 import { encodeSet, fitLatentPca, type Latents, latentSize, PCA_FIT_POINTS } from './latents.js';
 import { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness } from './metrics.js';
@@ -61,6 +63,8 @@ export interface EvaluateOptions {
   projector?: string;
   /** Replace an existing projector folder. */
   force?: boolean;
+  /** VAEs: importance samples per image for the negative log-likelihood estimate (0 or absent: not estimated). */
+  nllSamples?: number;
 }
 
 /** How wide codes were reduced before the k-NN, the map and trustworthiness (metrics.json's latent.pca). */
@@ -108,6 +112,8 @@ export type TestMetrics = {
   classes: string[] | null;
   latent: LatentMetrics;
   embedding: EmbeddingMetrics;
+  /** VAEs: the ELBO's terms and, when asked, the log-likelihood estimate. */
+  variational?: VariationalMetrics;
 } & { [K in `${Split}_mse`]?: number };
 
 export interface EvaluateResult {
@@ -148,6 +154,15 @@ export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}
   const files: string[] = [];
   try {
     const loss = await measureLoss(ev);
+    const variational = isVariational(ev.model)
+      ? await variationalMetrics(ev.model, ev.set, {
+          ...objectiveOf(ev.config),
+          beta: betaOf(ev.config),
+          seed: deriveSeed(ev.config.seed, 'test'),
+          nllSamples: opts.nllSamples,
+          say: ev.say,
+        })
+      : undefined;
     files.push(await drawReconstructionPicture(ev, opts.count ?? 10, loss));
     const projection = fitProjection(ev);
     ev.say(`encoding ${ev.set.count} latent codes${projection ? ` as their ${projection.dim} principal components` : ''}`);
@@ -169,6 +184,7 @@ export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}
       classes: ev.classNames,
       latent,
       embedding,
+      ...(variational ? { variational } : {}),
     };
     const metricsFile = path.join(ev.outDir, 'metrics.json');
     writeFileAtomic(metricsFile, `${JSON.stringify(metrics, null, 2)}\n`);
@@ -280,7 +296,7 @@ function reductionOf(projection: PcaProjection | undefined): LatentReduction | n
 
 /** The 5-NN classifier on the latents (fit on training latents); unlabelled image folders get null. */
 function latentKnnAccuracy(ev: Evaluation, latents: Latents, projection: PcaProjection | undefined, knnTrainLimit?: number): LatentMetrics {
-  const limit = knnTrainLimit ?? (ev.config.model_type === 'AE' ? Infinity : CAE_KNN_FIT_IMAGES);
+  const limit = knnTrainLimit ?? (ev.config.model_type === 'CAE' ? CAE_KNN_FIT_IMAGES : Infinity);
   const knnTrain = seededSubset(ev.train, limit, deriveSeed(ev.config.seed, 'knn-train'));
   const k = Math.min(KNN_K, knnTrain.count);
   const base = { dim: latentSize(ev.model), pca: reductionOf(projection) };

@@ -82,7 +82,7 @@ export async function exportOnnx(runDirPath: string, opts: ExportOptions = {}): 
 export async function exportSafetensors(runDirPath: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const { config, model, outDir, targets, steps } = await openForExport(runDirPath, opts, ['model.safetensors']);
   try {
-    const latent = model.kind === 'AE' ? ['N', ...model.latentShape] : onnxLatentShape(model);
+    const latent = onnxLatentShape(model);
     const meta = { format: 'pt', ...describe(config, latent) };
     fs.mkdirSync(outDir, { recursive: true });
     writeSafetensors(targets[0]!, toTorchStateDict(model, steps), meta);

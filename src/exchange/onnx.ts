@@ -3,10 +3,12 @@
  * with `onnx-proto` (protobufjs code generated from the official onnx.proto). Two models:
  *   autoencoder.onnx  input `image` [N, C, H, W] float32 in [0, 1] -> outputs `latent` and `reconstruction`
  *   decoder.onnx      input `latent` -> output `reconstruction` [N, C, H, W]
- * The batch axis is dynamic. Layouts are PyTorch's (NCHW): the AE's latent is [N, latent_dim]; the CAE's is
- * [N, 256, H/4, W/4] (our `ae encode` codes are the same numbers flattened in H, W, C order).
+ * The batch axis is dynamic. Layouts are PyTorch's (NCHW): latents are [N, latent_dim] (a VAE's is its posterior
+ * mean), the reference CAE's is [N, 256, H/4, W/4] (our `ae encode` codes are the same numbers flattened in H, W,
+ * C order).
  */
 import onnxProto from 'onnx-proto';
+import { TRUNK_CHANNELS } from '../models/conv-bottleneck.js';
 import type { Autoencoder } from '../models/model.js';
 import type { TorchTensor } from './torch-layout.js';
 
@@ -72,66 +74,106 @@ function bytesOf(a: Float32Array | BigInt64Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
 }
 
-/** The encoder's nodes from `input` to `output`. */
+/** Gemm with PyTorch's Linear layout (weight [out, in]). */
+function gemm(g: GraphBuilder, x: string, layer: string, output?: string): string {
+  return g.node('Gemm', [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)], [{ name: 'transB', i: 1 }], output);
+}
+
+function conv(g: GraphBuilder, x: string, layer: string, stride: number): string {
+  return g.node(
+    'Conv',
+    [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)],
+    [
+      { name: 'kernel_shape', ints: [3, 3] },
+      { name: 'strides', ints: [stride, stride] },
+      { name: 'pads', ints: [1, 1, 1, 1] },
+    ],
+  );
+}
+
+function deconv(g: GraphBuilder, x: string, layer: string, kernel: number, stride: number): string {
+  return g.node(
+    'ConvTranspose',
+    [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)],
+    [
+      { name: 'kernel_shape', ints: [kernel, kernel] },
+      { name: 'strides', ints: [stride, stride] },
+      { name: 'pads', ints: stride === 1 ? [1, 1, 1, 1] : [0, 0, 0, 0] },
+    ],
+  );
+}
+
+/** The encoder's nodes from `input` to `output` (a VAE's output is its posterior mean). */
 function encoder(g: GraphBuilder, model: Autoencoder, input: string, output: string): void {
-  if (model.kind === 'AE') {
-    const gemm = (x: string, layer: string) =>
-      g.node('Gemm', [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)], [{ name: 'transB', i: 1 }]);
-    const flat = g.node('Flatten', [input], [{ name: 'axis', i: 1 }]);
-    const h = g.node('Relu', [gemm(flat, 'encoder.0')]);
-    g.node('Relu', [gemm(h, 'encoder.3')], [], output);
-    return;
-  }
-  let h = input;
-  for (let i = 0; i < 4; i++) {
-    const conv = g.node(
-      'Conv',
-      [h, g.weight(`encoder.${i}.conv.weight`), g.weight(`encoder.${i}.conv.bias`)],
-      [
-        { name: 'kernel_shape', ints: [3, 3] },
-        { name: 'pads', ints: [1, 1, 1, 1] },
-      ],
-    );
-    h = g.batchNormRelu(conv, `encoder.${i}.bn`);
-    // The reference's MaxPool(kernel 1, stride 2): keeps every other pixel.
-    if (i >= 2)
-      h = g.node(
-        'MaxPool',
-        [h],
-        [
-          { name: 'kernel_shape', ints: [1, 1] },
-          { name: 'strides', ints: [2, 2] },
-        ],
-        i === 3 ? output : undefined,
-      );
+  const flatten = (x: string) => g.node('Flatten', [x], [{ name: 'axis', i: 1 }]);
+  switch (model.kind) {
+    case 'AE': {
+      const h = g.node('Relu', [gemm(g, flatten(input), 'encoder.0')]);
+      g.node('Relu', [gemm(g, h, 'encoder.3')], [], output);
+      return;
+    }
+    case 'VAE': {
+      const h = g.node('Relu', [gemm(g, flatten(input), 'encoder.0')]);
+      gemm(g, h, 'encoder.mu', output);
+      return;
+    }
+    case 'BottleneckCAE':
+    case 'ConvVAE': {
+      // Flatten of NCHW gives PyTorch's (c, h, w) order, which the exported dense weights are in.
+      let h = g.batchNormRelu(conv(g, input, 'encoder.0.conv', 2), 'encoder.0.bn');
+      h = g.batchNormRelu(conv(g, h, 'encoder.1.conv', 2), 'encoder.1.bn');
+      gemm(g, flatten(h), model.kind === 'BottleneckCAE' ? 'encoder.fc' : 'encoder.mu', output);
+      return;
+    }
+    case 'CAE': {
+      let h = input;
+      for (let i = 0; i < 4; i++) {
+        h = g.batchNormRelu(conv(g, h, `encoder.${i}.conv`, 1), `encoder.${i}.bn`);
+        // The reference's MaxPool(kernel 1, stride 2): keeps every other pixel.
+        if (i >= 2)
+          h = g.node(
+            'MaxPool',
+            [h],
+            [
+              { name: 'kernel_shape', ints: [1, 1] },
+              { name: 'strides', ints: [2, 2] },
+            ],
+            i === 3 ? output : undefined,
+          );
+      }
+      return;
+    }
   }
 }
 
 /** The decoder's nodes from `input` (a latent) to `output` (the reconstruction, NCHW). */
 function decoder(g: GraphBuilder, model: Autoencoder, input: string, output: string): void {
   const { height, width, channels } = model.shape;
-  if (model.kind === 'AE') {
-    const gemm = (x: string, layer: string) =>
-      g.node('Gemm', [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)], [{ name: 'transB', i: 1 }]);
-    const h = g.node('Relu', [gemm(input, 'decoder.0')]);
-    const y = g.node('Sigmoid', [gemm(h, 'decoder.3')]);
-    g.node('Reshape', [y, g.int64s('image_shape', [-1, channels, height, width])], [], output);
-    return;
+  switch (model.kind) {
+    case 'AE':
+    case 'VAE': {
+      const h = g.node('Relu', [gemm(g, input, 'decoder.0')]);
+      const y = g.node('Sigmoid', [gemm(g, h, model.kind === 'AE' ? 'decoder.3' : 'decoder.2')]);
+      g.node('Reshape', [y, g.int64s('image_shape', [-1, channels, height, width])], [], output);
+      return;
+    }
+    case 'BottleneckCAE':
+    case 'ConvVAE': {
+      const flat = g.node('Relu', [gemm(g, input, 'decoder.fc')]);
+      let h = g.node('Reshape', [flat, g.int64s('feature_shape', [-1, TRUNK_CHANNELS, height / 4, width / 4])]);
+      h = g.batchNormRelu(deconv(g, h, 'decoder.0.deconv', 2, 2), 'decoder.0.bn');
+      h = g.batchNormRelu(deconv(g, h, 'decoder.1.deconv', 2, 2), 'decoder.1.bn');
+      g.node('Sigmoid', [deconv(g, h, 'decoder.2.deconv', 3, 1)], [], output);
+      return;
+    }
+    case 'CAE': {
+      let h = g.batchNormRelu(deconv(g, input, 'decoder.0.deconv', 3, 1), 'decoder.0.bn');
+      h = g.batchNormRelu(deconv(g, h, 'decoder.1.deconv', 2, 2), 'decoder.1.bn');
+      h = g.batchNormRelu(deconv(g, h, 'decoder.2.deconv', 2, 2), 'decoder.2.bn');
+      g.node('Sigmoid', [deconv(g, h, 'decoder.3.deconv', 3, 1)], [], output);
+      return;
+    }
   }
-  const deconv = (x: string, layer: string, kernel: number, stride: number) =>
-    g.node(
-      'ConvTranspose',
-      [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)],
-      [
-        { name: 'kernel_shape', ints: [kernel, kernel] },
-        { name: 'strides', ints: [stride, stride] },
-        { name: 'pads', ints: stride === 1 ? [1, 1, 1, 1] : [0, 0, 0, 0] },
-      ],
-    );
-  let h = g.batchNormRelu(deconv(input, 'decoder.0.deconv', 3, 1), 'decoder.0.bn');
-  h = g.batchNormRelu(deconv(h, 'decoder.1.deconv', 2, 2), 'decoder.1.bn');
-  h = g.batchNormRelu(deconv(h, 'decoder.2.deconv', 2, 2), 'decoder.2.bn');
-  g.node('Sigmoid', [deconv(h, 'decoder.3.deconv', 3, 1)], [], output);
 }
 
 function tensorType(dims: Array<number | string>): onnxProto.onnx.ITypeProto {
@@ -143,9 +185,9 @@ function tensorType(dims: Array<number | string>): onnxProto.onnx.ITypeProto {
   };
 }
 
-/** The latent's ONNX shape: [N, latent_dim] for the AE, [N, 256, H/4, W/4] for the CAE. */
+/** The latent's ONNX shape: [N, latent_dim], or [N, 256, H/4, W/4] for the reference CAE. */
 export function onnxLatentShape(model: Autoencoder): Array<number | string> {
-  if (model.kind === 'AE') return ['N', ...model.latentShape];
+  if (model.kind !== 'CAE') return ['N', ...model.latentShape];
   const [h, w, c] = model.latentShape as [number, number, number];
   return ['N', c, h, w];
 }

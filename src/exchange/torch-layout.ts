@@ -4,11 +4,12 @@
  *   Linear           ours [in, out]            PyTorch [out, in]
  *   Conv2d           ours [kh, kw, in, out]    PyTorch [out, in, kh, kw]
  *   ConvTranspose2d  ours [kh, kw, out, in]    PyTorch [in, out, kh, kw]
- * and the AE flattens images in our NHWC order (h, w, c) where PyTorch's `x.view(n, -1)` of NCHW flattens
- * (c, h, w): for colour images the first layer's inputs and the last layer's outputs are permuted accordingly.
+ * and our models flatten feature maps in NHWC order (h, w, c) where PyTorch's `x.view(n, -1)` of NCHW flattens
+ * (c, h, w): the dense layers next to a flattened map are permuted accordingly (see flattenedAxes).
  * BatchNorm layers also carry `num_batches_tracked` (int64, a scalar) in PyTorch: the training steps taken.
  */
 import { tf } from '../backend/index.js';
+import { TRUNK_CHANNELS } from '../models/conv-bottleneck.js';
 import type { Autoencoder } from '../models/model.js';
 
 export type TorchDtype = 'F32' | 'I64';
@@ -28,19 +29,46 @@ function hwcToChw(h: number, w: number, c: number): Int32Array {
   return map;
 }
 
-/** Which axis of a variable (in PyTorch's layout) runs over image pixels and needs the HWC -> CHW permutation. */
-function pixelAxis(model: Autoencoder, name: string): 'in' | 'out' | null {
-  if (model.kind !== 'AE' || model.shape.channels === 1) return null;
-  if (name === 'encoder.0.weight') return 'in';
-  if (name === 'decoder.3.weight' || name === 'decoder.3.bias') return 'out';
-  return null;
+/**
+ * The variables whose axis runs over a flattened (h, w, c) feature map, which PyTorch flattens as (c, h, w):
+ * the fully connected models' image-sized first and last layers, and the bottlenecked convolutional models' dense
+ * layers next to the H/4 x W/4 x 64 map. For one channel the permutation is the identity.
+ */
+type FlattenedAxes = Map<string, { axis: 'in' | 'out'; hwc: [number, number, number] }>;
+
+function flattenedAxes(model: Autoencoder): FlattenedAxes {
+  const { height, width, channels } = model.shape;
+  const image: [number, number, number] = [height, width, channels];
+  const trunk: [number, number, number] = [height / 4, width / 4, TRUNK_CHANNELS];
+  const axes: FlattenedAxes = new Map();
+  const set = (names: string[], axis: 'in' | 'out', hwc: [number, number, number]) => {
+    for (const name of names) axes.set(name, { axis, hwc });
+  };
+  if (model.kind === 'AE' || model.kind === 'VAE') {
+    const last = model.kind === 'AE' ? 'decoder.3' : 'decoder.2';
+    set(['encoder.0.weight'], 'in', image);
+    set([`${last}.weight`, `${last}.bias`], 'out', image);
+  } else if (model.kind === 'BottleneckCAE' || model.kind === 'ConvVAE') {
+    set(['encoder.fc.weight', 'encoder.mu.weight', 'encoder.logvar.weight'], 'in', trunk);
+    set(['decoder.fc.weight', 'decoder.fc.bias'], 'out', trunk);
+  }
+  return axes;
+}
+
+/** The permutation a variable needs (null when none). */
+function permutationOf(axes: FlattenedAxes, name: string): { pixels: Int32Array; axis: 'in' | 'out' } | null {
+  const entry = axes.get(name);
+  if (!entry || entry.hwc[2] === 1) return null;
+  return { pixels: hwcToChw(...entry.hwc), axis: entry.axis };
 }
 
 /**
  * Where each value of a variable in our layout goes in PyTorch's: torch[order[i]] = ours[i]. One mapping serves
  * both directions (export writes through it, import reads through it).
  */
-function torchOrder(shape: number[], pixels: Int32Array | null, axis: 'in' | 'out' | null): Int32Array {
+function torchOrder(shape: number[], perm: { pixels: Int32Array; axis: 'in' | 'out' } | null): Int32Array {
+  const pixels = perm?.pixels ?? null;
+  const axis = perm?.axis ?? null;
   const size = shape.reduce((a, b) => a * b, 1);
   const order = new Int32Array(size);
   if (shape.length === 1) {
@@ -62,16 +90,16 @@ function torchOrder(shape: number[], pixels: Int32Array | null, axis: 'in' | 'ou
 }
 
 /** Our layout's values in PyTorch's layout. */
-function toTorchLayout(values: Float32Array, shape: number[], pixels: Int32Array | null, axis: 'in' | 'out' | null): Float32Array {
-  const order = torchOrder(shape, pixels, axis);
+function toTorchLayout(values: Float32Array, shape: number[], perm: ReturnType<typeof permutationOf>): Float32Array {
+  const order = torchOrder(shape, perm);
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) out[order[i]!] = values[i]!;
   return out;
 }
 
 /** PyTorch's layout's values in ours (the inverse of toTorchLayout). */
-function fromTorchLayout(values: Float32Array, shape: number[], pixels: Int32Array | null, axis: 'in' | 'out' | null): Float32Array {
-  const order = torchOrder(shape, pixels, axis);
+function fromTorchLayout(values: Float32Array, shape: number[], perm: ReturnType<typeof permutationOf>): Float32Array {
+  const order = torchOrder(shape, perm);
   return Float32Array.from(order, (t) => values[t]!);
 }
 
@@ -84,12 +112,11 @@ export function torchShape(shape: number[]): number[] {
 
 /** The model's state_dict as PyTorch holds it: every variable, and `num_batches_tracked` after each BatchNorm. */
 export function toTorchStateDict(model: Autoencoder, steps: number): TorchTensor[] {
-  const { height, width, channels } = model.shape;
-  const pixels = model.kind === 'AE' && channels > 1 ? hwcToChw(height, width, channels) : null;
+  const axes = flattenedAxes(model);
   const out: TorchTensor[] = [];
   for (const v of model.params.variables) {
     const shape = v.variable.shape;
-    const data = toTorchLayout(v.variable.dataSync() as Float32Array, shape, pixels, pixelAxis(model, v.name));
+    const data = toTorchLayout(v.variable.dataSync() as Float32Array, shape, permutationOf(axes, v.name));
     out.push({ name: v.name, dtype: 'F32', shape: torchShape(shape), data });
     if (v.name.endsWith('.running_var')) {
       out.push({
@@ -115,8 +142,7 @@ export interface StateDictMismatch {
  * changes nothing when there are any.
  */
 export function loadTorchStateDict(model: Autoencoder, tensors: Map<string, TorchTensor>): StateDictMismatch | null {
-  const { height, width, channels } = model.shape;
-  const pixels = model.kind === 'AE' && channels > 1 ? hwcToChw(height, width, channels) : null;
+  const axes = flattenedAxes(model);
   const expected = new Set<string>();
   const mismatch: StateDictMismatch = { missing: [], unexpected: [], wrong: [] };
   for (const v of model.params.variables) {
@@ -133,7 +159,7 @@ export function loadTorchStateDict(model: Autoencoder, tensors: Map<string, Torc
   if (mismatch.missing.length + mismatch.unexpected.length + mismatch.wrong.length > 0) return mismatch;
   for (const v of model.params.variables) {
     const t = tensors.get(v.name)!;
-    const values = fromTorchLayout(t.data as Float32Array, v.variable.shape, pixels, pixelAxis(model, v.name));
+    const values = fromTorchLayout(t.data as Float32Array, v.variable.shape, permutationOf(axes, v.name));
     tf.tidy(() => v.variable.assign(tf.tensor(values, v.variable.shape)));
   }
   return null;

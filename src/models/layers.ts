@@ -89,14 +89,28 @@ export class Conv2d {
     inC: number,
     outC: number,
     readonly kernel: number,
+    readonly stride = 1,
   ) {
     const bound = 1 / Math.sqrt(inC * kernel * kernel);
     this.weight = store.uniform(`${name}.weight`, [kernel, kernel, inC, outC], bound);
     this.bias = store.uniform(`${name}.bias`, [outC], bound);
   }
-  /** Stride 1, 'same' padding (PyTorch padding = kernel // 2 for odd kernels). */
+  /**
+   * PyTorch's padding = kernel // 2 on every side (odd kernels): 'same' at stride 1; at stride 2 explicit, since
+   * TensorFlow's 'same' would pad only the bottom/right of an even-sized input.
+   */
   apply(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.add(tf.conv2d(x, this.weight as tf.Tensor4D, 1, 'same'), this.bias);
+    const p = Math.floor(this.kernel / 2);
+    const pad: 'same' | tf.backend_util.ExplicitPadding =
+      this.stride === 1
+        ? 'same'
+        : [
+            [0, 0],
+            [p, p],
+            [p, p],
+            [0, 0],
+          ];
+    return tf.add(tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, pad), this.bias);
   }
 }
 

@@ -21,9 +21,13 @@ export function addNoise(x: tf.Tensor4D, noise: NoiseOptions, seed: number): tf.
   return tf.add(x, tf.randomNormal(x.shape, noise.mean, noise.std, 'float32', seed));
 }
 
-/** A batch size that keeps inference memory modest: large for the AE, smaller for the CAE's wide activations. */
+/**
+ * A batch size that keeps inference memory modest: large for the fully connected models, small for the CAE's wide
+ * activations (tfjs-wasm's heap grows to the largest batch and never shrinks).
+ */
 export function evalBatchSize(model: Autoencoder): number {
-  return model.kind === 'AE' ? 1000 : 50;
+  if (model.kind === 'AE' || model.kind === 'VAE') return 1000;
+  return model.kind === 'CAE' ? 50 : 500;
 }
 
 /**

@@ -8,13 +8,35 @@ export interface ImageShape {
   channels: number;
 }
 
+/** The model types: the reference's two, a convolutional autoencoder with a real bottleneck, and two VAEs. */
+export type ModelKind = 'AE' | 'CAE' | 'BottleneckCAE' | 'VAE' | 'ConvVAE';
+
 export interface Autoencoder {
-  readonly kind: 'AE' | 'CAE';
+  readonly kind: ModelKind;
   readonly shape: ImageShape;
   /** All variables: trainable parameters and BatchNorm running statistics, in a stable order. */
   readonly params: ParamStore;
   /** Shape of one latent code (without the batch axis). */
   readonly latentShape: number[];
+  /** The latent code; for a VAE the posterior mean (deterministic: what maps, k-NN and exports use). */
   encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor;
+  /** The reconstruction, pixel intensities in [0, 1]. */
   decode(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D;
+}
+
+/** A VAE: the encoder gives a diagonal Gaussian q(z|x); the prior is the standard normal. */
+export interface VariationalAutoencoder extends Autoencoder {
+  readonly kind: 'VAE' | 'ConvVAE';
+  readonly latentDim: number;
+  /** The posterior's mean and log-variance, each [batch, latentDim]. */
+  encodeDistribution(x: tf.Tensor4D, ctx: ForwardContext): { mean: tf.Tensor2D; logVar: tf.Tensor2D };
+}
+
+export function isVariational(model: Autoencoder): model is VariationalAutoencoder {
+  return model.kind === 'VAE' || model.kind === 'ConvVAE';
+}
+
+/** Whether a model type is variational (config-level, before a model exists). */
+export function isVariationalKind(kind: ModelKind): boolean {
+  return kind === 'VAE' || kind === 'ConvVAE';
 }

@@ -17,8 +17,9 @@ import type { Config } from '../config/schema.js';
 import { batchTensor, type DataSplits } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import { TrainingInterrupted, UserError } from '../errors.js';
-import { addNoise, evaluateLoss, meanSquaredError } from '../models/loss.js';
-import { type Autoencoder, createModel, reconstruct } from '../models/model.js';
+import { addNoise } from '../models/loss.js';
+import { type Autoencoder, createModel } from '../models/model.js';
+import { betaOf, evaluateObjective, klWeightAt, objective, objectiveOf } from '../models/objective.js';
 import { copyFileAtomic, writeFileAtomic } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { FusedAdamOptimizer } from './adam.js';
@@ -59,7 +60,17 @@ export function createOptimizer(config: Config): tf.AdamOptimizer {
   return new FusedAdamOptimizer(config.lr, 0.9, 0.999, 1e-8);
 }
 
-/** One optimisation step; returns the batch loss. Every tensor it makes is disposed before it returns. */
+/** A training step's loss: the total minimised, and for VAEs its reconstruction and KL terms. */
+export interface StepLoss {
+  total: number;
+  recon: number;
+  kl: number | null;
+}
+
+/**
+ * One optimisation step. `klWeight` (VAEs) defaults to the config's full beta; the loop passes the warm-up value.
+ * Every tensor it makes is disposed before it returns.
+ */
 export function trainStep(
   model: Autoencoder,
   optimizer: tf.AdamOptimizer,
@@ -68,25 +79,33 @@ export function trainStep(
   config: Config,
   epoch: number,
   step: number,
-): number {
+  klWeight = betaOf(config),
+): StepLoss {
   const stepSeed = deriveSeed(config.seed, 'step', epoch, step);
-  const loss = tf.tidy(
+  const { loss } = objectiveOf(config);
+  let terms: tf.Scalar[] = [];
+  const total = tf.tidy(
     () =>
       optimizer.minimize(
         () => {
           const input = config.denoising
             ? addNoise(x, { mean: config.noise_mean, std: config.noise_std }, deriveSeed(stepSeed, 'noise'))
             : x;
-          const recon = reconstruct(model, input, { training: true, seed: stepSeed });
-          return meanSquaredError(recon, x);
+          const parts = objective(model, input, x, { training: true, seed: stepSeed }, loss, klWeight, stepSeed);
+          // The terms leave the gradient tape's tidy scope so they can be read after the step.
+          if (parts.kl) terms = [tf.keep(parts.recon), tf.keep(parts.kl)];
+          return parts.total;
         },
         true,
         varList,
       )!,
   );
-  const value = loss.dataSync()[0]!;
-  loss.dispose();
-  return value;
+  const value = total.dataSync()[0]!;
+  total.dispose();
+  if (terms.length === 0) return { total: value, recon: value, kl: null };
+  const [recon, kl] = terms.map((t) => t.dataSync()[0]!);
+  tf.dispose(terms);
+  return { total: value, recon: recon!, kl: kl! };
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -142,7 +161,17 @@ async function runLoop(
       const start = state.step * config.batch_size;
       const end = Math.min(data.train.count, start + config.batch_size);
       const x = batchTensor(data.train, order, start, end);
-      const loss = trainStep(model, optimizer, varList, x, config, state.epoch, state.step);
+      const stepLoss = trainStep(
+        model,
+        optimizer,
+        varList,
+        x,
+        config,
+        state.epoch,
+        state.step,
+        klWeightAt(config, state.globalStep, steps),
+      );
+      const loss = stepLoss.total;
       x.dispose();
       const seconds = (performance.now() - t0) / 1000;
       if (!Number.isFinite(loss)) {
@@ -152,6 +181,10 @@ async function runLoop(
         );
       }
       state.epochLossSum += loss * (end - start);
+      if (stepLoss.kl !== null) {
+        state.epochReconSum = (state.epochReconSum ?? 0) + stepLoss.recon * (end - start);
+        state.epochKlSum = (state.epochKlSum ?? 0) + stepLoss.kl * (end - start);
+      }
       state.epochSamples += end - start;
       state.epochSeconds += seconds;
       state.globalStep++;
@@ -162,15 +195,15 @@ async function runLoop(
     progress('validation', true);
     const t0 = performance.now();
     // Stopping during validation saves the position "all steps done": resume then starts with the validation.
-    const valLoss = await evaluateLoss(
+    const val = await evaluateObjective(
       model,
       data.validation,
-      noise,
-      deriveSeed(config.seed, 'validation'),
+      { noise, ...objectiveOf(config), seed: deriveSeed(config.seed, 'validation') },
       (done, total) => emit({ type: 'validation', done, total }),
       () => opts.shouldStop?.() ?? false,
     );
-    if (valLoss === null) return stop();
+    if (val === null) return stop();
+    const valLoss = val.total;
     const row: HistoryRow = {
       epoch: state.epoch + 1,
       step: state.globalStep,
@@ -178,10 +211,20 @@ async function runLoop(
       val_loss: valLoss,
       seconds: state.epochSeconds + (performance.now() - t0) / 1000,
     };
+    if (val.kl !== null) {
+      row.train_recon = (state.epochReconSum ?? 0) / state.epochSamples;
+      row.train_kl = (state.epochKlSum ?? 0) / state.epochSamples;
+      row.val_recon = val.recon;
+      row.val_kl = val.kl;
+    }
     state.history.push(row);
     const isBest = state.bestValLoss === null || valLoss < state.bestValLoss;
     if (isBest) state.bestValLoss = valLoss;
     state.epochLossSum = 0;
+    if (val.kl !== null) {
+      state.epochReconSum = 0;
+      state.epochKlSum = 0;
+    }
     state.epochSamples = 0;
     state.epochSeconds = 0;
     // The saved position is the start of the next epoch; the checkpoint is written before the history file,

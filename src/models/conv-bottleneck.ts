@@ -1,0 +1,135 @@
+/**
+ * Convolutional autoencoders with a real bottleneck: the image is squeezed into `latent_dim` numbers.
+ *
+ * Encoder: two 3x3 convolutions with stride 2 and padding 1 (C -> 32 -> 64, each + BatchNorm + ReLU; H/4 x W/4
+ * x 64 left), flattened, then a dense layer to the code (BottleneckCAE) or two dense heads to the posterior's mean
+ * and log-variance (ConvVAE). Decoder: dense code -> H/4 x W/4 x 64 with ReLU, two 2x2/s2 transposed convolutions
+ * (64 -> 32 -> 32, each + BN + ReLU), a 3x3 transposed convolution 32 -> C, Sigmoid.
+ *
+ * Batch norm and ReLU as in the reference CAE, with the same fast native convolution kernels. Flattening follows
+ * our NHWC layout (h, w, c); the PyTorch export permutes the dense layers to PyTorch's (c, h, w) flattening.
+ */
+import { tf } from '../backend/index.js';
+import { BatchNorm, Conv2d, ConvTranspose2d, type ForwardContext, Linear, ParamStore } from './layers.js';
+import type { Autoencoder, ImageShape, VariationalAutoencoder } from './types.js';
+
+/** Channels after the encoder's two convolutions, and of the decoder's first feature map. */
+export const TRUNK_CHANNELS = 64;
+
+/** The convolutional part of the encoder: image -> flattened H/4 x W/4 x 64 features. */
+class ConvEncoderTrunk {
+  private readonly layers: Array<[Conv2d, BatchNorm]>;
+  constructor(p: ParamStore, channels: number) {
+    this.layers = [
+      [new Conv2d(p, 'encoder.0.conv', channels, 32, 3, 2), new BatchNorm(p, 'encoder.0.bn', 32)],
+      [new Conv2d(p, 'encoder.1.conv', 32, TRUNK_CHANNELS, 3, 2), new BatchNorm(p, 'encoder.1.bn', TRUNK_CHANNELS)],
+    ];
+  }
+  apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D {
+    let h = x;
+    for (const [conv, bn] of this.layers) h = bn.applyRelu(conv.apply(h), ctx);
+    return tf.reshape(h, [x.shape[0], -1]);
+  }
+}
+
+/** The decoder shared by both models: code -> image. */
+class ConvDecoder {
+  private readonly fc: Linear;
+  private readonly deconvs: Array<[ConvTranspose2d, BatchNorm]>;
+  private readonly out: ConvTranspose2d;
+  constructor(
+    p: ParamStore,
+    private readonly shape: ImageShape,
+    latentDim: number,
+  ) {
+    this.fc = new Linear(p, 'decoder.fc', latentDim, (shape.height / 4) * (shape.width / 4) * TRUNK_CHANNELS);
+    this.deconvs = [
+      [new ConvTranspose2d(p, 'decoder.0.deconv', TRUNK_CHANNELS, 32, 2, 2), new BatchNorm(p, 'decoder.0.bn', 32)],
+      [new ConvTranspose2d(p, 'decoder.1.deconv', 32, 32, 2, 2), new BatchNorm(p, 'decoder.1.bn', 32)],
+    ];
+    this.out = new ConvTranspose2d(p, 'decoder.2.deconv', 32, shape.channels, 3, 1);
+  }
+  apply(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D {
+    const batch = z.shape[0]!;
+    const flat = this.fc.forward(z as tf.Tensor2D, 'relu');
+    let h = tf.reshape(flat, [batch, this.shape.height / 4, this.shape.width / 4, TRUNK_CHANNELS]) as tf.Tensor4D;
+    for (const [deconv, bn] of this.deconvs) h = bn.applyRelu(deconv.apply(h), ctx);
+    return tf.sigmoid(this.out.apply(h));
+  }
+}
+
+function trunkFeatures(shape: ImageShape): number {
+  return (shape.height / 4) * (shape.width / 4) * TRUNK_CHANNELS;
+}
+
+/** A convolutional autoencoder whose code is a `latentDim` vector. */
+export class BottleneckCAE implements Autoencoder {
+  readonly kind = 'BottleneckCAE';
+  readonly params: ParamStore;
+  private readonly trunk: ConvEncoderTrunk;
+  private readonly fc: Linear;
+  private readonly decoder: ConvDecoder;
+
+  constructor(
+    readonly shape: ImageShape,
+    readonly latentDim: number,
+    seed: number,
+  ) {
+    this.params = new ParamStore(seed);
+    this.trunk = new ConvEncoderTrunk(this.params, shape.channels);
+    this.fc = new Linear(this.params, 'encoder.fc', trunkFeatures(shape), latentDim);
+    this.decoder = new ConvDecoder(this.params, shape, latentDim);
+  }
+
+  get latentShape(): number[] {
+    return [this.latentDim];
+  }
+
+  encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor {
+    return this.fc.forward(this.trunk.apply(x, ctx), 'linear');
+  }
+
+  decode(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D {
+    return this.decoder.apply(z, ctx);
+  }
+}
+
+/** A convolutional VAE: the same trunk and decoder, with mean and log-variance heads. */
+export class ConvVAE implements VariationalAutoencoder {
+  readonly kind = 'ConvVAE';
+  readonly params: ParamStore;
+  private readonly trunk: ConvEncoderTrunk;
+  private readonly mu: Linear;
+  private readonly logVar: Linear;
+  private readonly decoder: ConvDecoder;
+
+  constructor(
+    readonly shape: ImageShape,
+    readonly latentDim: number,
+    seed: number,
+  ) {
+    this.params = new ParamStore(seed);
+    this.trunk = new ConvEncoderTrunk(this.params, shape.channels);
+    this.mu = new Linear(this.params, 'encoder.mu', trunkFeatures(shape), latentDim);
+    this.logVar = new Linear(this.params, 'encoder.logvar', trunkFeatures(shape), latentDim);
+    this.decoder = new ConvDecoder(this.params, shape, latentDim);
+  }
+
+  get latentShape(): number[] {
+    return [this.latentDim];
+  }
+
+  encodeDistribution(x: tf.Tensor4D, ctx: ForwardContext): { mean: tf.Tensor2D; logVar: tf.Tensor2D } {
+    const h = this.trunk.apply(x, ctx);
+    return { mean: this.mu.forward(h, 'linear'), logVar: this.logVar.forward(h, 'linear') };
+  }
+
+  encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor {
+    const h = this.trunk.apply(x, ctx);
+    return this.mu.forward(h, 'linear');
+  }
+
+  decode(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D {
+    return this.decoder.apply(z, ctx);
+  }
+}
