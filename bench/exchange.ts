@@ -1,11 +1,12 @@
 /**
- * The PyTorch round trip of `ae export --format safetensors` and `ae import`, for the AE and the CAE:
+ * The PyTorch round trip of `ae export --format safetensors` and `ae import`, for every model type (the new ones
+ * through bench/torch_models.py):
  *   1. a short run here, exported; the reference PyTorch model loads the file (strict) and reproduces our latent
  *      and reconstruction on real test images (largest absolute differences printed);
  *   2. the reference model trained briefly in PyTorch, saved as safetensors, imported here: our test-set MSE of
  *      the imported run against PyTorch's evaluation of the same weights (relative difference printed);
  *   3. where /usr/bin/python3 has `onnx` (Debian's python3-onnx), onnx.checker on the ONNX export of each run.
- *   npm run bench:exchange [-- --images 500 --steps 100]
+ *   npm run bench:exchange [-- --images 500 --steps 100 --models AE,BottleneckCAE]
  * Needs /usr/bin/python3 with torch (Debian's python3-torch; optional, never a dependency).
  */
 import fs from 'node:fs';
@@ -21,6 +22,7 @@ import { batchTensor, head } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { exportOnnx, exportSafetensors, importSafetensors } from '../src/exchange/index.js';
 import { evaluateLoss, evalBatchSize } from '../src/models/loss.js';
+import type { ModelKind } from '../src/models/model.js';
 import { train } from '../src/train/trainer.js';
 import { npyHeader } from '../src/use/code-writers.js';
 
@@ -33,9 +35,10 @@ const opts = new Command('bench:exchange')
   .description('PyTorch round trip of the safetensors export and import; onnx.checker on the ONNX export')
   .option('--images <n>', 'test images compared in step 1', count, 500)
   .option('--steps <n>', 'PyTorch training steps in step 2', count, 100)
+  .option('--models <list>', 'comma-separated model types', 'AE,CAE,BottleneckCAE,VAE,ConvVAE')
   .option('--mnist <dir>', 'MNIST folder', process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist'))
   .parse()
-  .opts<{ images: number; steps: number; mnist: string }>();
+  .opts<{ images: number; steps: number; mnist: string; models: string }>();
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const python = (args: string[]) => {
@@ -53,7 +56,7 @@ const hasOnnx = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding:
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-exchange-'));
 console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}; ${new Date().toISOString().slice(0, 10)}`);
 try {
-  for (const kind of ['AE', 'CAE'] as const) {
+  for (const kind of opts.models.split(',') as ModelKind[]) {
     // 1. Ours -> PyTorch.
     const config = resolveConfig({
       model_type: kind,
@@ -61,7 +64,7 @@ try {
       project: tmp,
       epochs: 1,
       batch_size: 64,
-      MNIST: { path: opts.mnist, subset: kind === 'AE' ? 6000 : 1500 },
+      MNIST: { path: opts.mnist, subset: kind === 'CAE' ? 1500 : 6000 },
     });
     await train(config, {});
     const runDir = path.join(tmp, config.name);

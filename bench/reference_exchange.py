@@ -1,7 +1,7 @@
 """PyTorch side of bench/exchange.ts (optional: Debian's python3-torch; never a dependency). Two modes:
 
   check KIND FILE.safetensors IMAGES.npy LATENT.npy RECON.npy
-      loads our exported state_dict into the reference model (strict: every name, shape and num_batches_tracked),
+      loads our exported state_dict into the PyTorch model (reference_parity's AE and CAE, torch_models' others; strict: every name, shape and num_batches_tracked),
       runs it in eval mode on the images and prints the largest differences from our latent and reconstruction.
   train KIND MNIST_DIR STEPS OUT.safetensors
       trains the reference model for STEPS seeded steps (batch 64), saves its state_dict as safetensors and prints
@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 from reference_parity import CAE, ae
+import torch_models
 
 DTYPES = {'F32': np.float32, 'I64': np.int64}
 
@@ -45,11 +46,23 @@ def write_safetensors(path, state):
         f.write(len(head).to_bytes(8, 'little') + head + b''.join(blobs))
 
 
+REFERENCE = ('AE', 'CAE')
+
+
 def model_of(kind):
+    if kind not in REFERENCE:
+        return torch_models.make(kind)
     return ae() if kind == 'AE' else CAE()
 
 
+def forward(kind, model, x):
+    return model(x) if kind in REFERENCE else torch_models.reconstruct(model, x)
+
+
 def encode(kind, model, x):
+    if kind not in REFERENCE:
+        z = model.encode(x)
+        return z[0] if model.variational else z
     if kind == 'AE':
         return model.encoder(x.flatten(1))
     for i, b in enumerate(model.encoder):
@@ -71,7 +84,7 @@ def check(kind, file, images, latent, recon):
     model.eval()
     x = torch.from_numpy(np.load(images))
     with torch.no_grad():
-        z, y = encode(kind, model, x), model(x)
+        z, y = encode(kind, model, x), forward(kind, model, x)
     print(json.dumps({
         'latent_max_abs_diff': float((z - torch.from_numpy(np.load(latent))).abs().max()),
         'reconstruction_max_abs_diff': float((y - torch.from_numpy(np.load(recon))).abs().max()),
@@ -89,12 +102,13 @@ def train(kind, folder, steps, out):
     for s in range(steps):
         xb = images[s * 64:(s + 1) * 64]
         opt.zero_grad()
-        nn.functional.mse_loss(model(xb), xb).backward()
+        (nn.functional.mse_loss(model(xb), xb) if kind in REFERENCE else torch_models.loss(model, xb)).backward()
         opt.step()
     write_safetensors(out, model.state_dict())
     model.eval()
     with torch.no_grad():
-        total = sum(nn.functional.mse_loss(model(test[i:i + 500]), test[i:i + 500], reduction='sum').item() for i in range(0, len(test), 500))
+        total = sum(nn.functional.mse_loss(forward(kind, model, test[i:i + 500]), test[i:i + 500], reduction='sum').item()
+                    for i in range(0, len(test), 500))
     print(json.dumps({'test_mse': total / (len(test) * 784), 'steps': steps}))
 
 

@@ -364,6 +364,29 @@ const CASES: Case[] = [
     hint: true,
   },
   {
+    name: 'sample from a model without a prior',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      return ['sample', 'run'];
+    },
+    message: /is a run of model_type AE, which has no prior to sample from/,
+    hint: true,
+  },
+  {
+    name: 'sample with a count of zero',
+    setup: async (d) => {
+      copyRun(await finishedRun(), d);
+      return ['sample', 'run', '--count', '0'];
+    },
+    message: /--count 0: expected a whole number from 1 to 10000/,
+    hint: true,
+  },
+  {
+    name: 'beta on a model without a KL term',
+    setup: (d) => cfg(d, 'model_type: BottleneckCAE\nbeta: 4\n'),
+    message: /beta: given 4 for model_type BottleneckCAE; it weighs a VAE's KL term/,
+  },
+  {
     name: 'projector export into a folder that holds one',
     setup: async (d) => {
       copyRun(await finishedRun(), d);

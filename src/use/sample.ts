@@ -94,7 +94,7 @@ export async function sample(runDirPath: string, opts: SampleOptions = {}): Prom
   try {
     if (!isVariational(model)) {
       throw new UserError(
-        `${run.dir} is a ${model.kind}, which has no prior to sample from`,
+        `${run.dir} is a run of model_type ${model.kind}, which has no prior to sample from`,
         'sampling needs a variational model (model_type: VAE or ConvVAE); for this run, ae interpolate decodes the line between two images',
       );
     }
