@@ -38,7 +38,9 @@ test('refusals name the key, what was given and what is allowed', () => {
   refused({ MNIST: { MNIST_valset_proportion: 0 } }, /MNIST\.MNIST_valset_proportion: given 0/);
   refused({ noise_std: -0.1 }, /noise_std: given -0\.1/);
   refused({ dropout: 1 }, /dropout: given 1/);
-  refused({ model_type: 'VAE' }, /model_type: given "VAE"/, /"AE"\|"CAE"/);
+  refused({ model_type: 'GAN' }, /model_type: given "GAN"/, /"AE"\|"CAE"\|"BottleneckCAE"\|"VAE"\|"ConvVAE"/);
+  refused({ model_type: 'VAE', reconstruction_loss: 'l1' }, /reconstruction_loss: given "l1"/);
+  refused({ model_type: 'VAE', beta: -1 }, /beta: given -1/);
   refused({ color_channel: 2 }, /color_channel: given 2/);
   refused({ epochs: '10' }, /epochs: given "10"/, /expected number/);
   refused({ denoising: 'yes' }, /denoising: given "yes"/, /boolean/);
@@ -86,14 +88,27 @@ test('every preset in configs/ is valid', () => {
   const presets = fs.readdirSync(path.join(ROOT, 'configs')).filter((f) => f.endsWith('.yaml'));
   assert.deepEqual(presets.sort(), [
     'fashion-ae.yaml',
+    'fashion-bcae.yaml',
     'fashion-cae.yaml',
+    'fashion-convvae.yaml',
+    'fashion-vae.yaml',
     'mnist-ae.yaml',
+    'mnist-bcae.yaml',
     'mnist-cae.yaml',
+    'mnist-convvae.yaml',
     'mnist-dae.yaml',
     'mnist-dcae.yaml',
     'mnist-tiny.yaml',
+    'mnist-vae-2d.yaml',
+    'mnist-vae-binarized.yaml',
+    'mnist-vae.yaml',
   ]);
-  for (const p of presets) loadConfig(path.join(ROOT, 'configs', p));
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  for (const p of presets) {
+    const config = loadConfig(path.join(ROOT, 'configs', p));
+    assert.equal(config.name, p.replace(/\.yaml$/, ''), `${p}: the run is named after the preset`);
+    assert.ok(readme.includes(`| \`${p}\` |`), `${p} is in the README's presets table`);
+  }
 });
 
 test('the README config table is the one generated from the schema (npm run docs:config)', () => {

@@ -92,7 +92,7 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
           break;
         case 'epoch-end':
           line(
-            `epoch ${e.row.epoch}/${epochs}: train loss ${e.row.train_loss.toFixed(6)}, validation loss ${e.row.val_loss.toFixed(6)}${e.isBest ? ' (best)' : ''}, ${e.row.seconds.toFixed(1)} s`,
+            `epoch ${e.row.epoch}/${epochs}: train loss ${e.row.train_loss.toFixed(6)}, validation loss ${e.row.val_loss.toFixed(6)}${e.isBest ? ' (best)' : ''}${e.row.val_kl === undefined ? '' : ` (reconstruction ${e.row.val_recon!.toFixed(2)} + KL ${e.row.val_kl.toFixed(2)})`}, ${e.row.seconds.toFixed(1)} s`,
           );
           break;
         case 'message':

@@ -31,8 +31,48 @@ export function evalBatchSize(model: Autoencoder): number {
 }
 
 /**
- * Mean squared error over every pixel of `set`. With `noise`, inputs are noised with seeds fixed per batch
- * (derived from `seed`), so the loss is comparable across epochs.
+ * Per-image averages over `set` in inference mode of the scalars `values` computes for each batch (from the model's
+ * input, noised for denoising runs with seeds fixed per batch, derived from `seed`, and the clean images).
+ * `shouldStop` is polled between batches; the result is null when it asks to stop.
+ */
+export async function averageOverSet(
+  model: Autoencoder,
+  set: ImageSet,
+  noise: NoiseOptions | null,
+  seed: number,
+  values: (input: tf.Tensor4D, clean: tf.Tensor4D, batch: number) => tf.Scalar[],
+  onProgress?: (done: number, total: number) => void,
+  shouldStop?: () => boolean,
+): Promise<number[] | null> {
+  const bs = evalBatchSize(model);
+  let sums: number[] = [];
+  for (let start = 0, b = 0; start < set.count; start += bs, b++) {
+    if (shouldStop) {
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let signal handlers run
+      if (shouldStop()) return null;
+    }
+    const end = Math.min(set.count, start + bs);
+    const batch = b;
+    const scalars = tf.tidy(() => {
+      const x = batchTensor(set, null, start, end);
+      const input = noise ? addNoise(x, noise, deriveSeed(seed, 'eval-noise', batch)) : x;
+      return values(input, x, batch);
+    });
+    const read = await Promise.all(scalars.map((t) => t.data()));
+    tf.dispose(scalars);
+    if (sums.length === 0) sums = read.map(() => 0);
+    read.forEach((v, i) => {
+      sums[i]! += v[0]! * (end - start);
+    });
+    onProgress?.(end, set.count);
+  }
+  return sums.map((v) => v / set.count);
+}
+
+/**
+ * Mean squared error over every pixel of `set` (a VAE's reconstructions decoded from its posterior means). With
+ * `noise`, inputs are noised with seeds fixed per batch (derived from `seed`), so the loss is comparable across
+ * epochs.
  */
 export async function evaluateLoss(
   model: Autoencoder,
@@ -40,43 +80,16 @@ export async function evaluateLoss(
   noise: NoiseOptions | null,
   seed: number,
   onProgress?: (done: number, total: number) => void,
-): Promise<number>;
-/** With `shouldStop`: polled between batches; returns null when it asks to stop. */
-export async function evaluateLoss(
-  model: Autoencoder,
-  set: ImageSet,
-  noise: NoiseOptions | null,
-  seed: number,
-  onProgress: ((done: number, total: number) => void) | undefined,
-  shouldStop: () => boolean,
-): Promise<number | null>;
-export async function evaluateLoss(
-  model: Autoencoder,
-  set: ImageSet,
-  noise: NoiseOptions | null,
-  seed: number,
-  onProgress?: (done: number, total: number) => void,
-  shouldStop?: () => boolean,
-): Promise<number | null> {
-  const bs = evalBatchSize(model);
-  let sum = 0;
-  for (let start = 0, b = 0; start < set.count; start += bs, b++) {
-    if (shouldStop) {
-      await new Promise<void>((resolve) => setImmediate(resolve)); // let signal handlers run
-      if (shouldStop()) return null;
-    }
-    const end = Math.min(set.count, start + bs);
-    const loss = tf.tidy(() => {
-      const x = batchTensor(set, null, start, end);
-      const input = noise ? addNoise(x, noise, deriveSeed(seed, 'eval-noise', b)) : x;
-      const recon = reconstruct(model, input, { training: false, seed: 0 });
-      return meanSquaredError(recon, x);
-    });
-    sum += (await loss.data())[0]! * (end - start);
-    loss.dispose();
-    onProgress?.(end, set.count);
-  }
-  return sum / set.count;
+): Promise<number> {
+  const mse = await averageOverSet(
+    model,
+    set,
+    noise,
+    seed,
+    (input, clean) => [meanSquaredError(reconstruct(model, input, { training: false, seed: 0 }), clean)],
+    onProgress,
+  );
+  return mse![0]!;
 }
 
 /** Per-image mean squared reconstruction error of a batch (clean input in, clean input compared). */

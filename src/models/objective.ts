@@ -12,9 +12,9 @@
 import { meanSquaredError } from '../accel/index.js';
 import { tf } from '../backend/index.js';
 import { type Config, reconstructionLossOf } from '../config/schema.js';
-import { batchTensor, type ImageSet } from '../data/dataset.js';
+import type { ImageSet } from '../data/dataset.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { addNoise, evalBatchSize, type NoiseOptions } from './loss.js';
+import { averageOverSet, type NoiseOptions } from './loss.js';
 import { type Autoencoder, isVariational, reconstruct } from './model.js';
 import type { ForwardContext } from './layers.js';
 
@@ -120,32 +120,21 @@ export async function evaluateObjective(
   onProgress?: (done: number, total: number) => void,
   shouldStop?: () => boolean,
 ): Promise<ObjectiveValues | null> {
-  const bs = evalBatchSize(model);
-  const sums = { total: 0, recon: 0, kl: 0 };
-  let variational = false;
-  for (let start = 0, b = 0; start < set.count; start += bs, b++) {
-    if (shouldStop) {
-      await new Promise<void>((resolve) => setImmediate(resolve)); // let signal handlers run
-      if (shouldStop()) return null;
-    }
-    const end = Math.min(set.count, start + bs);
-    const parts = tf.tidy(() => {
-      const x = batchTensor(set, null, start, end);
-      const input = opts.noise ? addNoise(x, opts.noise, deriveSeed(opts.seed, 'eval-noise', b)) : x;
-      const p = objective(model, input, x, { training: false, seed: 0 }, opts.loss, opts.klWeight, deriveSeed(opts.seed, 'eval-sample', b));
+  const ctx = { training: false, seed: 0 };
+  const sums = await averageOverSet(
+    model,
+    set,
+    opts.noise,
+    opts.seed,
+    (input, clean, b) => {
+      const p = objective(model, input, clean, ctx, opts.loss, opts.klWeight, deriveSeed(opts.seed, 'eval-sample', b));
       return p.kl ? [p.total, p.recon, p.kl] : [p.total, p.recon];
-    });
-    const values = await Promise.all(parts.map((t) => t.data()));
-    tf.dispose(parts);
-    sums.total += values[0]![0]! * (end - start);
-    sums.recon += values[1]![0]! * (end - start);
-    if (values[2]) {
-      variational = true;
-      sums.kl += values[2][0]! * (end - start);
-    }
-    onProgress?.(end, set.count);
-  }
-  return { total: sums.total / set.count, recon: sums.recon / set.count, kl: variational ? sums.kl / set.count : null };
+    },
+    onProgress,
+    shouldStop,
+  );
+  if (!sums) return null;
+  return { total: sums[0]!, recon: sums[1]!, kl: sums[2] ?? null };
 }
 
 /** The objective settings a run's config trains with (full KL weight). */
