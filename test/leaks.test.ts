@@ -6,6 +6,7 @@ import { resolveConfig } from '../src/config/load.js';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { encodeSet } from '../src/evaluate/latents.js';
 import { evaluateLoss } from '../src/models/loss.js';
+import { evaluateObjective, objectiveOf } from '../src/models/objective.js';
 import { createModel } from '../src/models/model.js';
 import { batchTensor } from '../src/data/dataset.js';
 import { createOptimizer, train, trainStep } from '../src/train/trainer.js';
@@ -20,6 +21,9 @@ for (const [kind, over] of [
   ['AE', {}],
   ['CAE', { model_type: 'CAE' }],
   ['denoising AE', { denoising: true, noise_std: 0.3 }],
+  ['BottleneckCAE', { model_type: 'BottleneckCAE' }],
+  ['VAE', { model_type: 'VAE', kl_warmup_epochs: 1 }],
+  ['ConvVAE (mse)', { model_type: 'ConvVAE', reconstruction_loss: 'mse' }],
 ] as const) {
   test(`${kind}: training steps and evaluations leave the number of live tensors unchanged`, async () => {
     await initBackend('wasm');
@@ -41,6 +45,8 @@ for (const [kind, over] of [
     assert.equal(tf.memory().numTensors, before, 'after 3 more training steps');
     const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
     assert.ok((await evaluateLoss(model, data.validation, noise, 7)) > 0);
+    const objective = await evaluateObjective(model, data.validation, { noise, ...objectiveOf(config), seed: 7 });
+    assert.ok(objective!.total > 0);
     encodeSet(model, data.validation);
     assert.equal(tf.memory().numTensors, before, 'after evaluating and encoding');
     optimizer.dispose();

@@ -144,12 +144,17 @@ function datasetOf(config: Record<string, unknown> | null): string | null {
   return config.MNIST_train === false ? 'folder' : 'mnist';
 }
 
-/** The pictures and metrics `ae test` wrote, and `ae score`'s scores.csv and anomalies.png (scores_<input>/). */
+/**
+ * The pictures and metrics `ae test` wrote, `ae score`'s scores.csv and anomalies.png (scores_<input>/), and the
+ * pictures `ae sample` and `ae interpolate` write into the run folder.
+ */
 function outputFiles(dir: string): string[] {
   const out: string[] = [];
   let scoreDirs: string[] = [];
   try {
-    scoreDirs = fs.readdirSync(dir).filter((f) => f.startsWith('scores_'));
+    const top = fs.readdirSync(dir).sort();
+    scoreDirs = top.filter((f) => f.startsWith('scores_'));
+    out.push(...top.filter((f) => /^(samples|latent_grid|interpolation_[\w.-]+)\.png$/.test(f)));
   } catch {
     // an unreadable run folder has no outputs to list
   }
