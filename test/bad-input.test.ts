@@ -82,7 +82,7 @@ const CASES: Case[] = [
   },
   { name: 'noise_std < 0', setup: (d) => cfg(d, 'noise_std: -0.1\n'), message: /noise_std: given -0\.1/, hint: true },
   { name: 'dropout >= 1', setup: (d) => cfg(d, 'dropout: 1\n'), message: /dropout: given 1/, hint: true },
-  { name: 'unknown model_type', setup: (d) => cfg(d, 'model_type: VAE\n'), message: /model_type: given "VAE"/, hint: true },
+  { name: 'unknown model_type', setup: (d) => cfg(d, 'model_type: GAN\n'), message: /model_type: given "GAN"/, hint: true },
   {
     name: 'CAE size not divisible by 4',
     setup: (d) => cfg(d, 'model_type: CAE\ndataset: folder\nheight: 30\nwidth: 32\nCUSTOM:\n  train_data_path: imgs\n'),
