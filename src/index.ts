@@ -26,12 +26,25 @@ export {
 } from './data/folder.js';
 export { parseIdx, parseIdxImages, parseIdxLabels, encodeIdx } from './data/idx.js';
 export { batchTensor, head, subset, type DataSplits, type ImageSet } from './data/dataset.js';
-export { createModel, reconstruct, type Autoencoder, type ImageShape } from './models/model.js';
+export {
+  createModel,
+  reconstruct,
+  isVariational,
+  type Autoencoder,
+  type ImageShape,
+  type ModelKind,
+  type VariationalAutoencoder,
+} from './models/model.js';
 export { evaluateLoss, meanSquaredError, addNoise, type NoiseOptions } from './models/loss.js';
+export { evaluateObjective, objective, gaussianKl, reparameterise, klWeightAt, type ObjectiveValues } from './models/objective.js';
 export { AE } from './models/ae.js';
 export { CAE } from './models/cae.js';
-export { train, resume, type TrainEvent, type TrainOptions, type TrainResult } from './train/trainer.js';
-export { loadData } from './data/load.js';
+export { BottleneckCAE, ConvVAE } from './models/conv-bottleneck.js';
+export { VAE } from './models/vae.js';
+export { train, resume, type TrainEvent, type TrainOptions, type TrainResult, type StepLoss } from './train/trainer.js';
+export { loadData, binarizeSplits } from './data/load.js';
+export { importanceSampledNll, type VariationalMetrics } from './evaluate/likelihood.js';
+export { sample, type SampleOptions, type SampleResult } from './use/sample.js';
 export { loadModel, type LoadedModel } from './checkpoint/model-state.js';
 export {
   readCheckpoint,
