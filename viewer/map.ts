@@ -4,24 +4,9 @@
  * shows classes, hover with the image, its reconstruction, label and error, click listing the k nearest latent
  * neighbours (highlighted on the map), search by index or class, and the coordinates as CSV.
  */
+import type { MapArray, MapHeader } from '../src/evaluate/map-format.js';
 
-interface MapArray {
-  offset: number;
-  dtype: 'float32' | 'uint8' | 'int32';
-  shape: number[];
-}
-export interface MapHeader {
-  method: string;
-  split: string;
-  description: string;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-  k: number;
-  classes: string[] | null;
-  arrays: Record<string, MapArray>;
-}
+export type { MapHeader };
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 const RAMP = ['#fde725', '#b5de2b', '#6ece58', '#35b779', '#1f9e89', '#26828e', '#31688e', '#3e4989', '#482878', '#440154'];

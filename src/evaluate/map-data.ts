@@ -19,33 +19,14 @@ import { evalBatchSize } from '../models/loss.js';
 import { type Autoencoder, reconstruct } from '../models/model.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Latents } from './latents.js';
+import { type Dtype, MAP_FORMAT, type MapArray, type MapHeader } from './map-format.js';
 
-export const MAP_FORMAT = 'ae-map-1';
+export { MAP_FORMAT, type Dtype, type MapArray, type MapHeader };
+
 /** Latent neighbours stored per point. */
 export const MAP_NEIGHBOURS = 10;
 /** Thumbnails (inputs and reconstructions together) are stored up to this size: 10k MNIST images take 15.7 MB. */
 export const MAP_THUMBNAILS_MAX_BYTES = 256 * 1024 * 1024;
-
-export type Dtype = 'float32' | 'uint8' | 'int32';
-export interface MapArray {
-  offset: number;
-  dtype: Dtype;
-  shape: number[];
-}
-export interface MapHeader {
-  format: typeof MAP_FORMAT;
-  method: string;
-  description: string;
-  split: string;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-  /** Neighbours per point. */
-  k: number;
-  classes: string[] | null;
-  arrays: Record<string, MapArray>;
-}
 
 export interface MapDataInput {
   outDir: string;

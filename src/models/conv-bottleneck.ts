@@ -62,12 +62,10 @@ function trunkFeatures(shape: ImageShape): number {
   return (shape.height / 4) * (shape.width / 4) * TRUNK_CHANNELS;
 }
 
-/** A convolutional autoencoder whose code is a `latentDim` vector. */
-export class BottleneckCAE implements Autoencoder {
-  readonly kind = 'BottleneckCAE';
+/** What both models share: the parameter store, the encoder trunk, the decoder, a `latentDim`-vector code. */
+abstract class ConvBottleneckBase {
   readonly params: ParamStore;
-  private readonly trunk: ConvEncoderTrunk;
-  private readonly fc: Linear;
+  protected readonly trunk: ConvEncoderTrunk;
   private readonly decoder: ConvDecoder;
 
   constructor(
@@ -77,16 +75,17 @@ export class BottleneckCAE implements Autoencoder {
   ) {
     this.params = new ParamStore(seed);
     this.trunk = new ConvEncoderTrunk(this.params, shape.channels);
-    this.fc = new Linear(this.params, 'encoder.fc', trunkFeatures(shape), latentDim);
+    // Heads before the decoder, so the variables keep their order: trunk, heads, decoder. The subclasses declare
+    // their head fields with `declare` (no class-field initialiser runs after this constructor to clear them).
+    this.heads(this.params, trunkFeatures(shape));
     this.decoder = new ConvDecoder(this.params, shape, latentDim);
   }
 
+  /** Creates the encoder's dense head(s) from `features` trunk outputs. */
+  protected abstract heads(params: ParamStore, features: number): void;
+
   get latentShape(): number[] {
     return [this.latentDim];
-  }
-
-  encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor {
-    return this.fc.forward(this.trunk.apply(x, ctx), 'linear');
   }
 
   decode(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D {
@@ -94,29 +93,29 @@ export class BottleneckCAE implements Autoencoder {
   }
 }
 
-/** A convolutional VAE: the same trunk and decoder, with mean and log-variance heads. */
-export class ConvVAE implements VariationalAutoencoder {
-  readonly kind = 'ConvVAE';
-  readonly params: ParamStore;
-  private readonly trunk: ConvEncoderTrunk;
-  private readonly mu: Linear;
-  private readonly logVar: Linear;
-  private readonly decoder: ConvDecoder;
+/** A convolutional autoencoder whose code is a `latentDim` vector. */
+export class BottleneckCAE extends ConvBottleneckBase implements Autoencoder {
+  readonly kind = 'BottleneckCAE';
+  declare private fc: Linear;
 
-  constructor(
-    readonly shape: ImageShape,
-    readonly latentDim: number,
-    seed: number,
-  ) {
-    this.params = new ParamStore(seed);
-    this.trunk = new ConvEncoderTrunk(this.params, shape.channels);
-    this.mu = new Linear(this.params, 'encoder.mu', trunkFeatures(shape), latentDim);
-    this.logVar = new Linear(this.params, 'encoder.logvar', trunkFeatures(shape), latentDim);
-    this.decoder = new ConvDecoder(this.params, shape, latentDim);
+  protected heads(params: ParamStore, features: number): void {
+    this.fc = new Linear(params, 'encoder.fc', features, this.latentDim);
   }
 
-  get latentShape(): number[] {
-    return [this.latentDim];
+  encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor {
+    return this.fc.forward(this.trunk.apply(x, ctx), 'linear');
+  }
+}
+
+/** A convolutional VAE: the same trunk and decoder, with mean and log-variance heads. */
+export class ConvVAE extends ConvBottleneckBase implements VariationalAutoencoder {
+  readonly kind = 'ConvVAE';
+  declare private mu: Linear;
+  declare private logVar: Linear;
+
+  protected heads(params: ParamStore, features: number): void {
+    this.mu = new Linear(params, 'encoder.mu', features, this.latentDim);
+    this.logVar = new Linear(params, 'encoder.logvar', features, this.latentDim);
   }
 
   encodeDistribution(x: tf.Tensor4D, ctx: ForwardContext): { mean: tf.Tensor2D; logVar: tf.Tensor2D } {
@@ -125,11 +124,6 @@ export class ConvVAE implements VariationalAutoencoder {
   }
 
   encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor {
-    const h = this.trunk.apply(x, ctx);
-    return this.mu.forward(h, 'linear');
-  }
-
-  decode(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D {
-    return this.decoder.apply(z, ctx);
+    return this.mu.forward(this.trunk.apply(x, ctx), 'linear');
   }
 }
