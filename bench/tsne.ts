@@ -7,6 +7,11 @@
  *   npm run bench:tsne -- --large              also all 70,000 MNIST images (PCA-50), ours only
  *   npm run bench:tsne -- --no-reference       skip scikit-learn
  *   npm run bench:tsne -- --large-only         only the 70,000-point run
+ *   npm run bench:tsne -- --transform          only: the 10k test codes placed onto a map of the 60k training codes,
+ *                                              against embedding all 70k jointly (see tsne-extras.ts)
+ *   npm run bench:tsne -- --multiscale         only: perplexity 30 against multiscale [30, 300] on all 70k codes
+ *   npm run bench:tsne -- --huge               only the 1,050,000-point runs (MNIST and Fashion-MNIST, 15 versions
+ *                                              of every image; see tsne-huge.ts); --huge mnist or fashion-mnist: one
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,8 +38,22 @@ const opts = new Command('bench:tsne')
   .option('--large', 'also all 70,000 MNIST images (PCA-50), ours only')
   .option('--large-only', 'only the 70,000-point run')
   .option('--no-reference', 'skip scikit-learn')
+  .option('--huge [dataset]', 'only t-SNE of 1,050,000 AE codes (15 versions of every image): mnist, fashion-mnist, or both')
+  .option('--transform', "only: test codes placed onto the training codes' map vs embedded jointly")
+  .option('--multiscale', 'only: perplexity 30 vs multiscale [30, 300] on all 70,000 codes')
+  .option('--fashion <dir>', 'Fashion-MNIST folder', path.resolve('..', 'shared', 'data', 'fashion-mnist'))
   .parse()
-  .opts<{ run?: string; mnist: string; large?: boolean; largeOnly?: boolean; reference: boolean }>();
+  .opts<{
+    run?: string;
+    mnist: string;
+    fashion: string;
+    large?: boolean;
+    largeOnly?: boolean;
+    reference: boolean;
+    huge?: string | true;
+    transform?: boolean;
+    multiscale?: boolean;
+  }>();
 const mnistDir = opts.mnist;
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -122,18 +141,65 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
+/** The run dir of an AE trained from `preset` (10 epochs), trained now when it has no checkpoint yet. */
+async function benchAe(name: string, preset: string, overrides: Record<string, unknown>): Promise<string> {
+  const runDir = path.join('runs', name);
+  if (!fs.existsSync(path.join(runDir, 'weights', 'best.ckpt'))) {
+    console.log(`training an AE for the benchmark into ${runDir} (${preset}, 10 epochs, ~3 minutes)`);
+    fs.rmSync(runDir, { recursive: true, force: true });
+    await train(loadConfig(path.join(here, '..', 'configs', preset), { name, ...overrides }));
+  }
+  return runDir;
+}
+
+if (opts.huge) {
+  const { hugeBenchmark } = await import('./tsne-huge.js');
+  const which = opts.huge === true ? null : opts.huge.toLowerCase();
+  const sets = [
+    {
+      name: 'MNIST',
+      dir: mnistDir,
+      run: () => (opts.run ? Promise.resolve(opts.run) : benchAe('bench-ae', 'mnist-ae.yaml', { MNIST: { path: mnistDir } })),
+    },
+    {
+      name: 'Fashion-MNIST',
+      dir: opts.fashion,
+      run: () => benchAe('bench-ae-fashion', 'fashion-ae.yaml', { FASHION_MNIST: { path: opts.fashion } }),
+    },
+  ].filter((s) => which === null || s.name.toLowerCase() === which);
+  await hugeBenchmark(sets);
+  process.exit(0);
+}
 const data = await loadMnist(mnistDir, 0.2, 0);
+
+if (opts.transform || opts.multiscale) {
+  const { transformBenchmark, multiscaleBenchmark } = await import('./tsne-extras.js');
+  const run = openRunDir(opts.run ?? (await benchAe('bench-ae', 'mnist-ae.yaml', { MNIST: { path: mnistDir } })));
+  const { model } = loadModel(readRunConfig(run), run.bestCheckpoint);
+  const coded = [data.train, data.validation, data.test].map((set) => ({ ...encodeSet(model, set), labels: set.labels, n: set.count }));
+  const [tr, va, te] = coded as [(typeof coded)[0], (typeof coded)[0], (typeof coded)[0]];
+  const dim = tr.dim;
+  const join = (parts: (typeof coded)[0][]) => {
+    const codes = new Float32Array(parts.reduce((s, p) => s + p.codes.length, 0));
+    const labels = new Uint8Array(parts.reduce((s, p) => s + p.n, 0));
+    let at = 0;
+    for (const p of parts) {
+      codes.set(p.codes, at * dim);
+      labels.set(p.labels, at);
+      at += p.n;
+    }
+    return { codes, labels, n: at, dim };
+  };
+  if (opts.transform) transformBenchmark(join([tr, va]), join([te]));
+  if (opts.multiscale) multiscaleBenchmark(join([tr, va, te]));
+  process.exit(0);
+}
 
 const largeOnly = opts.largeOnly === true;
 // 1. Latents of a trained AE (the reference AE, 10 epochs).
 let runDir = opts.run;
 if (!runDir && !largeOnly) {
-  runDir = path.join('runs', 'bench-ae');
-  if (!fs.existsSync(path.join(runDir, 'weights', 'best.ckpt'))) {
-    console.log(`training the reference AE for the benchmark into ${runDir} (10 epochs, ~3 minutes)`);
-    fs.rmSync(runDir, { recursive: true, force: true });
-    await train(loadConfig(path.join(here, '..', 'configs', 'mnist-ae.yaml'), { name: 'bench-ae', MNIST: { path: mnistDir } }), { data });
-  }
+  runDir = await benchAe('bench-ae', 'mnist-ae.yaml', { MNIST: { path: mnistDir } });
 }
 if (runDir && !largeOnly) {
   const run = openRunDir(runDir);

@@ -1,7 +1,8 @@
 // The addon's N-API glue, and only that: each exported function reads its one options object (field names as
 // declared in src/accel/addon.ts) with napi::Options, checks that the sizes agree, and calls the algorithm in
 // its header. The algorithms: t-SNE's gradient sums and perplexity search (tsne.hpp), FFT repulsion
-// (fft_repulsion.hpp), exact k nearest neighbours (knn.hpp); training's convolutions (conv.hpp), matrix
+// (fft_repulsion.hpp), exact k nearest neighbours (knn.hpp), approximate ones
+// (nndescent.hpp); training's convolutions (conv.hpp), matrix
 // products (gemm.hpp), column sums (reduce.hpp), fused dense layer, loss and Adam step (dense.hpp), batch norm +
 // ReLU (batchnorm.hpp) and dropout masks (dropout.hpp). Optional: without it, src/ runs the same algorithms in
 // TypeScript and TensorFlow.js's wasm kernels (tests compare each pair).
@@ -17,6 +18,7 @@
 #include "gemm.hpp"
 #include "knn.hpp"
 #include "napi_options.hpp"
+#include "nndescent.hpp"
 #include "reduce.hpp"
 #include "tsne.hpp"
 
@@ -127,6 +129,21 @@ napi_value Knn(napi_env env, napi_callback_info info) {
   const knn::Layout layout = knn::BuildLayout(data, n, dim);
   parallel::For(n, threads, [&](int, int from, int to) { knn::SearchRows(layout, k, indices, distances, from, to); });
   return nullptr;
+}
+
+napi_value ApproxKnn(napi_env env, napi_callback_info info) {
+  Options o(env, info, "approxKnn");
+  const int n = o.Int("n"), dim = o.Int("dim"), k = o.Int("k"), threads = o.Int("threads");
+  const nnd::Params params{k, o.Int("trees"), o.Int("leafSize"), o.Int("maxCandidates"), o.Int("maxRounds"), o.Number("delta"),
+                           static_cast<uint64_t>(o.Number("seed"))};
+  o.Require(n >= 2 && dim >= 1 && k >= 1 && k < n, "sizes do not match (need 1 <= k < n, dim >= 1)");
+  o.Require(params.trees >= 1 && params.leafSize >= 2 && params.maxCandidates >= 1 && params.maxRounds >= 0,
+            "trees, leafSize, maxCandidates must be positive");
+  const float* data = o.Array<float>("data", Size(n, dim));
+  int32_t* indices = o.Array<int32_t>("indices", Size(n, k));
+  float* distances = o.Array<float>("distances", Size(n, k));
+  if (!o.ok()) return o.Throw();
+  return o.Return(nnd::Search(data, n, dim, params, indices, distances, std::max(1, threads)));
 }
 
 // ---- Training (float32 buffers, usually views of TensorFlow.js's wasm memory) ----
@@ -329,6 +346,7 @@ constexpr Export kExports[] = {
     {"descend", Descend},
     {"conditionalP", ConditionalP},
     {"knn", Knn},
+    {"approxKnn", ApproxKnn},
     {"conv2d", ConvOp<0>},
     {"conv2dBackpropInput", ConvOp<1>},
     {"conv2dBackpropFilter", ConvOp<2>},

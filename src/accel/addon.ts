@@ -77,6 +77,23 @@ export interface NativeAddon {
   ): void;
   /** Exact k nearest neighbours (squared Euclidean) of every row among the others, nearest first. */
   knn(o: { data: Float32Array; n: number; dim: number; k: number; indices: Int32Array; distances: Float32Array } & Threaded): void;
+  /** Approximate k nearest neighbours (random-projection forest + NN-descent, seeded): returns the rounds run. */
+  approxKnn(
+    o: {
+      data: Float32Array;
+      n: number;
+      dim: number;
+      k: number;
+      trees: number;
+      leafSize: number;
+      maxCandidates: number;
+      maxRounds: number;
+      delta: number;
+      seed: number;
+      indices: Int32Array;
+      distances: Float32Array;
+    } & Threaded,
+  ): number;
   conv2d(o: ConvArgs & Threaded): void;
   conv2dBackpropInput(o: ConvArgs & Threaded): void;
   conv2dBackpropFilter(o: ConvArgs & Threaded): void;

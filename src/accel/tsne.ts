@@ -1,5 +1,5 @@
 /**
- * t-SNE's native functions (native/tsne.hpp, fft_repulsion.hpp, knn.hpp) with the thread count bound: what
+ * t-SNE's native functions (native/tsne.hpp, fft_repulsion.hpp, knn.hpp, nndescent.hpp) with the thread count bound: what
  * src/embed/ builds its native GradientKernels, neighbour search and perplexity search from.
  */
 import type { NativeAddon } from './addon.js';
@@ -8,7 +8,9 @@ import { accelThreads, nativeAddon } from './context.js';
 type WithoutThreads<F> = F extends (o: infer O) => infer R ? (o: Omit<O, 'threads'>) => R : never;
 
 export type TsneNative = {
-  [K in 'repulsion' | 'repulsionFft' | 'attraction' | 'klTerm' | 'descend' | 'conditionalP' | 'knn']: WithoutThreads<NativeAddon[K]>;
+  [K in 'repulsion' | 'repulsionFft' | 'attraction' | 'klTerm' | 'descend' | 'conditionalP' | 'knn' | 'approxKnn']: WithoutThreads<
+    NativeAddon[K]
+  >;
 } & { threads: number };
 
 /** The native t-SNE functions on `threads` threads, or null where the addon is not built or not allowed here. */
@@ -24,5 +26,6 @@ export function tsneNative(threads = accelThreads()): TsneNative | null {
     descend: (o) => native.descend(o),
     conditionalP: (o) => native.conditionalP({ ...o, threads }),
     knn: (o) => native.knn({ ...o, threads }),
+    approxKnn: (o) => native.approxKnn({ ...o, threads }),
   };
 }

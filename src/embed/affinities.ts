@@ -68,6 +68,25 @@ export function conditionalP(
 }
 
 /**
+ * Multiscale affinities (Lee et al. 2015; openTSNE's `Multiscale`): the mean of the Gaussian conditionals at
+ * several perplexities over the same neighbours, so that each point's distribution has both a close and a wide
+ * reach (e.g. 30 and 300 for the local and the global structure). Rows still sum to 1.
+ */
+export function multiscaleConditionalP(
+  nb: Neighbours,
+  n: number,
+  perplexities: readonly number[],
+  native: TsneNative | null = tsneNative(),
+): Float64Array {
+  const out = new Float64Array(n * nb.k);
+  for (const perplexity of perplexities) {
+    const p = conditionalP(nb, n, perplexity, 1e-5, 100, native);
+    for (let i = 0; i < out.length; i++) out[i]! += p[i]! / perplexities.length;
+  }
+  return out;
+}
+
+/**
  * Symmetrises P_j|i into P = (P_j|i + P_i|j) / (2n), as CSR: each (i, j) entry goes to rows i and j, then
  * duplicates within a row are merged with a position table (O(nnz), no sorting or hashing).
  */

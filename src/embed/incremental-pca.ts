@@ -21,8 +21,32 @@ export interface PcaProjection {
   fitRows: number;
   /** Share of the fitted rows' total variance that the components capture, in [0, 1]. */
   explainedVarianceRatio: number;
+  /** The fitted rows' mean (inputDim) and the components (dim x inputDim, row-major): saved with maps. */
+  mean: Float32Array;
+  components: Float32Array;
   /** The principal component scores of `count` rows (count x inputDim, row-major): count x dim. */
   transform(rows: Float32Array, count: number): Float32Array;
+}
+
+/** A projection rebuilt from its saved mean and components (e.g. read back from a map file). */
+export function projectionFrom(
+  mean: Float32Array,
+  components: Float32Array,
+  fitRows = 0,
+  explainedVarianceRatio = Number.NaN,
+): PcaProjection {
+  const inputDim = mean.length;
+  const dim = components.length / inputDim;
+  if (!Number.isInteger(dim) || dim < 1) throw new Error(`PCA components of ${components.length} numbers do not fit a mean of ${inputDim}`);
+  return {
+    inputDim,
+    dim,
+    fitRows,
+    explainedVarianceRatio,
+    mean,
+    components,
+    transform: (rows, count) => project(rows, count, inputDim, mean, components, dim),
+  };
 }
 
 export class IncrementalPca {
@@ -67,14 +91,12 @@ export class IncrementalPca {
     const k = this.singular.length;
     const components = k > 0 ? this.components : unitRow(this.inputDim);
     const dim = Math.max(1, k);
-    const mean = Float32Array.from(this.mean);
-    return {
-      inputDim: this.inputDim,
-      dim,
-      fitRows: this.seen,
-      explainedVarianceRatio: total > 0 ? Math.min(1, captured / total) : 1,
-      transform: (rows, count) => project(rows, count, this.inputDim, mean, components, dim),
-    };
+    return projectionFrom(
+      Float32Array.from(this.mean),
+      components.slice(0, dim * this.inputDim),
+      this.seen,
+      total > 0 ? Math.min(1, captured / total) : 1,
+    );
   }
 
   private flush(): void {

@@ -80,11 +80,14 @@ export function embed(latents: Float32Array, n: number, dim: number, method: Emb
   const input = reduceIfWide(latents, n, dim, seed);
   const via = input.reduced ? `, on PCA-${REDUCED_DIM}` : opts.inputNote ? `, on ${opts.inputNote}` : '';
   if (method === 'tsne') {
-    const requested = opts.tsne?.perplexity ?? TSNE_DEFAULTS.perplexity;
+    const option = opts.tsne?.perplexity ?? TSNE_DEFAULTS.perplexity;
+    // A perplexity list (multiscale) is lowered by its largest entry's rule, each entry to what n allows.
+    const requested = typeof option === 'number' ? option : Math.max(...option);
     const perplexity = Number(perplexityFor(n, requested).toFixed(4));
+    const perplexities = typeof option === 'number' ? perplexity : option.map((v) => Math.min(v, perplexity));
     const notes =
       perplexity < requested ? [`t-SNE perplexity lowered from ${requested} to ${perplexity}: ${n} points allow at most (n - 1) / 3`] : [];
-    const r = tsne(input.data, n, input.dim, { ...opts.tsne, perplexity, seed });
+    const r = tsne(input.data, n, input.dim, { ...opts.tsne, perplexity: perplexities, seed });
     const repulsion = r.repulsion === 'fft' ? 'FFT' : `Barnes-Hut ${r.theta}`;
     return {
       coords: r.embedding,

@@ -82,6 +82,7 @@ export class QuadTree {
       if (b > maxY) maxY = b;
     }
     this.size = 0;
+    this.prepared = null;
     const hw = (Math.max(maxX - minX, maxY - minY) / 2) * (1 + 1e-5) + 1e-12;
     this.newNode((minX + maxX) / 2, (minY + maxY) / 2, hw);
     for (let i = 0; i < n; i++) this.insert(i, y[2 * i]!, y[2 * i + 1]!);
@@ -121,13 +122,9 @@ export class QuadTree {
     }
   }
 
-  /**
-   * Repulsion on every point: writes sum_j q^2 (y_i - y_j) into force[2i..2i+1] and returns Z = sum_i sum_j q,
-   * with q = 1 / (1 + |y_i - y_j|^2) over all pairs j != i. Cells with width / distance < theta count as one body.
-   */
-  repulsionAll(y: Float64Array, n: number, theta: number, force: Float64Array): number {
+  /** Per-node centre of mass and squared (width / theta), for a traversal at this opening angle. */
+  private prepare(theta: number): { mx: Float64Array; my: Float64Array; w2: Float64Array } {
     const size = this.size;
-    // Per-node centre of mass and squared width, precomputed once; locals keep the hot loop free of lookups.
     const mx = new Float64Array(size),
       my = new Float64Array(size),
       w2 = new Float64Array(size);
@@ -141,48 +138,92 @@ export class QuadTree {
       const w = 2 * this.hw[k]!;
       w2[k] = (w * w) / theta2;
     }
+    return { mx, my, w2 };
+  }
+
+  /**
+   * Sums over the tree's points j other than `self` (-1: none) at (x, y): writes sum_j q^2 (x - y_j) into
+   * out[0..1] and returns sum_j q, with q = 1 / (1 + |x - y_j|^2); cells with width / distance < theta count as one
+   * body. Coincident points exert no force and add q = 1 each (less one for `self` among them).
+   */
+  private traverse(
+    x: number,
+    y: number,
+    self: number,
+    nodes: { mx: Float64Array; my: Float64Array; w2: Float64Array },
+    stack: Int32Array,
+    out: Float64Array,
+  ): number {
+    const { mx, my, w2 } = nodes;
     const count = this.count,
       child = this.child,
       point = this.point;
+    let z = 0,
+      fx = 0,
+      fy = 0,
+      sp = 0;
+    stack[sp++] = 0;
+    while (sp > 0) {
+      const node = stack[--sp]!;
+      const cnt = count[node]!;
+      if (cnt === 0) continue;
+      const first = child[node]!;
+      if (first === -1 && self >= 0 && point[node] === self) continue;
+      const dx = x - mx[node]!,
+        dy = y - my[node]!;
+      const d2 = dx * dx + dy * dy;
+      if (first === -1 || w2[node]! < d2) {
+        // A far cell, or a leaf; a leaf at distance 0 of a tree point holds it among coincident points.
+        const m = d2 === 0 && self >= 0 ? cnt - 1 : cnt;
+        const q = 1 / (1 + d2);
+        const mq = m * q;
+        z += mq;
+        const mq2 = mq * q;
+        fx += mq2 * dx;
+        fy += mq2 * dy;
+      } else {
+        stack[sp++] = first;
+        stack[sp++] = first + 1;
+        stack[sp++] = first + 2;
+        stack[sp++] = first + 3;
+      }
+    }
+    out[0] = fx;
+    out[1] = fy;
+    return z;
+  }
+
+  /**
+   * Repulsion on every point: writes sum_j q^2 (y_i - y_j) into force[2i..2i+1] and returns Z = sum_i sum_j q,
+   * with q = 1 / (1 + |y_i - y_j|^2) over all pairs j != i. Cells with width / distance < theta count as one body.
+   */
+  repulsionAll(y: Float64Array, n: number, theta: number, force: Float64Array): number {
+    const nodes = this.prepare(theta);
     const stack = new Int32Array(4 * MAX_DEPTH + 16);
+    const out = new Float64Array(2);
     let zTotal = 0;
     for (let i = 0; i < n; i++) {
-      const x = y[2 * i]!,
-        yy = y[2 * i + 1]!;
-      let z = 0,
-        fx = 0,
-        fy = 0,
-        sp = 0;
-      stack[sp++] = 0;
-      while (sp > 0) {
-        const node = stack[--sp]!;
-        const cnt = count[node]!;
-        if (cnt === 0) continue;
-        const first = child[node]!;
-        if (first === -1 && point[node] === i) continue;
-        const dx = x - mx[node]!,
-          dy = yy - my[node]!;
-        const d2 = dx * dx + dy * dy;
-        if (first === -1 || w2[node]! < d2) {
-          // A far cell, or a leaf; a leaf at distance 0 holds i among coincident points, which exert no force.
-          const m = d2 === 0 ? cnt - 1 : cnt;
-          const q = 1 / (1 + d2);
-          const mq = m * q;
-          z += mq;
-          const mq2 = mq * q;
-          fx += mq2 * dx;
-          fy += mq2 * dy;
-        } else {
-          stack[sp++] = first;
-          stack[sp++] = first + 1;
-          stack[sp++] = first + 2;
-          stack[sp++] = first + 3;
-        }
-      }
-      force[2 * i] = fx;
-      force[2 * i + 1] = fy;
-      zTotal += z;
+      zTotal += this.traverse(y[2 * i]!, y[2 * i + 1]!, i, nodes, stack, out);
+      force[2 * i] = out[0]!;
+      force[2 * i + 1] = out[1]!;
     }
     return zTotal;
   }
+
+  /**
+   * Repulsion of the tree's points on m other points (queries, m x 2): force[2i..2i+1] = sum_j q^2 (x_i - y_j)
+   * and z[i] = sum_j q over all the tree's points j. The tree is not changed, so it serves many calls.
+   */
+  repulsionOn(queries: Float64Array, m: number, theta: number, force: Float64Array, z: Float64Array): void {
+    if (this.prepared?.theta !== theta) this.prepared = { theta, nodes: this.prepare(theta) };
+    const nodes = this.prepared.nodes;
+    const stack = new Int32Array(4 * MAX_DEPTH + 16);
+    const out = new Float64Array(2);
+    for (let i = 0; i < m; i++) {
+      z[i] = this.traverse(queries[2 * i]!, queries[2 * i + 1]!, -1, nodes, stack, out);
+      force[2 * i] = out[0]!;
+      force[2 * i + 1] = out[1]!;
+    }
+  }
+  private prepared: { theta: number; nodes: { mx: Float64Array; my: Float64Array; w2: Float64Array } } | null = null;
 }

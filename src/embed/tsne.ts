@@ -5,8 +5,8 @@
  * learning rate max(N / 12, 50); repulsion by FFT-accelerated interpolation (FIt-SNE) for large N with the
  * native kernels, else Barnes-Hut (theta 0.35).
  */
-import { exactKnn } from './knn.js';
-import { conditionalP, localityOrder, permuteP, symmetrize, type SparseP } from './affinities.js';
+import { neighbours as findNeighbours, type Neighbours } from './knn.js';
+import { localityOrder, multiscaleConditionalP, permuteP, symmetrize, type SparseP } from './affinities.js';
 import { pca } from './pca.js';
 import { bestKernels, type DescentState, type GradientKernels } from './kernels.js';
 import { Rng } from '../util/rng.js';
@@ -27,7 +27,8 @@ export const TSNE_DEFAULTS = {
 export const TSNE_TOTAL_ITERATIONS = TSNE_DEFAULTS.earlyIterations + TSNE_DEFAULTS.iterations;
 
 export interface TsneOptions {
-  perplexity?: number;
+  /** One perplexity, or several for multiscale affinities (the mean of the Gaussians, see multiscaleConditionalP). */
+  perplexity?: number | readonly number[];
   earlyExaggeration?: number;
   earlyIterations?: number;
   iterations?: number;
@@ -46,6 +47,8 @@ export interface TsneOptions {
   callbackEvery?: number;
   /** Gradient kernels (default: native when built, else TypeScript). */
   kernels?: GradientKernels;
+  /** The input's k = 3 x perplexity nearest neighbours, when already computed (else found here). */
+  neighbours?: Neighbours;
   /** Progress of the preparation stages. */
   onStage?: (stage: 'neighbours' | 'affinities' | 'initialisation' | 'optimisation') => void;
 }
@@ -162,8 +165,17 @@ function optimise(
   return { kl, stopped: false };
 }
 
-/** Affinities for t-SNE from raw data. */
-export function tsneAffinities(data: Float32Array, n: number, dim: number, perplexity: number, onStage?: TsneOptions['onStage']): SparseP {
+/** Affinities for t-SNE from raw data (or from its neighbours, when given). */
+export function tsneAffinities(
+  data: Float32Array,
+  n: number,
+  dim: number,
+  perplexities: number | readonly number[],
+  opts: Pick<TsneOptions, 'onStage' | 'neighbours' | 'seed'> = {},
+): SparseP {
+  const list = typeof perplexities === 'number' ? [perplexities] : perplexities;
+  const perplexity = Math.max(...list);
+  if (list.length === 0 || !list.every((v) => v > 0)) throw new UserError(`t-SNE perplexities must be positive, got [${list.join(', ')}]`);
   const k = Math.min(n - 1, Math.floor(3 * perplexity));
   if (perplexity * 3 >= n) {
     throw new UserError(
@@ -171,16 +183,17 @@ export function tsneAffinities(data: Float32Array, n: number, dim: number, perpl
       `use at least ${Math.floor(3 * perplexity) + 1} points (e.g. a larger --limit), a perplexity below ${Math.max(1, Math.floor((n - 1) / 3))}, or --embed pca`,
     );
   }
-  onStage?.('neighbours');
-  const nb = exactKnn(data, n, dim, k);
-  onStage?.('affinities');
-  return symmetrize(nb, n, conditionalP(nb, n, perplexity));
+  opts.onStage?.('neighbours');
+  const nb = opts.neighbours ?? findNeighbours(data, n, dim, k, opts.seed ?? 0);
+  if (nb.k !== k) throw new Error(`t-SNE at perplexity ${perplexity} needs ${k} neighbours per point, got ${nb.k}`);
+  opts.onStage?.('affinities');
+  return symmetrize(nb, n, multiscaleConditionalP(nb, n, list));
 }
 
 /** 2-D t-SNE of `data` (n x dim, row-major). */
 export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptions = {}): TsneResult {
   const exaggeration = opts.earlyExaggeration ?? TSNE_DEFAULTS.earlyExaggeration;
-  const affinities = tsneAffinities(data, n, dim, opts.perplexity ?? TSNE_DEFAULTS.perplexity, opts.onStage);
+  const affinities = tsneAffinities(data, n, dim, opts.perplexity ?? TSNE_DEFAULTS.perplexity, opts);
   opts.onStage?.('initialisation');
   const initial = initialLayout(data, n, dim, opts);
   // Optimise in an order where neighbours are close in memory; the result is mapped back at the end.
