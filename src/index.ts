@@ -58,7 +58,18 @@ export { openRunDir, readRunConfig, RunDir } from './checkpoint/run-dir.js';
 export { Rng, deriveSeed } from './util/rng.js';
 export { tsne, tsneAffinities, TSNE_DEFAULTS, type TsneOptions, type TsneResult } from './embed/tsne.js';
 export { pca, type PcaResult } from './embed/pca.js';
-export { exactKnn, knnSearch, type Neighbours } from './embed/knn.js';
+export {
+  exactKnn,
+  knnSearch,
+  approximateKnn,
+  neighbours,
+  APPROX_KNN_MIN_POINTS,
+  type ApproxKnnOptions,
+  type Neighbours,
+} from './embed/knn.js';
+export { transformPoints, TRANSFORM_DEFAULTS, type ReferenceMap, type TransformOptions, type TransformResult } from './embed/transform.js';
+export { multiscaleConditionalP } from './embed/affinities.js';
+export { readMapData, type MapData } from './evaluate/map-data.js';
 export { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness, rocAuc } from './evaluate/metrics.js';
 export { keepClasses } from './data/load.js';
 export { embed, EMBED_METHODS, type EmbedMethod, type Embedding, type EmbeddingParams } from './embed/index.js';

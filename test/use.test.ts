@@ -7,12 +7,13 @@ import { tf } from '../src/backend/index.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
 import { resolveConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { batchTensor, type ImageSet, subset } from '../src/data/dataset.js';
+import { batchTensor, head, type ImageSet, subset } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { UserError } from '../src/errors.js';
 import { reconstruct } from '../src/models/model.js';
 import { train } from '../src/train/trainer.js';
 import { encode } from '../src/use/encode.js';
+import { knnSearch } from '../src/embed/knn.js';
 import { interpolate } from '../src/use/interpolate.js';
 import { score } from '../src/use/score.js';
 import { MNIST_DIR, runCli, smallMnist, tempDir } from './helpers.js';
@@ -269,4 +270,64 @@ test('ae encode and ae score on a CAE run: codes are the whole latent tensor, fl
   const s = await score(dir, { input: ['validation'], count: 3 });
   assert.equal(s.rows.length, data.validation.count);
   assert.ok(s.rows.every((row) => row.score > 0 && Number.isFinite(row.score)));
+});
+
+test('ae encode --onto: new images are placed on the saved t-SNE map by transformPoints, with a CSV and a picture', async () => {
+  const { dir, config } = await trainedRun();
+  const { evaluateRun } = await import('../src/evaluate/evaluate-run.js');
+  const { readMapData } = await import('../src/evaluate/map-data.js');
+  const { transformPoints } = await import('../src/embed/transform.js');
+  await assert.rejects(
+    encode(dir, { input: ['validation'], onto: true }),
+    (e: unknown) => e instanceof UserError && /ae test/.test(e.hint ?? ''),
+  );
+  await evaluateRun(dir, { split: 'test', limit: 300, embed: 'tsne' });
+  const mapFile = path.join(dir, 'vis_outputs', 'map_tsne.json');
+  const map = readMapData(mapFile);
+  const data = await loadData(config);
+  // The map keeps the codes it was made from: the encoder's output for the first 300 test images.
+  assert.deepEqual(map.arrays.codes, encodeByHand(config, dir, head(data.test, 300)));
+
+  const r = await encode(dir, { input: ['validation'], onto: true });
+  assert.deepEqual(
+    r.files.map((f) => path.basename(f)),
+    ['codes_validation.npy', 'codes_validation.rows.csv', 'codes_validation_on_tsne.csv', 'codes_validation_on_tsne.png'],
+  );
+  const lines = fs.readFileSync(r.files[2]!, 'utf8').trim().split('\n');
+  assert.equal(lines[0], 'index,x,y,label,landed_among,path');
+  assert.equal(lines.length, 201);
+  // The same placement computed directly from the map file and the encoder's codes.
+  const codes = encodeByHand(config, dir, data.validation);
+  const direct = transformPoints(
+    { data: map.arrays.codes as Float32Array, coords: map.arrays.coords as Float32Array, n: 300, dim: 32 },
+    codes,
+    200,
+  );
+  // landed_among: the most common label among the 15 nearest map codes (ties to the smaller label), recomputed.
+  const near = knnSearch(map.arrays.codes as Float32Array, 300, codes, 200, 32, 15, false).indices;
+  const mapLabels = map.arrays.labels as Uint8Array;
+  lines.slice(1).forEach((line, i) => {
+    const f = line.split(',');
+    assert.equal(Number(f[0]), i);
+    assert.ok(Math.abs(Number(f[1]) - direct.coords[2 * i]!) < 1e-3 && Math.abs(Number(f[2]) - direct.coords[2 * i + 1]!) < 1e-3);
+    assert.equal(f[3], String(data.validation.labels[i]));
+    const votes = new Array(10).fill(0);
+    for (let t = 0; t < 15; t++) votes[mapLabels[near[i * 15 + t]!]!]++;
+    assert.equal(f[4], String(votes.indexOf(Math.max(...votes))));
+  });
+  const png = await sharp(r.files[3]!).metadata();
+  assert.deepEqual([png.width, png.height], [1200, 1100]);
+
+  await assert.rejects(
+    encode(dir, { input: ['validation'], onto: true, out: path.join(dir, 'codes_validation.csv'), format: 'csv' }),
+    /on_tsne.csv exists/,
+  );
+  // A map written before maps kept their codes is refused with a way out.
+  const header = JSON.parse(fs.readFileSync(mapFile, 'utf8'));
+  delete header.arrays.codes;
+  fs.writeFileSync(mapFile, JSON.stringify(header));
+  await assert.rejects(
+    encode(dir, { input: ['validation'], onto: mapFile, force: true }),
+    (e: unknown) => e instanceof UserError && /no codes/.test(e.message) && /rerun `ae test`/.test(e.hint ?? ''),
+  );
 });

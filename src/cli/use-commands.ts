@@ -83,13 +83,23 @@ export function addUseCommands(program: Command, deviceBackend: (device: string 
       new Option('--format <format>', 'npy (NumPy), csv, or bin (float32 + JSON sidecar)').choices(['npy', 'csv', 'bin']).default('npy'),
     )
     .option('--projector <dir>', 'also write an Embedding Projector folder (codes, metadata, sprite, a t-SNE map as a bookmark)')
-    .action(async (runDir: string, flags: UseFlags & { out?: string; format: 'npy' | 'csv' | 'bin'; projector?: string }) => {
-      const backend = await deviceBackend(flags.device);
-      const { encode } = await import('../use/encode.js');
-      const r = await withProgress('encoding', (hooks) => encode(runDir, { ...flags, backend, ...hooks }));
-      console.log(`${r.count} codes of ${r.dim} numbers${r.failed.length ? ` (${r.failed.length} files skipped)` : ''}:`);
-      for (const f of r.files) console.log(`  ${f}`);
-    });
+    .option(
+      '--onto [map]',
+      "also place the images on a saved t-SNE map (a map_<method>.json of `ae test`, or a run folder; default this run's), " +
+        'writing <out>_on_<method>.csv and .png',
+    )
+    .action(
+      async (
+        runDir: string,
+        flags: UseFlags & { out?: string; format: 'npy' | 'csv' | 'bin'; projector?: string; onto?: string | true },
+      ) => {
+        const backend = await deviceBackend(flags.device);
+        const { encode } = await import('../use/encode.js');
+        const r = await withProgress('encoding', (hooks) => encode(runDir, { ...flags, backend, ...hooks }));
+        console.log(`${r.count} codes of ${r.dim} numbers${r.failed.length ? ` (${r.failed.length} files skipped)` : ''}:`);
+        for (const f of r.files) console.log(`  ${f}`);
+      },
+    );
 
   addUseOptions(
     program

@@ -23,6 +23,8 @@ export interface Latents {
   dim: number;
   /** Set when the codes are principal component scores: what they are, e.g. `PCA-50`. */
   reduction?: string;
+  /** The projection that made them (with `reduction`): new codes go through it to land in the same space. */
+  projection?: PcaProjection;
 }
 
 /** Numbers in one latent code: the product of the model's latent shape. */
@@ -53,7 +55,7 @@ export function encodeSet(model: Autoencoder, set: ImageSet, projection?: PcaPro
   forEachLatentBatch(model, set, (batch, start, count) => {
     codes.set(projection ? projection.transform(batch, count) : batch, start * dim);
   });
-  return { codes, dim, ...(projection ? { reduction: `PCA-${projection.dim}` } : {}) };
+  return { codes, dim, ...(projection ? { reduction: `PCA-${projection.dim}`, projection } : {}) };
 }
 
 /** Principal components of the latent codes of a seeded sample of `set` (at most `sample` images), fitted batch by batch. */

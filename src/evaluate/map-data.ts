@@ -9,14 +9,20 @@
  *     errors float32 [n]           per-image reconstruction MSE (clean input)
  *     neighbours int32 [n, k]      the k nearest other points in latent space (the codes the map was made from),
  *                                  nearest first
+ *     codes float32 [n, d]         the codes the map was made from (new images are placed among these by
+ *                                  `ae encode --onto`)
+ *     projection_mean float32 [D], projection_components float32 [d, D]
+ *                                  with wide codes (D numbers) mapped through PCA-d: the projection
  *     images, reconstructions      uint8 [n, H, W, C] thumbnails (omitted above MAP_THUMBNAILS_MAX_BYTES)
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet } from '../data/dataset.js';
 import { knnSearch } from '../embed/knn.js';
 import { evalBatchSize } from '../models/loss.js';
 import { type Autoencoder, reconstruct } from '../models/model.js';
+import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Latents } from './latents.js';
 import { type Dtype, MAP_FORMAT, type MapArray, type MapHeader } from './map-format.js';
@@ -79,7 +85,12 @@ export function writeMapData(input: MapDataInput): { files: string[]; errors: Fl
     ['indices', 'int32', [n], Int32Array.from({ length: n }, (_, i) => i)],
     ['errors', 'float32', [n], errors],
     ['neighbours', 'int32', [n, k], neighbours],
+    ['codes', 'float32', [n, latents.dim], latents.codes],
   ];
+  if (latents.projection) {
+    const { mean, components, dim, inputDim } = latents.projection;
+    arrays.push(['projection_mean', 'float32', [inputDim], mean], ['projection_components', 'float32', [dim, inputDim], components]);
+  }
   if (images && recon) {
     const shape = [n, set.height, set.width, set.channels];
     arrays.push(['images', 'uint8', shape, images], ['reconstructions', 'uint8', shape, recon]);
@@ -119,4 +130,40 @@ export function packArrays(arrays: Array<[string, Dtype, number[], ArrayBufferVi
     offset += padded;
   }
   return { bytes: Buffer.concat(parts), index };
+}
+
+/** A map file read back: its header and its arrays, by name. */
+export interface MapData {
+  header: MapHeader;
+  arrays: Record<string, Float32Array | Uint8Array | Int32Array>;
+}
+
+const TYPED = { float32: Float32Array, uint8: Uint8Array, int32: Int32Array } as const;
+
+/** Reads map_<method>.json and its .bin, checking the format and that every array lies inside the .bin. */
+export function readMapData(jsonFile: string): MapData {
+  const fail = (why: string) =>
+    new UserError(
+      `${jsonFile} is not a readable latent map: ${why}`,
+      'point at a map_<method>.json written by `ae test`, or rerun `ae test RUN_DIR`',
+    );
+  let header: MapHeader;
+  try {
+    header = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as MapHeader;
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
+  if (header?.format !== MAP_FORMAT || typeof header.arrays !== 'object') throw fail(`its format is not ${MAP_FORMAT}`);
+  const binFile = jsonFile.replace(/\.json$/, '.bin');
+  if (!fs.existsSync(binFile)) throw fail(`${binFile} is missing`);
+  const bin = fs.readFileSync(binFile);
+  const arrays: MapData['arrays'] = {};
+  for (const [name, a] of Object.entries(header.arrays)) {
+    const Typed = TYPED[a.dtype];
+    const count = a.shape.reduce((x, y) => x * y, 1);
+    if (!Typed || a.offset % 4 !== 0 || a.offset + count * Typed.BYTES_PER_ELEMENT > bin.length)
+      throw fail(`array ${name} lies outside ${binFile}`);
+    arrays[name] = new Typed(bin.buffer.slice(bin.byteOffset + a.offset, bin.byteOffset + a.offset + count * Typed.BYTES_PER_ELEMENT));
+  }
+  return { header, arrays };
 }

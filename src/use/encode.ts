@@ -18,7 +18,8 @@ import type { Autoencoder } from '../models/model.js';
 import { concatFloat32 } from '../util/arrays.js';
 import { makeDirsFor } from '../util/fs.js';
 import { CODE_FORMATS, type CodeFormat, openCodeWriter } from './code-writers.js';
-import { type InputBatch, type InputSource, openInput } from './inputs.js';
+import { type InputBatch, type InputRow, type InputSource, openInput } from './inputs.js';
+import { openMapForPlacing, type PlacedPoints, placeOnMap } from './onto.js';
 
 export interface UseOptions {
   /** A split (`test`, the default; `validation`; `train`), or image files and folders. */
@@ -41,12 +42,19 @@ export interface EncodeOptions extends UseOptions {
    * codes and thumbnails of the exported points in memory (the sprite holds at most ~85k 28x28 thumbnails).
    */
   projector?: string;
+  /**
+   * Also place the images on a saved t-SNE map (a map_<method>.json of `ae test`, or a run folder: its
+   * vis_outputs/map_tsne.json; true: this run's) with transformPoints, writing <out>_on_<method>.csv and .png.
+   */
+  onto?: string | true;
 }
 
 export interface EncodeResult {
   files: string[];
   /** The projector export, when asked for. */
   projector?: ProjectorResult;
+  /** The images' places on the map, when asked for (--onto). */
+  placed?: PlacedPoints;
   /** Rows written (images listed minus those that failed to decode). */
   count: number;
   dim: number;
@@ -170,9 +178,12 @@ export async function encode(runDirPath: string, opts: EncodeOptions = {}): Prom
     opts.onMessage?.(`encoding ${source.description} with ${config.model_type} ${config.name}`);
     const dim = model.latentShape.reduce((a, b) => a * b, 1);
     if (opts.projector) checkProjectorDir(opts.projector, opts.force);
+    const onto = opts.onto ? openMapForPlacing(run.dir, opts.onto, dim, out.replace(/\.[^./\\]+$/, '')) : null;
+    if (onto) for (const f of Object.values(onto.outputs)) checkOutput(f, opts.force);
     const createdDir = makeDirsFor(out);
     const writer = openCodeWriter(out, format, dim);
     const kept = opts.projector ? new ProjectorCollector(dim) : null;
+    const forMap: { codes: Float32Array[]; rows: InputRow[] } = { codes: [], rows: [] };
     let count = 0;
     try {
       for await (const batch of source.batches(evalBatchSize(model))) {
@@ -181,13 +192,20 @@ export async function encode(runDirPath: string, opts: EncodeOptions = {}): Prom
         z.dispose();
         writer.write(codes, batch.rows);
         kept?.add(codes, batch, reconstructionErrors(model, batch.set).errors);
+        if (onto) {
+          forMap.codes.push(codes.slice());
+          forMap.rows.push(...batch.rows);
+        }
         count += batch.rows.length;
         opts.onProgress?.(count + source.failed.length, source.total);
       }
       const files = writer.commit();
       for (const f of source.failed) opts.onMessage?.(`skipped ${f.path}: ${f.reason}`);
       const projector = kept && opts.projector ? await kept.export(opts.projector, config, inputTag(opts.input), opts) : undefined;
-      return { files, count, dim, failed: source.failed, ...(projector ? { projector } : {}) };
+      if (onto) opts.onMessage?.(`placing ${count} images on the map in ${onto.file}`);
+      const placed = onto ? await placeOnMap(onto, concatFloat32(forMap.codes), count, dim, forMap.rows) : undefined;
+      if (placed) files.push(...placed.files);
+      return { files, count, dim, failed: source.failed, ...(projector ? { projector } : {}), ...(placed ? { placed } : {}) };
     } catch (e) {
       writer.abort();
       if (createdDir) fs.rmSync(createdDir, { recursive: true, force: true });

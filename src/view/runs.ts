@@ -146,7 +146,7 @@ function datasetOf(config: Record<string, unknown> | null): string | null {
 
 /**
  * The pictures and metrics `ae test` wrote, `ae score`'s scores.csv and anomalies.png (scores_<input>/), and the
- * pictures `ae sample` and `ae interpolate` write into the run folder.
+ * pictures `ae sample`, `ae interpolate` and `ae encode --onto` (<codes>_on_<method>.png) write into the run folder.
  */
 function outputFiles(dir: string): string[] {
   const out: string[] = [];
@@ -154,7 +154,7 @@ function outputFiles(dir: string): string[] {
   try {
     const top = fs.readdirSync(dir).sort();
     scoreDirs = top.filter((f) => f.startsWith('scores_'));
-    out.push(...top.filter((f) => /^(samples|latent_grid|interpolation_[\w.-]+)\.png$/.test(f)));
+    out.push(...top.filter((f) => /^(samples|latent_grid|interpolation_[\w.-]+|[\w.-]+_on_(tsne|umap|pca))\.png$/.test(f)));
   } catch {
     // an unreadable run folder has no outputs to list
   }
