@@ -6,6 +6,7 @@
 // products (gemm.hpp), column sums (reduce.hpp), fused dense layer, loss and Adam step (dense.hpp), batch norm +
 // ReLU (batchnorm.hpp) and dropout masks (dropout.hpp). Optional: without it, src/ runs the same algorithms in
 // TypeScript and TensorFlow.js's wasm kernels (tests compare each pair).
+#include "glibcxx_compat.hpp"  // first: it binds libstdc++ symbols for the prebuilds
 #include <node_api.h>
 #include <algorithm>
 #include <cstdint>
@@ -39,6 +40,23 @@ napi_value Repulsion(napi_env env, napi_callback_info info) {
   double* force = o.Array<double>("force", Size(2, n));
   if (!o.ok()) return o.Throw();
   return o.Return(tsne::Repulsion(y, n, theta, force, threads));
+}
+
+napi_value PlaceOnto(napi_env env, napi_callback_info info) {
+  Options o(env, info, "placeOnto");
+  const int n = o.Int("n"), m = o.Int("m"), k = o.Int("k"), threads = o.Int("threads");
+  const tsne::PlaceStep step{o.Number("exaggeration"), o.Number("lr"), o.Number("momentum"), o.Number("theta"), o.Int("iterations")};
+  o.Require(n >= 1 && m >= 0 && k >= 1 && step.iterations >= 0, "sizes do not match (need n >= 1, k >= 1)");
+  const double* refY = o.Array<double>("refY", Size(2, n));
+  const int32_t* nbIdx = o.Array<int32_t>("indices", Size(m, k));
+  const double* p = o.Array<double>("p", Size(m, k));
+  double* y = o.Array<double>("y", Size(2, m));
+  bool inside = true;
+  for (size_t e = 0; o.ok() && e < Size(m, k); e++) inside = inside && nbIdx[e] >= 0 && nbIdx[e] < n;
+  o.Require(inside, "indices must lie in [0, n)");
+  if (!o.ok()) return o.Throw();
+  tsne::PlaceOnto(refY, n, nbIdx, p, k, y, m, step, std::max(1, threads));
+  return nullptr;
 }
 
 fftrep::KernelCache kernelCache;  // the kernel's transform, reused while the grid keeps its size
@@ -127,7 +145,24 @@ napi_value Knn(napi_env env, napi_callback_info info) {
   float* distances = o.Array<float>("distances", Size(n, k));
   if (!o.ok()) return o.Throw();
   const knn::Layout layout = knn::BuildLayout(data, n, dim);
-  parallel::For(n, threads, [&](int, int from, int to) { knn::SearchRows(layout, k, indices, distances, from, to); });
+  const knn::Queries self = knn::SelfQueries(layout);
+  parallel::For(n, threads, [&](int, int from, int to) { knn::SearchRows(layout, k, indices, distances, from, to, self); });
+  return nullptr;
+}
+
+napi_value KnnQuery(napi_env env, napi_callback_info info) {
+  Options o(env, info, "knnQuery");
+  const int nRef = o.Int("nRef"), nQuery = o.Int("nQuery"), dim = o.Int("dim"), k = o.Int("k"), threads = o.Int("threads");
+  o.Require(nRef >= 1 && nQuery >= 0 && dim >= 1 && k >= 1 && k <= nRef, "sizes do not match (need 1 <= k <= nRef, dim >= 1)");
+  const float* ref = o.Array<float>("ref", Size(nRef, dim));
+  const float* queries = o.Array<float>("queries", Size(nQuery, dim));
+  int32_t* indices = o.Array<int32_t>("indices", Size(nQuery, k));
+  float* distances = o.Array<float>("distances", Size(nQuery, k));
+  if (!o.ok()) return o.Throw();
+  const knn::Layout layout = knn::BuildLayout(ref, nRef, dim);
+  const std::vector<float> norms = knn::RowNorms(queries, nQuery, dim);
+  const knn::Queries q{queries, norms.data(), false};
+  parallel::For(nQuery, threads, [&](int, int from, int to) { knn::SearchRows(layout, k, indices, distances, from, to, q); });
   return nullptr;
 }
 
@@ -341,11 +376,13 @@ struct Export {
 constexpr Export kExports[] = {
     {"repulsion", Repulsion},
     {"repulsionFft", RepulsionFft},
+    {"placeOnto", PlaceOnto},
     {"attraction", Attraction},
     {"klTerm", KlTerm},
     {"descend", Descend},
     {"conditionalP", ConditionalP},
     {"knn", Knn},
+    {"knnQuery", KnnQuery},
     {"approxKnn", ApproxKnn},
     {"conv2d", ConvOp<0>},
     {"conv2dBackpropInput", ConvOp<1>},

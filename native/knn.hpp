@@ -134,21 +134,36 @@ inline std::vector<float> PackPanels(const float* x, int n, int dim) {
   return packed;
 }
 
-inline Layout BuildLayout(const float* x, int n, int dim) {
-  Layout l;
-  l.n = n; l.dim = dim; l.x = x;
-  l.norms.resize(n);
+/** Squared norms of n rows. */
+inline std::vector<float> RowNorms(const float* x, int n, int dim) {
+  std::vector<float> norms(n);
   for (int i = 0; i < n; i++) {
     float s = 0;
     for (int d = 0; d < dim; d++) s += x[static_cast<size_t>(i) * dim + d] * x[static_cast<size_t>(i) * dim + d];
-    l.norms[i] = s;
+    norms[i] = s;
   }
+  return norms;
+}
+
+inline Layout BuildLayout(const float* x, int n, int dim) {
+  Layout l;
+  l.n = n; l.dim = dim; l.x = x;
+  l.norms = RowNorms(x, n, dim);
   l.packed = PackPanels(x, n, dim);
   return l;
 }
 
-/** Neighbours of rows [from, to): outIdx/outDist rows of k, nearest first (ties by index). */
-inline void SearchRows(const Layout& l, int k, int32_t* outIdx, float* outDist, int from, int to) {
+/** The rows whose neighbours are searched: the layout's own rows (self excluded), or other rows of the same width. */
+struct Queries {
+  const float* x;      // row-major, dim columns
+  const float* norms;  // their squared norms
+  bool self;           // the queries are the layout's rows: row i is not its own neighbour
+};
+
+inline Queries SelfQueries(const Layout& l) { return {l.x, l.norms.data(), true}; }
+
+/** Neighbours of query rows [from, to) among the layout's rows: outIdx/outDist rows of k, nearest first (ties by index). */
+inline void SearchRows(const Layout& l, int k, int32_t* outIdx, float* outDist, int from, int to, const Queries& q) {
   const int n = l.n, dim = l.dim, panels = (n + kPanel - 1) / kPanel;
   std::vector<float> a(static_cast<size_t>(kRows) * dim), dots(static_cast<size_t>(kRows) * kPanel);
 #if SIMD_HAS_AVX2_PATH
@@ -171,7 +186,7 @@ inline void SearchRows(const Layout& l, int k, int32_t* outIdx, float* outDist, 
       for (int i0 = r0; i0 < r0 + blockRows; i0 += kRows) {
         const int rows = std::min(kRows, r0 + blockRows - i0);
         std::fill(a.begin(), a.end(), 0.0f);
-        std::memcpy(a.data(), l.x + static_cast<size_t>(i0) * dim, sizeof(float) * rows * dim);
+        std::memcpy(a.data(), q.x + static_cast<size_t>(i0) * dim, sizeof(float) * rows * dim);
         for (int pnl = p0; pnl < p1; pnl++) {
           microKernel(a.data(), dim, l.packed.data() + static_cast<size_t>(pnl) * dim * kPanel, dots.data());
           const int j0 = pnl * kPanel, cols = std::min(kPanel, n - j0);
@@ -179,10 +194,10 @@ inline void SearchRows(const Layout& l, int k, int32_t* outIdx, float* outDist, 
             const int i = i0 + r;
             float* dr = dots.data() + r * kPanel;
             Selection& sel = selections[i - r0];
-            const int count = filter(dr, l.norms.data() + j0, l.norms[i], cols, sel.Bound(), cand.data());
+            const int count = filter(dr, l.norms.data() + j0, q.norms[i], cols, sel.Bound(), cand.data());
             for (int t = 0; t < count; t++) {
               const int c = cand[t];
-              if (j0 + c != i) sel.Push(dr[c], j0 + c);  // Push re-checks against the bound, which may have tightened
+              if (!q.self || j0 + c != i) sel.Push(dr[c], j0 + c);  // Push re-checks against the bound, which may have tightened
             }
           }
         }

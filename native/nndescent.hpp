@@ -171,7 +171,7 @@ inline void AddLeafNeighbours(const Data& data, const Tree& tree, Graph& g, int 
       idx.resize(static_cast<size_t>(size) * kk);
       dist.resize(static_cast<size_t>(size) * kk);
       const knn::Layout layout = knn::BuildLayout(rows.data(), size, dim);
-      knn::SearchRows(layout, kk, idx.data(), dist.data(), 0, size);
+      knn::SearchRows(layout, kk, idx.data(), dist.data(), 0, size, knn::SelfQueries(layout));
       for (int p = 0; p < size; p++)
         for (int t = 0; t < kk; t++)
           g.Push(tree.perm[lo + p], tree.perm[lo + idx[static_cast<size_t>(p) * kk + t]], dist[static_cast<size_t>(p) * kk + t]);

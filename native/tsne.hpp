@@ -92,43 +92,48 @@ void TreeOrder(const QuadTree& t, std::vector<int32_t>& order, int n) {
   for (int i = 0; i < n; i++) if (!seen[i]) order.push_back(i);  // coincident points sharing a capped leaf
 }
 
-double RepulsionRange(const std::vector<PackedNode>& nodes, const std::vector<int32_t>& order, const double* y,
-                      double* force, int from, int to) {
+// Sums over the tree's points j other than `self` (-1: none) for a point at (x, y): writes sum_j q^2 (x - y_j)
+// into (fxOut, fyOut) and returns sum_j q, q = 1 / (1 + d^2); far cells count as one body at their centre of
+// mass. Coincident points exert no force and add q = 1 each (less one for `self` among them).
+inline double Traverse(const std::vector<PackedNode>& nodes, double x, double yy, int self, std::vector<int32_t>& stack,
+                       double& fxOut, double& fyOut) {
+  double z = 0, fx = 0, fy = 0;
+  int sp = 0;
+  stack[sp++] = 0;
+  while (sp > 0) {
+    const PackedNode& nd = nodes[stack[--sp]];
+    if (nd.count == 0) continue;
+    if (nd.child == -1 && self >= 0 && nd.point == self) continue;
+    const double dx = x - nd.mx, dy = yy - nd.my;
+    const double d2 = dx * dx + dy * dy;
+    if (nd.child == -1 || nd.w2 < d2) {
+      const double m = d2 == 0 && self >= 0 ? nd.count - 1 : nd.count;
+      const double q = 1 / (1 + d2);
+      const double mq = m * q;
+      z += mq;
+      fx += mq * q * dx; fy += mq * q * dy;
+    } else {
+      const int first = nd.child;
+      stack[sp++] = first; stack[sp++] = first + 1; stack[sp++] = first + 2; stack[sp++] = first + 3;
+    }
+  }
+  fxOut = fx; fyOut = fy;
+  return z;
+}
+
+inline double RepulsionRange(const std::vector<PackedNode>& nodes, const std::vector<int32_t>& order, const double* y,
+                             double* force, int from, int to) {
   std::vector<int32_t> stack(4 * kMaxDepth + 16);
   double zTotal = 0;
   for (int k = from; k < to; k++) {
     const int i = order[k];
-    const double x = y[2 * i], yy = y[2 * i + 1];
-    double z = 0, fx = 0, fy = 0;
-    int sp = 0;
-    stack[sp++] = 0;
-    while (sp > 0) {
-      const PackedNode& nd = nodes[stack[--sp]];
-      if (nd.count == 0) continue;
-      if (nd.child == -1 && nd.point == i) continue;
-      const double dx = x - nd.mx, dy = yy - nd.my;
-      const double d2 = dx * dx + dy * dy;
-      if (nd.child == -1 || nd.w2 < d2) {
-        const double m = d2 == 0 ? nd.count - 1 : nd.count;
-        const double q = 1 / (1 + d2);
-        const double mq = m * q;
-        z += mq;
-        fx += mq * q * dx; fy += mq * q * dy;
-      } else {
-        const int first = nd.child;
-        stack[sp++] = first; stack[sp++] = first + 1; stack[sp++] = first + 2; stack[sp++] = first + 3;
-      }
-    }
-    force[2 * i] = fx; force[2 * i + 1] = fy;
-    zTotal += z;
+    zTotal += Traverse(nodes, y[2 * i], y[2 * i + 1], i, stack, force[2 * i], force[2 * i + 1]);
   }
   return zTotal;
 }
 
-// Barnes-Hut: force[2i..2i+1] = sum_j q_ij^2 (y_i - y_j); returns Z = sum_i sum_{j!=i} q_ij, q = 1/(1+|y_i-y_j|^2).
-inline double Repulsion(const double* y, int n, double theta, double* force, int threads) {
-  QuadTree tree;
-  tree.Build(y, n);
+// The tree's nodes packed for traversal at opening angle theta.
+inline std::vector<PackedNode> PackNodes(const QuadTree& tree, double theta) {
   std::vector<PackedNode> nodes(tree.size);
   const double theta2 = theta * theta;
   for (int k = 0; k < tree.size; k++) {
@@ -139,6 +144,14 @@ inline double Repulsion(const double* y, int n, double theta, double* force, int
     const double w = 2 * tree.hw[k];
     nd.w2 = theta2 > 0 ? w * w / theta2 : INFINITY;
   }
+  return nodes;
+}
+
+// Barnes-Hut: force[2i..2i+1] = sum_j q_ij^2 (y_i - y_j); returns Z = sum_i sum_{j!=i} q_ij, q = 1/(1+|y_i-y_j|^2).
+inline double Repulsion(const double* y, int n, double theta, double* force, int threads) {
+  QuadTree tree;
+  tree.Build(y, n);
+  const std::vector<PackedNode> nodes = PackNodes(tree, theta);
   std::vector<int32_t> order;
   TreeOrder(tree, order, n);
   std::vector<double> partial(std::max(1, threads), 0.0);
@@ -146,6 +159,48 @@ inline double Repulsion(const double* y, int n, double theta, double* force, int
   double z = 0;
   for (double p : partial) z += p;
   return z;
+}
+
+// New points placed on a fixed map (t-SNE's transform, src/embed/transform.ts): each of the m points y (2m, in
+// place) descends its own KL divergence against the n reference points refY for `iterations` steps, with
+// attraction to its k neighbours (rows of nbIdx, weights p, each row summing to 1), Barnes-Hut repulsion from all
+// reference points normalised by its own sum of q, momentum and gains. The points do not interact, so each runs
+// all its steps on one thread against one tree built once.
+struct PlaceStep {
+  double exaggeration, lr, momentum, theta;
+  int iterations;
+};
+
+inline void PlaceOnto(const double* refY, int n, const int32_t* nbIdx, const double* p, int k, double* y, int m, const PlaceStep& s,
+                      int threads) {
+  QuadTree tree;
+  tree.Build(refY, n);
+  const std::vector<PackedNode> nodes = PackNodes(tree, s.theta);
+  For(m, threads, [&](int, int from, int to) {
+    std::vector<int32_t> stack(4 * kMaxDepth + 16);
+    for (int i = from; i < to; i++) {
+      double pos[2] = {y[2 * i], y[2 * i + 1]}, update[2] = {0, 0}, gains[2] = {1, 1};
+      for (int it = 0; it < s.iterations; it++) {
+        double rep[2];
+        const double z = Traverse(nodes, pos[0], pos[1], -1, stack, rep[0], rep[1]);
+        double attr[2] = {0, 0};
+        for (int t = 0; t < k; t++) {
+          const int j = nbIdx[static_cast<size_t>(i) * k + t];
+          const double dx = pos[0] - refY[2 * j], dy = pos[1] - refY[2 * j + 1];
+          const double w = p[static_cast<size_t>(i) * k + t] / (1 + dx * dx + dy * dy);
+          attr[0] += w * dx; attr[1] += w * dy;
+        }
+        const double invZ = z > 0 ? 1 / z : 0;
+        for (int c = 0; c < 2; c++) {
+          const double g = s.exaggeration * attr[c] - rep[c] * invZ;
+          gains[c] = std::max(g * update[c] < 0 ? gains[c] + 0.2 : gains[c] * 0.8, 0.01);
+          update[c] = s.momentum * update[c] - s.lr * gains[c] * g;
+          pos[c] += update[c];
+        }
+      }
+      y[2 * i] = pos[0]; y[2 * i + 1] = pos[1];
+    }
+  }, 16);
 }
 
 // Attraction for rows [from, to): out_i = sum_j p_ij q_ij (y_i - y_j). Bound by the division in q, so each row's

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { tsneNative } from '../src/accel/index.js';
 import { approximateKnn, exactKnn } from '../src/embed/knn.js';
@@ -9,7 +10,8 @@ import { tsne } from '../src/embed/tsne.js';
 import { pca } from '../src/embed/pca.js';
 import { knnAccuracy } from '../src/evaluate/metrics.js';
 import { Rng } from '../src/util/rng.js';
-import { smallMnist } from './helpers.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { head } from '../src/data/dataset.js';
 
 /** Points along a few noisy curves in `dim` dimensions: structure like real codes (manifolds, uneven density). */
 function curves(n: number, dim: number, seed: number): Float32Array {
@@ -110,6 +112,11 @@ test('transform: reference points stay fixed, a point among identical neighbours
   assert.ok(Math.abs(placed.initial[0]! - 6) < 1e-6 && Math.abs(placed.initial[1]! + 7) < 1e-6, 'starts at their weighted mean');
   const dist = Math.hypot(placed.coords[0]! - 6, placed.coords[1]! + 7);
   assert.ok(dist < 0.05, `lands at the identical points (off by ${dist.toFixed(4)})`);
+  // The native repulsion (when built) and the TypeScript quadtree give the same placements.
+  const several = Float32Array.from({ length: 10 * dim }, () => rng.normal() * 3);
+  const viaNative = transformPoints(ref, several, 10);
+  const viaTs = transformPoints(ref, several, 10, { native: null });
+  for (let i = 0; i < 20; i++) assert.ok(Math.abs(viaNative.coords[i]! - viaTs.coords[i]!) < 1e-4, `coordinate ${i}`);
 
   // One step from the start, exact repulsion (theta 0), no momentum yet: y1 = y0 - lr * 0.8 * grad (gains start
   // at 1 and shrink to 0.8 on the first step); the gradient recomputed directly over all reference points.
@@ -152,7 +159,9 @@ test('transform: reference points stay fixed, a point among identical neighbours
 
 test('transform places held-out MNIST images on a map of others about as well as embedding them jointly', async () => {
   await initBackend('wasm');
-  const data = await smallMnist(1500, 500);
+  // Not through ./helpers.js: this file also runs under qemu on arm64 (npm run test:arm64), where sharp has no binary.
+  const mnist = await loadMnist(process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist'), 0.2, 0);
+  const data = { train: head(mnist.train, 1500), test: head(mnist.test, 500) };
   const nRef = 1500,
     m = 500,
     dim = 20;

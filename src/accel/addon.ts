@@ -1,13 +1,19 @@
 /**
- * The optional native addon (native/*.cc, N-API, built by node-gyp at `npm install` with the machine's
- * compiler; nothing is downloaded): its one loader and the one declaration of its functions. Each function
+ * The optional native addon (native/*.cc, N-API): its one loader and the one declaration of its functions. The
+ * loader is node-gyp-build: a local build (build/Release, made by `npm install` with the machine's compiler when
+ * no prebuild matched, or by `npm rebuild`) comes first, then the prebuilt binary for this platform and
+ * architecture that ships in the package (prebuilds/<platform>-<arch>/, see scripts/prebuild.mjs); nothing is
+ * downloaded. Each function
  * takes a single options object whose field names native/ae_native.cc reads (it refuses a missing field, a
  * wrong array type or an array too short for the sizes with a TypeError naming the field).
  *
  * Nothing outside src/accel/ imports this file: models, training and t-SNE call the typed functions of
  * src/accel/index.ts, which pick the native path or the TypeScript/wasm one.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A sparse P in CSR form, as the attraction and KL sums read it. */
 export interface SparsePArgs {
@@ -77,6 +83,36 @@ export interface NativeAddon {
   ): void;
   /** Exact k nearest neighbours (squared Euclidean) of every row among the others, nearest first. */
   knn(o: { data: Float32Array; n: number; dim: number; k: number; indices: Int32Array; distances: Float32Array } & Threaded): void;
+  /** t-SNE's transform: m new points y (2m, in place) descend against the fixed reference map refY (see tsne.hpp). */
+  placeOnto(
+    o: {
+      refY: Float64Array;
+      n: number;
+      indices: Int32Array;
+      p: Float64Array;
+      k: number;
+      y: Float64Array;
+      m: number;
+      iterations: number;
+      exaggeration: number;
+      lr: number;
+      momentum: number;
+      theta: number;
+    } & Threaded,
+  ): void;
+  /** Exact k nearest reference rows of each query row (squared Euclidean), nearest first. */
+  knnQuery(
+    o: {
+      ref: Float32Array;
+      nRef: number;
+      queries: Float32Array;
+      nQuery: number;
+      dim: number;
+      k: number;
+      indices: Int32Array;
+      distances: Float32Array;
+    } & Threaded,
+  ): void;
   /** Approximate k nearest neighbours (random-projection forest + NN-descent, seeded): returns the rounds run. */
   approxKnn(
     o: {
@@ -173,10 +209,27 @@ export interface NativeAddon {
 }
 
 let addon: NativeAddon | null | undefined;
+let loadedFrom: string | null = null;
+
+/** The package's root: the nearest folder above this file whose package.json is ours (src/, dist/ or a bundle). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'autoencoders') return dir;
+    } catch {
+      // no package.json here: keep climbing
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('the autoencoders package root was not found above the addon loader');
+    dir = up;
+  }
+}
 
 /**
- * The addon as built, or null when it was not (no compiler at install, AE_SKIP_NATIVE=1) or AE_NATIVE=0 asks
- * for the TypeScript/wasm paths process-wide. Whether a given call may use it is src/accel/context.ts's answer.
+ * The addon as built or prebuilt, or null when there is none for this machine (no prebuild matched and no
+ * compiler at install, AE_SKIP_NATIVE=1) or AE_NATIVE=0 asks for the TypeScript/wasm paths process-wide. Whether
+ * a given call may use it is src/accel/context.ts's answer.
  */
 export function loadAddon(): NativeAddon | null {
   // Asked for per fused-kernel call on the training step's path: the environment is read once, with the load.
@@ -184,10 +237,19 @@ export function loadAddon(): NativeAddon | null {
   addon = null;
   if (process.env.AE_NATIVE === '0') return addon;
   try {
-    // src/ and dist/ both sit two levels below the package root, where node-gyp puts build/.
-    addon = createRequire(import.meta.url)('../../build/Release/ae_native.node') as NativeAddon;
+    const require = createRequire(import.meta.url);
+    const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+    const file = nodeGypBuild.path(packageRoot());
+    addon = require(file) as NativeAddon;
+    loadedFrom = file;
   } catch {
-    // Not built on this machine: the TypeScript/wasm paths run.
+    // Neither built nor prebuilt for this machine: the TypeScript/wasm paths run.
   }
   return addon;
+}
+
+/** The file the addon was loaded from (a local build or a prebuild), or null when it is not loaded. */
+export function addonFile(): string | null {
+  loadAddon();
+  return loadedFrom;
 }

@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import os from 'node:os';
-import { loadAddon, type NativeAddon } from './addon.js';
+import { addonFile, loadAddon, type NativeAddon } from './addon.js';
 
 export interface AccelSettings {
   /** Use the native addon where it is built (default true). */
@@ -36,6 +36,11 @@ export function nativeAddon(): NativeAddon | null {
 /** Whether the addon was built (whatever the context says). */
 export function nativeBuilt(): boolean {
   return loadAddon() !== null;
+}
+
+/** Where the addon came from: a local build (build/Release/...) or a prebuild (prebuilds/<platform>-<arch>/...), or null. */
+export function nativeFile(): string | null {
+  return addonFile();
 }
 
 export function accelThreads(): number {

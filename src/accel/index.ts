@@ -3,7 +3,7 @@
  * Models, training and t-SNE call these functions; each picks the native kernel where the addon is built and
  * the context allows it, else the same arithmetic in tfjs ops or TypeScript.
  */
-export { accelSettings, nativeBuilt, withAccel, type AccelSettings } from './context.js';
+export { accelSettings, nativeBuilt, nativeFile, withAccel, type AccelSettings } from './context.js';
 export { KERNEL_TABLE, NATIVE_KERNELS, patchWasmBackend, WASM_PATCHED_KERNELS } from './kernel-table.js';
 export { dense, type DenseActivation } from './dense.js';
 export { batchNormRelu, normalize } from './batchnorm.js';

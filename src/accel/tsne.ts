@@ -8,9 +8,17 @@ import { accelThreads, nativeAddon } from './context.js';
 type WithoutThreads<F> = F extends (o: infer O) => infer R ? (o: Omit<O, 'threads'>) => R : never;
 
 export type TsneNative = {
-  [K in 'repulsion' | 'repulsionFft' | 'attraction' | 'klTerm' | 'descend' | 'conditionalP' | 'knn' | 'approxKnn']: WithoutThreads<
-    NativeAddon[K]
-  >;
+  [K in
+    | 'repulsion'
+    | 'repulsionFft'
+    | 'placeOnto'
+    | 'attraction'
+    | 'klTerm'
+    | 'descend'
+    | 'conditionalP'
+    | 'knn'
+    | 'knnQuery'
+    | 'approxKnn']: WithoutThreads<NativeAddon[K]>;
 } & { threads: number };
 
 /** The native t-SNE functions on `threads` threads, or null where the addon is not built or not allowed here. */
@@ -21,11 +29,13 @@ export function tsneNative(threads = accelThreads()): TsneNative | null {
     threads,
     repulsion: (o) => native.repulsion({ ...o, threads }),
     repulsionFft: (o) => native.repulsionFft({ ...o, threads }),
+    placeOnto: (o) => native.placeOnto({ ...o, threads }),
     attraction: (o) => native.attraction({ ...o, threads }),
     klTerm: (o) => native.klTerm({ ...o, threads }),
     descend: (o) => native.descend(o),
     conditionalP: (o) => native.conditionalP({ ...o, threads }),
     knn: (o) => native.knn({ ...o, threads }),
+    knnQuery: (o) => native.knnQuery({ ...o, threads }),
     approxKnn: (o) => native.approxKnn({ ...o, threads }),
   };
 }

@@ -139,6 +139,38 @@ export function exactKnn(data: Float32Array, n: number, dim: number, k: number, 
   return { indices, distances, k };
 }
 
+/**
+ * Exact k nearest rows of `ref` (nRef x dim) for each row of `queries` (other points, e.g. new points placed on a
+ * map): natively where available (the blocked search of exactKnn, no self to exclude), else with knnSearch in
+ * blocks that keep ~64 MB of distances at once.
+ */
+export function queryKnn(
+  ref: Float32Array,
+  nRef: number,
+  queries: Float32Array,
+  nQuery: number,
+  dim: number,
+  k: number,
+  native: TsneNative | null = tsneNative(),
+): Neighbours {
+  if (!native)
+    return knnSearch(ref, nRef, queries, nQuery, dim, k, false, Math.max(1, Math.min(512, Math.floor((16 * 1024 * 1024) / nRef))));
+  if (k > nRef) throw new Error(`k = ${k} neighbours needs at least ${k} points`);
+  const indices = new Int32Array(nQuery * k);
+  const distances = new Float32Array(nQuery * k);
+  native.knnQuery({
+    ref: ref.subarray(0, nRef * dim),
+    nRef,
+    queries: queries.subarray(0, nQuery * dim),
+    nQuery,
+    dim,
+    k,
+    indices,
+    distances,
+  });
+  return { indices, distances, k };
+}
+
 /** Settings of the approximate search (native/nndescent.hpp), pynndescent's defaults where they apply. */
 export interface ApproxKnnOptions {
   seed?: number;

@@ -7,11 +7,13 @@
  * Per new point i, with w_ij = 1 / (1 + |y_i - y_j|^2) over the reference points j and Z_i = sum_j w_ij, the cost
  * is KL(p_.|i || w_i. / Z_i), whose gradient (up to a factor 2) is
  *   exaggeration * sum_j p_j|i w_ij (y_i - y_j) - sum_j w_ij^2 (y_i - y_j) / Z_i,
- * the attraction over the few neighbours, the repulsion over all reference points by Barnes-Hut on a quadtree
- * built once (the reference map does not move).
+ * the attraction over the few neighbours, the repulsion over all reference points by Barnes-Hut on a quadtree of
+ * the reference map built once (it does not move). Natively, each point runs all its steps on one core
+ * (native/tsne.hpp, PlaceOnto); without the addon, the same steps in TypeScript.
  */
+import { tsneNative, type TsneNative } from '../accel/index.js';
 import { conditionalP } from './affinities.js';
-import { type Neighbours, knnSearch } from './knn.js';
+import { type Neighbours, queryKnn } from './knn.js';
 import { QuadTree } from './quadtree.js';
 
 export const TRANSFORM_DEFAULTS = {
@@ -35,6 +37,8 @@ export interface TransformOptions {
   theta?: number;
   /** The new points' neighbours among the reference points (k = 3 x perplexity), when already known. */
   neighbours?: Neighbours;
+  /** The native kernels (default: when built); null runs the TypeScript quadtree. */
+  native?: TsneNative | null;
 }
 
 /** The map the new points go onto: its points' data (n x dim) and their 2-D positions (n x 2). */
@@ -53,33 +57,17 @@ export interface TransformResult {
   neighbours: Neighbours;
 }
 
-/** Rows of the exact search that fit in ~64 MB of distances at once. */
-function blockRowsFor(nRef: number): number {
-  return Math.max(1, Math.min(512, Math.floor((16 * 1024 * 1024) / nRef)));
-}
-
-/** Places m new points (queries, m x dim, in the reference data's space) onto the reference map. */
-export function transformPoints(ref: ReferenceMap, queries: Float32Array, m: number, opts: TransformOptions = {}): TransformResult {
-  const o = { ...TRANSFORM_DEFAULTS, ...opts };
-  const k = Math.min(ref.n, Math.max(1, Math.floor(3 * o.perplexity)));
-  const perplexity = Math.min(o.perplexity, k);
-  const nb = opts.neighbours ?? knnSearch(ref.data, ref.n, queries, m, ref.dim, k, false, blockRowsFor(ref.n));
-  if (nb.k !== k) throw new Error(`transform at perplexity ${o.perplexity} needs ${k} neighbours per point, got ${nb.k}`);
-  const p = conditionalP(nb, m, perplexity);
-  const y = new Float64Array(2 * m);
-  for (let i = 0; i < m; i++) {
-    let x = 0,
-      yy = 0;
-    for (let t = 0; t < k; t++) {
-      const j = nb.indices[i * k + t]!,
-        w = p[i * k + t]!;
-      x += w * ref.coords[2 * j]!;
-      yy += w * ref.coords[2 * j + 1]!;
-    }
-    y[2 * i] = x;
-    y[2 * i + 1] = yy;
-  }
-  const initial = Float32Array.from(y);
+/** The descent in TypeScript (where the addon is not built): iteration by iteration over all points, the
+ *  repulsion from a quadtree of the reference map built once. The same arithmetic per point as native PlaceOnto. */
+function placeInTypeScript(
+  ref: ReferenceMap,
+  nb: Neighbours,
+  p: Float64Array,
+  y: Float64Array,
+  m: number,
+  o: Required<Omit<TransformOptions, 'neighbours' | 'native'>>,
+) {
+  const k = nb.k;
   const tree = new QuadTree();
   tree.build(Float64Array.from(ref.coords), ref.n);
   const rep = new Float64Array(2 * m),
@@ -113,6 +101,50 @@ export function transformPoints(ref: ReferenceMap, queries: Float32Array, m: num
         y[e]! += update[e]!;
       }
     }
+  }
+}
+
+/** Places m new points (queries, m x dim, in the reference data's space) onto the reference map. */
+export function transformPoints(ref: ReferenceMap, queries: Float32Array, m: number, opts: TransformOptions = {}): TransformResult {
+  const { neighbours: given, native: nativeOption, ...rest } = opts;
+  const o = { ...TRANSFORM_DEFAULTS, ...rest };
+  const k = Math.min(ref.n, Math.max(1, Math.floor(3 * o.perplexity)));
+  const perplexity = Math.min(o.perplexity, k);
+  const native = nativeOption === undefined ? tsneNative() : nativeOption;
+  const nb = given ?? queryKnn(ref.data, ref.n, queries, m, ref.dim, k, native);
+  if (nb.k !== k) throw new Error(`transform at perplexity ${o.perplexity} needs ${k} neighbours per point, got ${nb.k}`);
+  const p = conditionalP(nb, m, perplexity);
+  const y = new Float64Array(2 * m);
+  for (let i = 0; i < m; i++) {
+    let x = 0,
+      yy = 0;
+    for (let t = 0; t < k; t++) {
+      const j = nb.indices[i * k + t]!,
+        w = p[i * k + t]!;
+      x += w * ref.coords[2 * j]!;
+      yy += w * ref.coords[2 * j + 1]!;
+    }
+    y[2 * i] = x;
+    y[2 * i + 1] = yy;
+  }
+  const initial = Float32Array.from(y);
+  if (native) {
+    native.placeOnto({
+      refY: Float64Array.from(ref.coords),
+      n: ref.n,
+      indices: nb.indices,
+      p,
+      k,
+      y,
+      m,
+      iterations: o.iterations,
+      exaggeration: o.exaggeration,
+      lr: o.learningRate,
+      momentum: o.momentum,
+      theta: o.theta,
+    });
+  } else {
+    placeInTypeScript(ref, nb, p, y, m, o);
   }
   return { coords: Float32Array.from(y), initial, neighbours: nb };
 }
