@@ -13,7 +13,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { nativeBuilt } from '../src/accel/index.js';
+import { nativeBuilt, nativeFile } from '../src/accel/index.js';
 import { tf, initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
 import { createModel, type ModelKind, reconstruct } from '../src/models/model.js';
@@ -168,7 +168,7 @@ const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 await initBackend('wasm');
 kernelTimer = instrumentKernels(); // after initBackend: it registers the native kernels
 console.log(
-  `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend (single-threaded under Node), native kernels ${nativeBuilt() ? `on, ${os.availableParallelism()} threads` : 'not built'}; load average ${os
+  `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend (single-threaded under Node), native kernels ${nativeBuilt() ? `on, ${os.availableParallelism()} threads, from ${path.relative(process.cwd(), nativeFile() ?? '')}` : 'not built'}; load average ${os
     .loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}`,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../src/backend/index.js';
-import { accelSettings, NATIVE_KERNELS, nativeBuilt, WASM_PATCHED_KERNELS, withAccel } from '../src/accel/index.js';
+import { accelSettings, NATIVE_KERNELS, nativeBuilt, nativeFile, WASM_PATCHED_KERNELS, withAccel } from '../src/accel/index.js';
 
 /** The wasm paths to check: with the native training kernels (when the addon is built) and without them. */
 const NATIVE = nativeBuilt();
@@ -317,7 +317,8 @@ test("native kernels called from two JavaScript threads at once give the same re
 }, async () => {
   const { Worker } = await import('node:worker_threads');
   const { createRequire } = await import('node:module');
-  const addonPath = createRequire(import.meta.url).resolve('../build/Release/ae_native.node');
+  // The file the loader chose: a local build, or the prebuild for this machine (as under npm run test:arm64).
+  const addonPath = nativeFile();
   // Both threads run the same products (each over 1 MFLOP, so each call asks for the pool) many times over.
   const body = `
     const native = require(${JSON.stringify(addonPath)});
