@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { loadIdxDataset, MNIST, FASHION_MNIST } from '../src/data/mnist.js';
-import type { DataSplits, ImageSet } from '../src/data/dataset.js';
+import { concatSets, type ImageSet } from '../src/data/dataset.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
 import { openRunDir, readRunConfig } from '../src/checkpoint/run-dir.js';
 import { encodeSet } from '../src/evaluate/latents.js';
@@ -49,21 +49,6 @@ export function augment(src: Float32Array, h: number, w: number, angle: number, 
         fy * ((1 - fx) * pixel(src, h, w, y0 + 1, x0) + fx * pixel(src, h, w, y0 + 1, x0 + 1));
     }
   }
-}
-
-/** All images of the three splits, in one set (train, validation, test). */
-export function allImages(data: DataSplits): ImageSet {
-  const parts = [data.train, data.validation, data.test];
-  const count = parts.reduce((s, p) => s + p.count, 0);
-  const images = new Float32Array(count * 784);
-  const labels = new Uint8Array(count);
-  let at = 0;
-  for (const p of parts) {
-    images.set(p.images, at * 784);
-    labels.set(p.labels, at);
-    at += p.count;
-  }
-  return { images, labels, count, height: 28, width: 28, channels: 1 };
 }
 
 /** The codes of every image under COPIES versions (copy 0 unchanged), copy by copy; labels repeat. */
@@ -216,7 +201,8 @@ export async function hugeBenchmark(sets: HugeDataset[]): Promise<void> {
     }
     const run = openRunDir(await s.run());
     const { model } = loadModel(readRunConfig(run), run.bestCheckpoint);
-    const data = allImages(await loadIdxDataset(s.name === 'MNIST' ? MNIST : FASHION_MNIST, s.dir, 0.2, 0));
+    const splits = await loadIdxDataset(s.name === 'MNIST' ? MNIST : FASHION_MNIST, s.dir, 0.2, 0);
+    const data = concatSets([splits.train, splits.validation, splits.test]);
     let t = performance.now();
     const { codes, labels, dim } = augmentedCodes(model, data, 0);
     const n = labels.length;

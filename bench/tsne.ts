@@ -22,6 +22,7 @@ import { Command } from 'commander';
 import { initBackend } from '../src/backend/index.js';
 import { loadConfig } from '../src/config/load.js';
 import { loadMnist } from '../src/data/mnist.js';
+import { concatSets } from '../src/data/dataset.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
 import { openRunDir, readRunConfig } from '../src/checkpoint/run-dir.js';
 import { encodeSet } from '../src/evaluate/latents.js';
@@ -214,16 +215,8 @@ if (runDir && !largeOnly) {
 
 // 3. All 70,000 images, PCA-50 (ours only: scikit-learn takes many minutes here).
 if (opts.large || largeOnly) {
-  const n = data.train.count + data.validation.count + data.test.count;
-  const all = new Float32Array(n * 784);
-  all.set(data.train.images);
-  all.set(data.validation.images, data.train.images.length);
-  all.set(data.test.images, data.train.images.length + data.validation.images.length);
-  const labels = new Uint8Array(n);
-  labels.set(data.train.labels);
-  labels.set(data.validation.labels, data.train.count);
-  labels.set(data.test.labels, data.train.count + data.validation.count);
-  compare('PCA-50 of all 70k MNIST images', pca(all, n, 784, 50, 0).scores, n, 50, labels, false);
+  const all = concatSets([data.train, data.validation, data.test]);
+  compare('PCA-50 of all 70k MNIST images', pca(all.images, all.count, 784, 50, 0).scores, all.count, 50, all.labels, false);
 }
 
 console.log(

@@ -13,6 +13,7 @@ import { Command } from 'commander';
 import { chromium } from 'playwright-core';
 import { initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
+import { concatSets } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { pca } from '../src/embed/pca.js';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
@@ -34,16 +35,7 @@ await evaluateRun(path.join(project, 'mnist-ae'), { embed: 'pca' });
 
 // A second "run" holding a 70k-point map: PCA-2 of all MNIST pixels, in the documented map format.
 const data = await loadData(config);
-const all = [data.train, data.validation, data.test];
-const n = all.reduce((a, s) => a + s.count, 0);
-const pixels = new Float32Array(n * 784);
-const labels = new Uint8Array(n);
-let at = 0;
-for (const s of all) {
-  pixels.set(s.images, at * 784);
-  labels.set(s.labels, at);
-  at += s.count;
-}
+const { images: pixels, labels, count: n } = concatSets([data.train, data.validation, data.test]);
 const coords = pca(pixels, n, 784, 2, 0).scores;
 const big = path.join(project, 'all-mnist');
 fs.mkdirSync(path.join(big, 'vis_outputs'), { recursive: true });

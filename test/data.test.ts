@@ -6,7 +6,8 @@ import { gzipSync } from 'node:zlib';
 import { encodeIdx, parseIdxImages, parseIdxLabels, IDX_IMAGES_MAGIC } from '../src/data/idx.js';
 import { ensureMnistFiles, loadMnist, md5, MNIST_FILES, splitValidation } from '../src/data/mnist.js';
 import { UserError } from '../src/errors.js';
-import { MNIST_DIR, tempDir, listFiles } from './helpers.js';
+import { MNIST_DIR, tempDir, listFiles, smallMnist } from './helpers.js';
+import { concatSets } from '../src/data/dataset.js';
 
 function images(n: number, rows = 28, cols = 28): Uint8Array {
   const data = new Uint8Array(n * rows * cols);
@@ -157,4 +158,14 @@ test('images and labels that disagree in count are refused', async () => {
   await assert.rejects(loadMnist(dir, 0.2, 0), /holds 20 images but .* holds 19 labels/);
   fs.writeFileSync(path.join(dir, MNIST_FILES.trainImages.name), gzipSync(images(19, 32, 32)));
   await assert.rejects(loadMnist(dir, 0.2, 0), /holds 32x32 images; MNIST images are 28x28/);
+});
+
+test('concatSets puts sets one after another, images and labels together', async () => {
+  const data = await smallMnist(64, 32);
+  const all = concatSets([data.train, data.validation, data.test]);
+  assert.equal(all.count, 64 + 32 + 32);
+  assert.deepEqual([all.height, all.width, all.channels], [28, 28, 1]);
+  assert.deepEqual(all.images.subarray(64 * 784, 96 * 784), data.validation.images);
+  assert.deepEqual(all.labels.subarray(96), data.test.labels);
+  assert.throws(() => concatSets([]), /at least one set/);
 });

@@ -54,9 +54,10 @@ test('ae view: the runs overview and a run page from the files, pictures served,
       damaged.notes.some((n: string) => /config\.yaml cannot be read/.test(n)) &&
         damaged.notes.some((n: string) => /history\.jsonl has a line that is not JSON/.test(n)),
     );
-    // ae sample's pictures in the run folder are listed too; other top-level files are not.
+    // ae sample's and ae encode --onto's pictures in the run folder are listed too; other top-level files are not.
     const recon = path.join(project, 'finished', 'vis_outputs', 'reconstructions.png');
     fs.copyFileSync(recon, path.join(project, 'finished', 'samples.png'));
+    fs.copyFileSync(recon, path.join(project, 'finished', 'codes_my-digits_on_tsne.png'));
     fs.copyFileSync(recon, path.join(project, 'finished', 'notes.png'));
     const finished = await getJson(viewer.port, '/api/runs/finished');
     const history = fs
@@ -67,6 +68,7 @@ test('ae view: the runs overview and a run page from the files, pictures served,
     assert.deepEqual(finished.history, history);
     assert.equal(finished.best_val_loss, history[0].val_loss);
     assert.deepEqual(finished.outputs, [
+      'codes_my-digits_on_tsne.png',
       'samples.png',
       'vis_outputs/latent_pca.png',
       'vis_outputs/loss.png',

@@ -46,6 +46,23 @@ export function slice(set: ImageSet, start: number, end: number): ImageSet {
 }
 
 /** The first `n` images of a set (for quick runs and tests). */
+/** Sets of the same image shape, one after another (e.g. a dataset's three splits, for a map of all its images). */
+export function concatSets(sets: ImageSet[]): ImageSet {
+  const first = sets[0];
+  if (!first) throw new Error('concatSets needs at least one set');
+  const size = imageSize(first);
+  const count = sets.reduce((s, set) => s + set.count, 0);
+  const images = new Float32Array(count * size);
+  const labels = new Uint8Array(count);
+  let at = 0;
+  for (const set of sets) {
+    images.set(set.images.subarray(0, set.count * size), at * size);
+    labels.set(set.labels.subarray(0, set.count), at);
+    at += set.count;
+  }
+  return { images, labels, count, height: first.height, width: first.width, channels: first.channels };
+}
+
 export function head(set: ImageSet, n: number): ImageSet {
   return slice(set, 0, Math.min(n, set.count));
 }
