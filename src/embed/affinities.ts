@@ -78,6 +78,8 @@ export function multiscaleConditionalP(
   perplexities: readonly number[],
   native: TsneNative | null = tsneNative(),
 ): Float64Array {
+  // One perplexity (the usual case) is the single Gaussian itself: no second n x k array (756 MB at 1M points).
+  if (perplexities.length === 1) return conditionalP(nb, n, perplexities[0]!, 1e-5, 100, native);
   const out = new Float64Array(n * nb.k);
   for (const perplexity of perplexities) {
     const p = conditionalP(nb, n, perplexity, 1e-5, 100, native);

@@ -1,5 +1,5 @@
 /**
- * <codes>_on_<method>.png (`ae encode --onto`): a saved map's points, faint and coloured by class, with new points
+ * <codes>_on_<method>.png (`ae encode --onto`): a saved map's points, half transparent and coloured by class, with new points
  * placed on it drawn over them as larger dots with a dark ring, so where the new images landed stands out.
  */
 import { CLASS_COLOURS, font, newCanvas, savePng } from './canvas.js';
@@ -47,7 +47,7 @@ export async function drawPlacedPoints(p: PlacedMap, file: string): Promise<void
   ctx.fillText(p.title, margin, 38);
   const n = p.map.length / 2;
   const radius = n > 20000 ? 1.2 : n > 5000 ? 1.8 : 2.6;
-  ctx.globalAlpha = 0.25;
+  ctx.globalAlpha = 0.5;
   for (let i = 0; i < n; i++) {
     ctx.fillStyle = p.mapLabels ? CLASS_COLOURS[p.mapLabels[i]! % CLASS_COLOURS.length]! : '#1f77b4';
     ctx.beginPath();
@@ -55,12 +55,15 @@ export async function drawPlacedPoints(p: PlacedMap, file: string): Promise<void
     ctx.fill();
   }
   ctx.globalAlpha = 1;
+  // A few new points stand out as large rings; thousands get small ones, so the map stays visible under them.
+  const m = p.placed.length / 2;
+  const ring = m <= 50 ? 5 : m <= 1000 ? 3.5 : 2;
   ctx.fillStyle = '#ffd400';
   ctx.strokeStyle = '#111';
-  ctx.lineWidth = 1.5;
-  for (let i = 0; i < p.placed.length / 2; i++) {
+  ctx.lineWidth = m <= 1000 ? 1.5 : 0.6;
+  for (let i = 0; i < m; i++) {
     ctx.beginPath();
-    ctx.arc(px(p.placed[2 * i]!), py(p.placed[2 * i + 1]!), 5, 0, 2 * Math.PI);
+    ctx.arc(px(p.placed[2 * i]!), py(p.placed[2 * i + 1]!), ring, 0, 2 * Math.PI);
     ctx.fill();
     ctx.stroke();
   }

@@ -203,7 +203,7 @@ export async function encode(runDirPath: string, opts: EncodeOptions = {}): Prom
       for (const f of source.failed) opts.onMessage?.(`skipped ${f.path}: ${f.reason}`);
       const projector = kept && opts.projector ? await kept.export(opts.projector, config, inputTag(opts.input), opts) : undefined;
       if (onto) opts.onMessage?.(`placing ${count} images on the map in ${onto.file}`);
-      const placed = onto ? await placeOnMap(onto, concatFloat32(forMap.codes), count, dim, forMap.rows) : undefined;
+      const placed = onto ? await placeOnMap(onto, concatFloat32(forMap.codes), count, forMap.rows) : undefined;
       if (placed) files.push(...placed.files);
       return { files, count, dim, failed: source.failed, ...(projector ? { projector } : {}), ...(placed ? { placed } : {}) };
     } catch (e) {

@@ -18,7 +18,14 @@ import type { InputRow } from './inputs.js';
 export interface OpenedMap {
   file: string;
   map: MapData;
+  /** The map's codes, and how new codes get into their space (checked against the model's code size). */
+  space: MapSpace;
   outputs: { csv: string; png: string };
+}
+
+interface MapSpace {
+  codes: Float32Array;
+  project: (codes: Float32Array, m: number) => Float32Array;
 }
 
 /** The map file `--onto` names: a map_<method>.json, or a run folder (its vis_outputs/map_tsne.json). */
@@ -50,17 +57,13 @@ export interface PlacedPoints {
 export function openMapForPlacing(runDir: string, onto: string | true, codeDim: number, outStem: string): OpenedMap {
   const file = resolveMapFile(runDir, onto);
   const map = readMapData(file);
-  mapSpace(map, file, codeDim);
+  const space = mapSpace(map, file, codeDim);
   const method = map.header.method;
-  return { file, map, outputs: { csv: `${outStem}_on_${method}.csv`, png: `${outStem}_on_${method}.png` } };
+  return { file, map, space, outputs: { csv: `${outStem}_on_${method}.csv`, png: `${outStem}_on_${method}.png` } };
 }
 
 /** The map's codes and how new codes get into their space (through the map's PCA, when it has one). */
-function mapSpace(
-  map: MapData,
-  file: string,
-  codeDim: number,
-): { codes: Float32Array; project: (codes: Float32Array, m: number) => Float32Array } {
+function mapSpace(map: MapData, file: string, codeDim: number): MapSpace {
   const codes = map.arrays.codes;
   if (!(codes instanceof Float32Array)) {
     throw new UserError(
@@ -102,16 +105,9 @@ function landedIn(map: MapData, neighbours: Int32Array, k: number, m: number): s
 
 const csvField = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
-/** Places m new codes (m x codeDim) on an opened map; writes its CSV and picture. */
-export async function placeOnMap(
-  opened: OpenedMap,
-  codes: Float32Array,
-  m: number,
-  codeDim: number,
-  rows: InputRow[],
-): Promise<PlacedPoints> {
-  const { map } = opened;
-  const space = mapSpace(map, opened.file, codeDim);
+/** Places m new codes (m rows of the code size the map was opened for) on an opened map; writes its CSV and picture. */
+export async function placeOnMap(opened: OpenedMap, codes: Float32Array, m: number, rows: InputRow[]): Promise<PlacedPoints> {
+  const { map, space } = opened;
   const n = map.header.count,
     dim = space.codes.length / n;
   const mapCoords = map.arrays.coords as Float32Array;
