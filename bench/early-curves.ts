@@ -16,7 +16,7 @@ import { resolveConfig } from '../src/config/load.js';
 import { batchTensor, head } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { evaluateLoss } from '../src/models/loss.js';
-import { createModel } from '../src/models/model.js';
+import { createModel } from '../src/models/registry.js';
 import { createOptimizer, trainStep } from '../src/train/trainer.js';
 import { deriveSeed, Rng } from '../src/util/rng.js';
 

@@ -22,7 +22,7 @@ import { batchTensor, head } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { exportOnnx, exportSafetensors, importSafetensors } from '../src/exchange/index.js';
 import { evaluateLoss, evalBatchSize } from '../src/models/loss.js';
-import type { ModelKind } from '../src/models/model.js';
+import type { ModelKind } from '../src/models/registry.js';
 import { train } from '../src/train/trainer.js';
 import { npyHeader } from '../src/use/code-writers.js';
 

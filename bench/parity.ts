@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
-import { createModel } from '../src/models/model.js';
+import { createModel } from '../src/models/registry.js';
 import { createOptimizer, trainStep } from '../src/train/trainer.js';
 import { evaluateLoss } from '../src/models/loss.js';
 import { parseIdxImages } from '../src/data/idx.js';

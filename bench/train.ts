@@ -16,7 +16,7 @@ import { Command, Option } from 'commander';
 import { nativeBuilt, nativeFile } from '../src/accel/index.js';
 import { tf, initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
-import { createModel, type ModelKind, reconstruct } from '../src/models/model.js';
+import { createModel, type ModelKind, reconstruct } from '../src/models/registry.js';
 import { createOptimizer, trainStep } from '../src/train/trainer.js';
 import { FusedAdamOptimizer } from '../src/train/adam.js';
 

@@ -15,7 +15,7 @@ import { encodeSet } from '../src/evaluate/latents.js';
 import { trustworthiness } from '../src/evaluate/metrics.js';
 import { knnSearch, neighbours, type Neighbours } from '../src/embed/knn.js';
 import { tsne } from '../src/embed/tsne.js';
-import type { Autoencoder } from '../src/models/model.js';
+import type { Autoencoder } from '../src/models/registry.js';
 import { Rng } from '../src/util/rng.js';
 
 export const COPIES = 15;

@@ -30,17 +30,21 @@ export {
   createModel,
   reconstruct,
   isVariational,
+  MODEL_SPECS,
+  specOf,
+  type ModelSpec,
   type Autoencoder,
   type ImageShape,
   type ModelKind,
   type VariationalAutoencoder,
-} from './models/model.js';
+} from './models/registry.js';
 export { evaluateLoss, meanSquaredError, addNoise, type NoiseOptions } from './models/loss.js';
 export { evaluateObjective, objective, gaussianKl, reparameterise, klWeightAt, type ObjectiveValues } from './models/objective.js';
-export { AE } from './models/ae.js';
-export { CAE } from './models/cae.js';
-export { BottleneckCAE, ConvVAE } from './models/conv-bottleneck.js';
-export { VAE } from './models/vae.js';
+export { AE } from './models/ae/model.js';
+export { BottleneckCAE } from './models/bottleneck-cae/model.js';
+export { CAE } from './models/cae/model.js';
+export { ConvVAE } from './models/conv-vae/model.js';
+export { VAE } from './models/vae/model.js';
 export { train, resume, type TrainEvent, type TrainOptions, type TrainResult, type StepLoss } from './train/trainer.js';
 export { loadData, binarizeSplits } from './data/load.js';
 export { importanceSampledNll, type VariationalMetrics } from './evaluate/likelihood.js';

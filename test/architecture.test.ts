@@ -11,6 +11,9 @@ import { ROOT } from './helpers.js';
 const STAGES = [
   'errors.ts',
   'util',
+  // What each model type declares about itself (src/models/spec.ts, specs.ts and every model folder's spec.ts):
+  // pure facts the config reads, so they sit below it and may import nothing that computes.
+  'model specs',
   'config',
   'accel',
   'backend',
@@ -40,9 +43,13 @@ function importsOf(file: string): string[] {
   return specs.map((s) => path.resolve(path.dirname(file), s.replace(/\.js$/, '.ts')));
 }
 
+/** A model spec file: src/models/spec.ts, src/models/specs.ts or src/models/<folder>/spec.ts. */
+const isModelSpec = (rel: string): boolean => /^models\/(?:[\w-]+\/)?specs?\.ts$/.test(rel.split(path.sep).join('/'));
+
 const stageOf = (file: string): number => {
   const rel = path.relative(path.join(ROOT, 'src'), file);
-  const stage = STAGES.indexOf(rel.includes(path.sep) ? rel.split(path.sep)[0]! : rel);
+  const name = isModelSpec(rel) ? 'model specs' : rel.includes(path.sep) ? rel.split(path.sep)[0]! : rel;
+  const stage = STAGES.indexOf(name);
   assert.ok(stage >= 0, `${rel} belongs to no stage; add its folder to STAGES`);
   return stage;
 };
@@ -109,4 +116,40 @@ test('no source file is over 400 lines (TypeScript and native)', () => {
     .map((f) => ({ file: path.relative(ROOT, f), lines: fs.readFileSync(f, 'utf8').split('\n').length }))
     .filter((f) => f.lines > 400);
   assert.deepEqual(long, []);
+});
+
+/** The model type names, read from the registry itself (so a new type is covered without editing this test). */
+const MODEL_KINDS = [
+  ...fs
+    .readFileSync(path.join(ROOT, 'src', 'models', 'specs.ts'), 'utf8')
+    .matchAll(/import \{ (\w+Spec) \} from '\.\/([\w-]+)\/spec\.js'/g),
+].map(([, , folder]) => {
+  const spec = fs.readFileSync(path.join(ROOT, 'src', 'models', folder!, 'spec.ts'), 'utf8');
+  return spec.match(/kind: '(\w+)'/)![1]!;
+});
+
+/** Lines under src/ outside src/models/ that name a model type as a string (to switch on it, or list it). */
+function modelTypeNamedOutsideModels(files: Array<{ file: string; text: string }>): string[] {
+  const names = MODEL_KINDS.join('|');
+  const literal = new RegExp(`['"\`](?:${names})['"\`]`);
+  return files
+    .filter(({ file }) => !file.startsWith(`src${path.sep}models${path.sep}`))
+    .flatMap(({ file, text }) =>
+      text
+        .split('\n')
+        .map((line, i) => ({ line, i }))
+        .filter(({ line }) => literal.test(line))
+        .map(({ line, i }) => `${file}:${i + 1}: ${line.trim()}`),
+    );
+}
+
+test('a model type is named only in its own folder: every other module asks the registry (src/models/specs.ts, registry.ts)', () => {
+  assert.deepEqual([...MODEL_KINDS].sort(), ['AE', 'BottleneckCAE', 'CAE', 'ConvVAE', 'VAE']);
+  const files = src.map((f) => ({ file: path.relative(ROOT, f), text: fs.readFileSync(f, 'utf8') }));
+  assert.deepEqual(modelTypeNamedOutsideModels(files), []);
+  // The check bites: a switch on a type name in an evaluation module is found.
+  const planted = [{ file: path.join('src', 'evaluate', 'x.ts'), text: "const n = model.kind === 'CAE' ? 50 : 500;" }];
+  assert.equal(modelTypeNamedOutsideModels(planted).length, 1);
+  const planted2 = [{ file: path.join('src', 'config', 'x.ts'), text: "z.enum(['AE', 'CAE'])" }];
+  assert.equal(modelTypeNamedOutsideModels(planted2).length, 1);
 });

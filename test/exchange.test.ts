@@ -13,7 +13,7 @@ import { batchTensor, head, type ImageSet } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { UserError } from '../src/errors.js';
 import { configInSafetensors, exportOnnx, exportSafetensors, importSafetensors } from '../src/exchange/index.js';
-import { reconstruct } from '../src/models/model.js';
+import { reconstruct } from '../src/models/registry.js';
 import { train } from '../src/train/trainer.js';
 import { MNIST_DIR, runCli, smallMnist, tempDir } from './helpers.js';
 

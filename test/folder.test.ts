@@ -12,7 +12,7 @@ import { Rng } from '../src/util/rng.js';
 import { tf } from '../src/backend/index.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
 import { batchTensor, type ImageSet } from '../src/data/dataset.js';
-import { createModel, reconstruct, type Autoencoder } from '../src/models/model.js';
+import { createModel, reconstruct, type Autoencoder } from '../src/models/registry.js';
 import { LEGEND_FONT } from '../src/render/latent-map.js';
 import { newCanvas } from '../src/render/canvas.js';
 import { pixelAt, readPng, ROOT, tempDir } from './helpers.js';

@@ -7,7 +7,7 @@ import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { encodeSet } from '../src/evaluate/latents.js';
 import { evaluateLoss } from '../src/models/loss.js';
 import { evaluateObjective, objectiveOf } from '../src/models/objective.js';
-import { createModel } from '../src/models/model.js';
+import { createModel } from '../src/models/registry.js';
 import { batchTensor } from '../src/data/dataset.js';
 import { createOptimizer, train, trainStep } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
-import { createModel, reconstruct } from '../src/models/model.js';
+import { createModel, reconstruct } from '../src/models/registry.js';
 import { BatchNorm } from '../src/models/layers.js';
 
 const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -116,7 +116,7 @@ test('dropout masks: the native generator gives exactly the JavaScript values; r
 test("CAE subsample equals the reference's MaxPool(kernel 1, stride 2), values and gradients (against cpu)", async () => {
   // The wasm backend's own MaxPoolGrad is wrong for kernel 1 / stride 2 (it drops channels), which is one
   // reason the CAE does not use maxPool; the cpu backend is the reference here.
-  const { subsample } = await import('../src/models/cae.js');
+  const { subsample } = await import('../src/models/cae/model.js');
   const run = (pool: boolean) =>
     tf.tidy(() => {
       const x = tf.randomNormal([2, 8, 12, 3], 0, 1, 'float32', 5) as tf.Tensor4D;

@@ -9,7 +9,7 @@ import { nativeBuilt, withAccel } from '../src/accel/index.js';
 import { resolveConfig } from '../src/config/load.js';
 import { batchTensor, type DataSplits, head } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { createModel } from '../src/models/model.js';
+import { createModel } from '../src/models/registry.js';
 import { createOptimizer, trainStep } from '../src/train/trainer.js';
 
 const MNIST = process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist');

@@ -10,7 +10,7 @@ import type { Config } from '../src/config/schema.js';
 import { batchTensor, head, type ImageSet, subset } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { UserError } from '../src/errors.js';
-import { reconstruct } from '../src/models/model.js';
+import { reconstruct } from '../src/models/registry.js';
 import { train } from '../src/train/trainer.js';
 import { encode } from '../src/use/encode.js';
 import { knnSearch } from '../src/embed/knn.js';

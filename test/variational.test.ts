@@ -13,7 +13,7 @@ import { resolveConfig } from '../src/config/load.js';
 import { batchTensor, head } from '../src/data/dataset.js';
 import { binarizeSplits } from '../src/data/load.js';
 import { importanceSampledNll } from '../src/evaluate/likelihood.js';
-import { createModel, isVariational } from '../src/models/model.js';
+import { createModel, isVariational } from '../src/models/registry.js';
 import { gaussianKl, klWeightAt, objective, reparameterise, standardNormal } from '../src/models/objective.js';
 import { TrainingInterrupted } from '../src/errors.js';
 import { resume, train } from '../src/train/trainer.js';

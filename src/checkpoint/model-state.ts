@@ -6,7 +6,7 @@ import { tf } from '../backend/index.js';
 import { configHash, modelSignature } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
-import { createModel, type Autoencoder } from '../models/model.js';
+import { createModel, type Autoencoder } from '../models/registry.js';
 import {
   readCheckpoint,
   tensorValues,

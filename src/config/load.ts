@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
+import { specOf, variationalKinds } from '../models/specs.js';
 import { datasetOf, configSchema, FIELDS, type Config } from './schema.js';
 
 type Plain = Record<string, unknown>;
@@ -46,17 +47,18 @@ function formatIssues(error: z.ZodError, input: unknown, source: string): string
 /** Checks that span several keys. */
 function checkCrossField(c: Config, source: string): void {
   const problems: string[] = [];
-  const convolutional = c.model_type === 'CAE' || c.model_type === 'BottleneckCAE' || c.model_type === 'ConvVAE';
-  if (convolutional && (c.height % 4 !== 0 || c.width % 4 !== 0)) {
+  const spec = specOf(c.model_type);
+  const factor = 2 ** spec.downsampling;
+  if (c.height % factor !== 0 || c.width % factor !== 0) {
     problems.push(
-      `  height/width: given ${c.height}x${c.width}; the ${c.model_type} halves the image twice, so both must be divisible by 4`,
+      `  height/width: given ${c.height}x${c.width}; the ${c.model_type} halves the image ${spec.downsampling === 2 ? 'twice' : `${spec.downsampling} times`}, so both must be divisible by ${factor}`,
     );
   }
-  const variational = c.model_type === 'VAE' || c.model_type === 'ConvVAE';
+  const variational = spec.variational;
   for (const key of ['beta', 'kl_warmup_epochs'] as const) {
     if (!variational && c[key] !== null) {
       problems.push(
-        `  ${key}: given ${c[key]} for model_type ${c.model_type}; it weighs a VAE's KL term, so it applies to VAE and ConvVAE only (drop it, or pick a variational model_type)`,
+        `  ${key}: given ${c[key]} for model_type ${c.model_type}; it weighs a VAE's KL term, so it applies to ${variationalKinds().join(' and ')} only (drop it, or pick a variational model_type)`,
       );
     }
   }
@@ -158,12 +160,8 @@ export function loadConfig(file?: string, overrides: Plain = {}): Config {
 /** The keys that fix the network's shape: a checkpoint only loads into a model with the same signature. */
 export function modelSignature(c: Config): string {
   const base = { model_type: c.model_type, height: c.height, width: c.width, color_channel: c.color_channel };
-  const arch =
-    c.model_type === 'AE' || c.model_type === 'VAE'
-      ? { ...base, hidden_dim: c.hidden_dim, latent_dim: c.latent_dim }
-      : c.model_type === 'CAE'
-        ? base
-        : { ...base, latent_dim: c.latent_dim };
+  const arch: Record<string, unknown> = { ...base };
+  for (const key of specOf(c.model_type).architectureKeys) arch[key] = c[key];
   return JSON.stringify(arch);
 }
 

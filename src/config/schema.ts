@@ -4,6 +4,7 @@
  * docs:config`, and behind the error messages) is read off it.
  */
 import { z } from 'zod';
+import { MODEL_KINDS, MODEL_SPECS, specOf } from '../models/specs.js';
 
 const positiveInt = z.number().int().positive();
 const runName = z
@@ -32,9 +33,9 @@ export const configSchema = z.strictObject({
     'Seed for every random choice: weight init, validation split, batch order, dropout, noise.',
   ),
   model_type: field(
-    z.enum(['AE', 'CAE', 'BottleneckCAE', 'VAE', 'ConvVAE']),
-    'AE',
-    "`AE` (the reference's fully connected), `CAE` (the reference's convolutional; no bottleneck), `BottleneckCAE` (convolutional down to `latent_dim` numbers), `VAE` / `ConvVAE` (variational, fully connected / convolutional).",
+    z.enum(MODEL_KINDS),
+    MODEL_KINDS[0],
+    `${MODEL_SPECS.map((s) => `\`${s.kind}\` (${s.description})`).join(', ')}; see docs/models.md.`,
   ),
   denoising: field(
     z.boolean(),
@@ -168,7 +169,7 @@ export type Config = z.output<typeof configSchema>;
 
 /** The reconstruction loss a config trains with (its `null` default resolved by model type). */
 export function reconstructionLossOf(c: Config): 'mse' | 'bce' {
-  return c.reconstruction_loss ?? (c.model_type === 'VAE' || c.model_type === 'ConvVAE' ? 'bce' : 'mse');
+  return c.reconstruction_loss ?? specOf(c.model_type).defaultLoss;
 }
 
 export interface FieldSpec {

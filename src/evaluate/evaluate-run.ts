@@ -18,7 +18,7 @@ import { type EmbeddingParams, type EmbedMethod, MAX_DIRECT_DIM, REDUCED_DIM } f
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
 import { UserError } from '../errors.js';
 import { addNoise, evaluateLoss, type NoiseOptions } from '../models/loss.js';
-import { type Autoencoder, isVariational, reconstruct } from '../models/model.js';
+import { type Autoencoder, isVariational, reconstruct, specOfModel } from '../models/registry.js';
 import { betaOf, objectiveOf } from '../models/objective.js';
 import { drawLatentMap, type LegendEntry } from '../render/latent-map.js';
 import { drawLossPlot } from '../render/loss-plot.js';
@@ -34,11 +34,6 @@ import { knnAccuracy, leaveOneOutKnnAccuracy, trustworthiness } from './metrics.
 
 export type Split = 'test' | 'validation' | 'train';
 
-/**
- * Training images a CAE's latent k-NN classifier is fit on (a seeded subsample): encoding all 48,000 MNIST
- * training images through the CAE would take about 2.5 minutes on 2 cores. The AE's training codes are all encoded.
- */
-export const CAE_KNN_FIT_IMAGES = 5000;
 /** Points of the seeded subsample that trustworthiness is computed on (it is O(m^2) in time). */
 export const TRUSTWORTHINESS_SAMPLE = 2000;
 /** Neighbours for the k-NN accuracies and for trustworthiness. */
@@ -296,7 +291,7 @@ function reductionOf(projection: PcaProjection | undefined): LatentReduction | n
 
 /** The 5-NN classifier on the latents (fit on training latents); unlabelled image folders get null. */
 function latentKnnAccuracy(ev: Evaluation, latents: Latents, projection: PcaProjection | undefined, knnTrainLimit?: number): LatentMetrics {
-  const limit = knnTrainLimit ?? (ev.config.model_type === 'CAE' ? CAE_KNN_FIT_IMAGES : Infinity);
+  const limit = knnTrainLimit ?? specOfModel(ev.model).knnFitImages ?? Infinity;
   const knnTrain = seededSubset(ev.train, limit, deriveSeed(ev.config.seed, 'knn-train'));
   const k = Math.min(KNN_K, knnTrain.count);
   const base = { dim: latentSize(ev.model), pca: reductionOf(projection) };

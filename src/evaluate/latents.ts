@@ -7,7 +7,7 @@ import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet, seededSubset } from '../data/dataset.js';
 import { IncrementalPca, type PcaProjection } from '../embed/incremental-pca.js';
 import { evalBatchSize } from '../models/loss.js';
-import type { Autoencoder } from '../models/model.js';
+import type { Autoencoder } from '../models/registry.js';
 
 /**
  * Images of the evaluated split the principal components are fitted on (a seeded sample; all of them when fewer).

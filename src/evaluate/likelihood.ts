@@ -7,7 +7,7 @@
 import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet } from '../data/dataset.js';
 import { UserError } from '../errors.js';
-import type { VariationalAutoencoder } from '../models/model.js';
+import type { VariationalAutoencoder } from '../models/registry.js';
 import { evaluateObjective, imageReconstructionLoss, type ReconstructionLoss, standardNormal } from '../models/objective.js';
 import { deriveSeed } from '../util/rng.js';
 

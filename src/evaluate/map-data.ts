@@ -21,7 +21,7 @@ import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet } from '../data/dataset.js';
 import { knnSearch } from '../embed/knn.js';
 import { evalBatchSize } from '../models/loss.js';
-import { type Autoencoder, reconstruct } from '../models/model.js';
+import { type Autoencoder, reconstruct } from '../models/registry.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Latents } from './latents.js';

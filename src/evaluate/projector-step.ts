@@ -2,7 +2,7 @@
 import type { Config } from '../config/schema.js';
 import type { ImageSet } from '../data/dataset.js';
 import type { EmbedMethod } from '../embed/index.js';
-import type { Autoencoder } from '../models/model.js';
+import type { Autoencoder } from '../models/registry.js';
 import { exportProjector, type ProjectorResult } from '../render/projector.js';
 import { type Latents, latentSize } from './latents.js';
 

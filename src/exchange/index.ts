@@ -10,7 +10,7 @@ import { saveTrainingCheckpoint } from '../checkpoint/model-state.js';
 import { createRunDir } from '../checkpoint/run-dir.js';
 import type { Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
-import { createModel } from '../models/model.js';
+import { createModel } from '../models/registry.js';
 import { checkOutput, openRunModel } from '../use/encode.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { buildOnnx, onnxLatentShape } from './onnx.js';

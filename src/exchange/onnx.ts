@@ -8,8 +8,7 @@
  * C order).
  */
 import onnxProto from 'onnx-proto';
-import { TRUNK_CHANNELS } from '../models/conv-bottleneck.js';
-import type { Autoencoder } from '../models/model.js';
+import { type Autoencoder, type GraphWriter, specOfModel } from '../models/registry.js';
 import type { TorchTensor } from './torch-layout.js';
 
 const { onnx } = onnxProto;
@@ -74,105 +73,71 @@ function bytesOf(a: Float32Array | BigInt64Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
 }
 
-/** Gemm with PyTorch's Linear layout (weight [out, in]). */
-function gemm(g: GraphBuilder, x: string, layer: string, output?: string): string {
-  return g.node('Gemm', [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)], [{ name: 'transB', i: 1 }], output);
-}
+/** The GraphWriter the model specs describe their graphs with (src/models/spec.ts). */
+class Writer implements GraphWriter {
+  constructor(private readonly g: GraphBuilder) {}
 
-function conv(g: GraphBuilder, x: string, layer: string, stride: number): string {
-  return g.node(
-    'Conv',
-    [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)],
-    [
-      { name: 'kernel_shape', ints: [3, 3] },
-      { name: 'strides', ints: [stride, stride] },
-      { name: 'pads', ints: [1, 1, 1, 1] },
-    ],
-  );
-}
-
-function deconv(g: GraphBuilder, x: string, layer: string, kernel: number, stride: number): string {
-  return g.node(
-    'ConvTranspose',
-    [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)],
-    [
-      { name: 'kernel_shape', ints: [kernel, kernel] },
-      { name: 'strides', ints: [stride, stride] },
-      { name: 'pads', ints: stride === 1 ? [1, 1, 1, 1] : [0, 0, 0, 0] },
-    ],
-  );
-}
-
-/** The encoder's nodes from `input` to `output` (a VAE's output is its posterior mean). */
-function encoder(g: GraphBuilder, model: Autoencoder, input: string, output: string): void {
-  const flatten = (x: string) => g.node('Flatten', [x], [{ name: 'axis', i: 1 }]);
-  switch (model.kind) {
-    case 'AE': {
-      const h = g.node('Relu', [gemm(g, flatten(input), 'encoder.0')]);
-      g.node('Relu', [gemm(g, h, 'encoder.3')], [], output);
-      return;
-    }
-    case 'VAE': {
-      const h = g.node('Relu', [gemm(g, flatten(input), 'encoder.0')]);
-      gemm(g, h, 'encoder.mu', output);
-      return;
-    }
-    case 'BottleneckCAE':
-    case 'ConvVAE': {
-      // Flatten of NCHW gives PyTorch's (c, h, w) order, which the exported dense weights are in.
-      let h = g.batchNormRelu(conv(g, input, 'encoder.0.conv', 2), 'encoder.0.bn');
-      h = g.batchNormRelu(conv(g, h, 'encoder.1.conv', 2), 'encoder.1.bn');
-      gemm(g, flatten(h), model.kind === 'BottleneckCAE' ? 'encoder.fc' : 'encoder.mu', output);
-      return;
-    }
-    case 'CAE': {
-      let h = input;
-      for (let i = 0; i < 4; i++) {
-        h = g.batchNormRelu(conv(g, h, `encoder.${i}.conv`, 1), `encoder.${i}.bn`);
-        // The reference's MaxPool(kernel 1, stride 2): keeps every other pixel.
-        if (i >= 2)
-          h = g.node(
-            'MaxPool',
-            [h],
-            [
-              { name: 'kernel_shape', ints: [1, 1] },
-              { name: 'strides', ints: [2, 2] },
-            ],
-            i === 3 ? output : undefined,
-          );
-      }
-      return;
-    }
+  dense(x: string, layer: string, output?: string): string {
+    const g = this.g;
+    return g.node('Gemm', [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)], [{ name: 'transB', i: 1 }], output);
   }
-}
 
-/** The decoder's nodes from `input` (a latent) to `output` (the reconstruction, NCHW). */
-function decoder(g: GraphBuilder, model: Autoencoder, input: string, output: string): void {
-  const { height, width, channels } = model.shape;
-  switch (model.kind) {
-    case 'AE':
-    case 'VAE': {
-      const h = g.node('Relu', [gemm(g, input, 'decoder.0')]);
-      const y = g.node('Sigmoid', [gemm(g, h, model.kind === 'AE' ? 'decoder.3' : 'decoder.2')]);
-      g.node('Reshape', [y, g.int64s('image_shape', [-1, channels, height, width])], [], output);
-      return;
-    }
-    case 'BottleneckCAE':
-    case 'ConvVAE': {
-      const flat = g.node('Relu', [gemm(g, input, 'decoder.fc')]);
-      let h = g.node('Reshape', [flat, g.int64s('feature_shape', [-1, TRUNK_CHANNELS, height / 4, width / 4])]);
-      h = g.batchNormRelu(deconv(g, h, 'decoder.0.deconv', 2, 2), 'decoder.0.bn');
-      h = g.batchNormRelu(deconv(g, h, 'decoder.1.deconv', 2, 2), 'decoder.1.bn');
-      g.node('Sigmoid', [deconv(g, h, 'decoder.2.deconv', 3, 1)], [], output);
-      return;
-    }
-    case 'CAE': {
-      let h = g.batchNormRelu(deconv(g, input, 'decoder.0.deconv', 3, 1), 'decoder.0.bn');
-      h = g.batchNormRelu(deconv(g, h, 'decoder.1.deconv', 2, 2), 'decoder.1.bn');
-      h = g.batchNormRelu(deconv(g, h, 'decoder.2.deconv', 2, 2), 'decoder.2.bn');
-      g.node('Sigmoid', [deconv(g, h, 'decoder.3.deconv', 3, 1)], [], output);
-      return;
-    }
+  conv(x: string, layer: string, stride: number): string {
+    const g = this.g;
+    return g.node(
+      'Conv',
+      [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)],
+      [
+        { name: 'kernel_shape', ints: [3, 3] },
+        { name: 'strides', ints: [stride, stride] },
+        { name: 'pads', ints: [1, 1, 1, 1] },
+      ],
+    );
+  }
+
+  deconv(x: string, layer: string, kernel: number, stride: number): string {
+    const g = this.g;
+    return g.node(
+      'ConvTranspose',
+      [x, g.weight(`${layer}.weight`), g.weight(`${layer}.bias`)],
+      [
+        { name: 'kernel_shape', ints: [kernel, kernel] },
+        { name: 'strides', ints: [stride, stride] },
+        { name: 'pads', ints: stride === 1 ? [1, 1, 1, 1] : [0, 0, 0, 0] },
+      ],
+    );
+  }
+
+  batchNormRelu(x: string, bn: string): string {
+    return this.g.batchNormRelu(x, bn);
+  }
+
+  relu(x: string, output?: string): string {
+    return this.g.node('Relu', [x], [], output);
+  }
+
+  sigmoid(x: string, output?: string): string {
+    return this.g.node('Sigmoid', [x], [], output);
+  }
+
+  flatten(x: string): string {
+    return this.g.node('Flatten', [x], [{ name: 'axis', i: 1 }]);
+  }
+
+  reshape(x: string, name: string, dims: number[], output?: string): string {
+    return this.g.node('Reshape', [x, this.g.int64s(name, dims)], [], output);
+  }
+
+  subsample(x: string, output?: string): string {
+    return this.g.node(
+      'MaxPool',
+      [x],
+      [
+        { name: 'kernel_shape', ints: [1, 1] },
+        { name: 'strides', ints: [2, 2] },
+      ],
+      output,
+    );
   }
 }
 
@@ -185,9 +150,9 @@ function tensorType(dims: Array<number | string>): onnxProto.onnx.ITypeProto {
   };
 }
 
-/** The latent's ONNX shape: [N, latent_dim], or [N, 256, H/4, W/4] for the reference CAE. */
+/** The latent's ONNX shape: [N, latent_dim], or [N, C, H, W] for a feature-map latent (the reference CAE's). */
 export function onnxLatentShape(model: Autoencoder): Array<number | string> {
-  if (model.kind !== 'CAE') return ['N', ...model.latentShape];
+  if (!specOfModel(model).latentIsFeatureMap) return ['N', ...model.latentShape];
   const [h, w, c] = model.latentShape as [number, number, number];
   return ['N', c, h, w];
 }
@@ -221,11 +186,12 @@ export function buildOnnx(model: Autoencoder, weights: TorchTensor[], meta: Reco
   const image = { name: 'image', type: tensorType(['N', channels, height, width]) };
   const latent = { name: 'latent', type: tensorType(onnxLatentShape(model)) };
   const reconstruction = { name: 'reconstruction', type: tensorType(['N', channels, height, width]) };
+  const spec = specOfModel(model);
   const full = new GraphBuilder(byName);
-  encoder(full, model, 'image', 'latent');
-  decoder(full, model, 'latent', 'reconstruction');
+  spec.onnxEncoder(new Writer(full), model.shape, 'image', 'latent');
+  spec.onnxDecoder(new Writer(full), model.shape, 'latent', 'reconstruction');
   const dec = new GraphBuilder(byName);
-  decoder(dec, model, 'latent', 'reconstruction');
+  spec.onnxDecoder(new Writer(dec), model.shape, 'latent', 'reconstruction');
   return {
     autoencoder: serialise(full, `${model.kind} autoencoder`, [image], [latent, reconstruction], meta),
     decoder: serialise(dec, `${model.kind} decoder`, [latent], [reconstruction], meta),

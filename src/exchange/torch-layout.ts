@@ -9,8 +9,7 @@
  * BatchNorm layers also carry `num_batches_tracked` (int64, a scalar) in PyTorch: the training steps taken.
  */
 import { tf } from '../backend/index.js';
-import { TRUNK_CHANNELS } from '../models/conv-bottleneck.js';
-import type { Autoencoder } from '../models/model.js';
+import { type Autoencoder, specOfModel } from '../models/registry.js';
 
 export type TorchDtype = 'F32' | 'I64';
 
@@ -37,20 +36,9 @@ function hwcToChw(h: number, w: number, c: number): Int32Array {
 type FlattenedAxes = Map<string, { axis: 'in' | 'out'; hwc: [number, number, number] }>;
 
 function flattenedAxes(model: Autoencoder): FlattenedAxes {
-  const { height, width, channels } = model.shape;
-  const image: [number, number, number] = [height, width, channels];
-  const trunk: [number, number, number] = [height / 4, width / 4, TRUNK_CHANNELS];
   const axes: FlattenedAxes = new Map();
-  const set = (names: string[], axis: 'in' | 'out', hwc: [number, number, number]) => {
+  for (const { names, axis, hwc } of specOfModel(model).flattenedAxes(model.shape)) {
     for (const name of names) axes.set(name, { axis, hwc });
-  };
-  if (model.kind === 'AE' || model.kind === 'VAE') {
-    const last = model.kind === 'AE' ? 'decoder.3' : 'decoder.2';
-    set(['encoder.0.weight'], 'in', image);
-    set([`${last}.weight`, `${last}.bias`], 'out', image);
-  } else if (model.kind === 'BottleneckCAE' || model.kind === 'ConvVAE') {
-    set(['encoder.fc.weight', 'encoder.mu.weight', 'encoder.logvar.weight'], 'in', trunk);
-    set(['decoder.fc.weight', 'decoder.fc.bias'], 'out', trunk);
   }
   return axes;
 }

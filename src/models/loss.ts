@@ -6,7 +6,8 @@ import { meanSquaredError } from '../accel/index.js';
 import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet, slice } from '../data/dataset.js';
 import { deriveSeed } from '../util/rng.js';
-import { reconstruct } from './model.js';
+import { reconstruct } from './registry.js';
+import { specOf } from './specs.js';
 import type { Autoencoder } from './types.js';
 
 export { meanSquaredError };
@@ -21,13 +22,9 @@ export function addNoise(x: tf.Tensor4D, noise: NoiseOptions, seed: number): tf.
   return tf.add(x, tf.randomNormal(x.shape, noise.mean, noise.std, 'float32', seed));
 }
 
-/**
- * A batch size that keeps inference memory modest: large for the fully connected models, small for the CAE's wide
- * activations (tfjs-wasm's heap grows to the largest batch and never shrinks).
- */
+/** The inference batch size of a model's type (see ModelSpec.evalBatchSize). */
 export function evalBatchSize(model: Autoencoder): number {
-  if (model.kind === 'AE' || model.kind === 'VAE') return 1000;
-  return model.kind === 'CAE' ? 50 : 500;
+  return specOf(model.kind).evalBatchSize;
 }
 
 /**

@@ -15,7 +15,7 @@ import { type Config, reconstructionLossOf } from '../config/schema.js';
 import type { ImageSet } from '../data/dataset.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { averageOverSet, type NoiseOptions } from './loss.js';
-import { type Autoencoder, isVariational, reconstruct } from './model.js';
+import { type Autoencoder, isVariational, reconstruct } from './registry.js';
 import type { ForwardContext } from './layers.js';
 
 export type ReconstructionLoss = 'mse' | 'bce';

@@ -1,15 +1,11 @@
 /** What every autoencoder offers the training loop, checkpoints and evaluation. */
 import type { tf } from '../backend/index.js';
 import type { ForwardContext, ParamStore } from './layers.js';
+import type { ImageShape } from './spec.js';
+import { type ModelKind, specOf } from './specs.js';
 
-export interface ImageShape {
-  height: number;
-  width: number;
-  channels: number;
-}
-
-/** The model types: the reference's two, a convolutional autoencoder with a real bottleneck, and two VAEs. */
-export type ModelKind = 'AE' | 'CAE' | 'BottleneckCAE' | 'VAE' | 'ConvVAE';
+export type { ImageShape } from './spec.js';
+export type { ModelKind } from './specs.js';
 
 export interface Autoencoder {
   readonly kind: ModelKind;
@@ -26,17 +22,17 @@ export interface Autoencoder {
 
 /** A VAE: the encoder gives a diagonal Gaussian q(z|x); the prior is the standard normal. */
 export interface VariationalAutoencoder extends Autoencoder {
-  readonly kind: 'VAE' | 'ConvVAE';
   readonly latentDim: number;
   /** The posterior's mean and log-variance, each [batch, latentDim]. */
   encodeDistribution(x: tf.Tensor4D, ctx: ForwardContext): { mean: tf.Tensor2D; logVar: tf.Tensor2D };
 }
 
+/** Whether a model is variational (its spec says so). */
 export function isVariational(model: Autoencoder): model is VariationalAutoencoder {
-  return model.kind === 'VAE' || model.kind === 'ConvVAE';
+  return specOf(model.kind).variational;
 }
 
 /** Whether a model type is variational (config-level, before a model exists). */
 export function isVariationalKind(kind: ModelKind): boolean {
-  return kind === 'VAE' || kind === 'ConvVAE';
+  return specOf(kind).variational;
 }

@@ -18,7 +18,7 @@ import { batchTensor, type DataSplits } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import { TrainingInterrupted, UserError } from '../errors.js';
 import { addNoise } from '../models/loss.js';
-import { type Autoencoder, createModel } from '../models/model.js';
+import { type Autoencoder, createModel } from '../models/registry.js';
 import { betaOf, evaluateObjective, klWeightAt, objective, objectiveOf } from '../models/objective.js';
 import { copyFileAtomic, writeFileAtomic } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';

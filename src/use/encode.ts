@@ -14,7 +14,7 @@ import { reduceIfWide } from '../embed/index.js';
 import { embedInWorker } from '../embed/worker.js';
 import { evalBatchSize, reconstructionErrors } from '../models/loss.js';
 import { exportProjector, type ProjectorPoint, type ProjectorResult } from '../render/projector.js';
-import type { Autoencoder } from '../models/model.js';
+import type { Autoencoder } from '../models/registry.js';
 import { concatFloat32 } from '../util/arrays.js';
 import { makeDirsFor } from '../util/fs.js';
 import { CODE_FORMATS, type CodeFormat, openCodeWriter } from './code-writers.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { tf } from '../backend/index.js';
 import { UserError } from '../errors.js';
 import { evalBatchSize } from '../models/loss.js';
-import { type Autoencoder, isVariational } from '../models/model.js';
+import { type Autoencoder, isVariational, variationalKinds } from '../models/registry.js';
 import { standardNormal } from '../models/objective.js';
 import { drawImageGrid } from '../render/image-grid.js';
 import { deriveSeed } from '../util/rng.js';
@@ -95,7 +95,7 @@ export async function sample(runDirPath: string, opts: SampleOptions = {}): Prom
     if (!isVariational(model)) {
       throw new UserError(
         `${run.dir} is a run of model_type ${model.kind}, which has no prior to sample from`,
-        'sampling needs a variational model (model_type: VAE or ConvVAE); for this run, ae interpolate decodes the line between two images',
+        `sampling needs a variational model (model_type: ${variationalKinds().join(' or ')}); for this run, ae interpolate decodes the line between two images`,
       );
     }
     const outDir = opts.outDir ?? run.dir;

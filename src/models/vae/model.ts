@@ -3,12 +3,13 @@
  * encoder Linear(HWC -> hidden), ReLU, then two heads Linear(hidden -> latent) for the posterior's mean and
  * log-variance; decoder Linear(latent -> hidden), ReLU, Linear(hidden -> HWC), Sigmoid.
  */
-import { tf } from '../backend/index.js';
-import { type ForwardContext, Linear, ParamStore } from './layers.js';
-import type { ImageShape, VariationalAutoencoder } from './types.js';
+import type { Config } from '../../config/schema.js';
+import { tf } from '../../backend/index.js';
+import { type ForwardContext, Linear, ParamStore } from '../layers.js';
+import type { ImageShape, VariationalAutoencoder } from '../types.js';
 
 export class VAE implements VariationalAutoencoder {
-  readonly kind = 'VAE';
+  readonly kind = 'VAE' as const;
   readonly params: ParamStore;
   private readonly hidden: Linear;
   private readonly mu: Linear;
@@ -53,4 +54,9 @@ export class VAE implements VariationalAutoencoder {
     const out = this.dec2.forward(this.dec1.forward(z as tf.Tensor2D, 'relu'), 'sigmoid');
     return tf.reshape(out, [batch, this.shape.height, this.shape.width, this.shape.channels]);
   }
+}
+
+export function build(config: Config): VAE {
+  const shape = { height: config.height, width: config.width, channels: config.color_channel };
+  return new VAE(shape, config.hidden_dim, config.latent_dim, config.seed);
 }

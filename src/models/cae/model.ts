@@ -4,9 +4,10 @@
  * MaxPool(kernel 1, stride 2), which keeps every other pixel). Latent: 256 x H/4 x W/4. Decoder: 3x3 transposed
  * convolution 256->128, 2x2/s2 128->64, 2x2/s2 64->32 (each with BN and ReLU), 3x3 32->C, Sigmoid.
  */
-import { tf } from '../backend/index.js';
-import { BatchNorm, Conv2d, ConvTranspose2d, ParamStore, type ForwardContext } from './layers.js';
-import type { Autoencoder, ImageShape } from './types.js';
+import type { Config } from '../../config/schema.js';
+import { tf } from '../../backend/index.js';
+import { BatchNorm, Conv2d, ConvTranspose2d, ParamStore, type ForwardContext } from '../layers.js';
+import type { Autoencoder, ImageShape } from '../types.js';
 
 /**
  * The reference's MaxPool with kernel 1 and stride 2, which keeps pixel (2i, 2j). The forward pass is tfjs's
@@ -34,7 +35,7 @@ export const subsample = tf.customGrad(((x: tf.Tensor) => {
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor4D) => tf.Tensor4D;
 
 export class CAE implements Autoencoder {
-  readonly kind = 'CAE';
+  readonly kind = 'CAE' as const;
   readonly params: ParamStore;
   private readonly encConvs: Array<[Conv2d, BatchNorm]>;
   private readonly decConvs: Array<[ConvTranspose2d, BatchNorm]>;
@@ -82,4 +83,8 @@ export class CAE implements Autoencoder {
     for (const [deconv, bn] of this.decConvs) h = bn.applyRelu(deconv.apply(h), ctx);
     return tf.sigmoid(this.outConv.apply(h));
   }
+}
+
+export function build(config: Config): CAE {
+  return new CAE({ height: config.height, width: config.width, channels: config.color_channel }, config.seed);
 }

@@ -3,9 +3,10 @@
  * encoder Linear(HWC -> hidden), ReLU, Dropout, Linear(hidden -> latent), ReLU;
  * decoder Linear(latent -> hidden), ReLU, Dropout, Linear(hidden -> HWC), Sigmoid, reshaped to the image.
  */
-import { tf } from '../backend/index.js';
-import { dropoutMask, Linear, ParamStore, type ForwardContext } from './layers.js';
-import type { Autoencoder, ImageShape } from './types.js';
+import type { Config } from '../../config/schema.js';
+import { tf } from '../../backend/index.js';
+import { dropoutMask, Linear, ParamStore, type ForwardContext } from '../layers.js';
+import type { Autoencoder, ImageShape } from '../types.js';
 
 export interface AEOptions {
   hiddenDim: number;
@@ -14,7 +15,7 @@ export interface AEOptions {
 }
 
 export class AE implements Autoencoder {
-  readonly kind = 'AE';
+  readonly kind = 'AE' as const;
   readonly params: ParamStore;
   private readonly enc1: Linear;
   private readonly enc2: Linear;
@@ -51,4 +52,9 @@ export class AE implements Autoencoder {
     const out = this.dec2.forward(h, 'sigmoid');
     return tf.reshape(out, [batch, this.shape.height, this.shape.width, this.shape.channels]);
   }
+}
+
+export function build(config: Config): AE {
+  const shape = { height: config.height, width: config.width, channels: config.color_channel };
+  return new AE(shape, { hiddenDim: config.hidden_dim, latentDim: config.latent_dim, dropout: config.dropout }, config.seed);
 }

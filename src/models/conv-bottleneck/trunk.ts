@@ -1,5 +1,5 @@
 /**
- * Convolutional autoencoders with a real bottleneck: the image is squeezed into `latent_dim` numbers.
+ * The shared part of the convolutional autoencoders with a real bottleneck (BottleneckCAE, ConvVAE): the image is squeezed into `latent_dim` numbers.
  *
  * Encoder: two 3x3 convolutions with stride 2 and padding 1 (C -> 32 -> 64, each + BatchNorm + ReLU; H/4 x W/4
  * x 64 left), flattened, then a dense layer to the code (BottleneckCAE) or two dense heads to the posterior's mean
@@ -9,12 +9,10 @@
  * Batch norm and ReLU as in the reference CAE, with the same fast native convolution kernels. Flattening follows
  * our NHWC layout (h, w, c); the PyTorch export permutes the dense layers to PyTorch's (c, h, w) flattening.
  */
-import { tf } from '../backend/index.js';
-import { BatchNorm, Conv2d, ConvTranspose2d, type ForwardContext, Linear, ParamStore } from './layers.js';
-import type { Autoencoder, ImageShape, VariationalAutoencoder } from './types.js';
-
-/** Channels after the encoder's two convolutions, and of the decoder's first feature map. */
-export const TRUNK_CHANNELS = 64;
+import { tf } from '../../backend/index.js';
+import { BatchNorm, Conv2d, ConvTranspose2d, type ForwardContext, Linear, ParamStore } from '../layers.js';
+import type { ImageShape } from '../types.js';
+import { TRUNK_CHANNELS } from './spec.js';
 
 /** The convolutional part of the encoder: image -> flattened H/4 x W/4 x 64 features. */
 class ConvEncoderTrunk {
@@ -63,7 +61,7 @@ function trunkFeatures(shape: ImageShape): number {
 }
 
 /** What both models share: the parameter store, the encoder trunk, the decoder, a `latentDim`-vector code. */
-abstract class ConvBottleneckBase {
+export abstract class ConvBottleneckBase {
   readonly params: ParamStore;
   protected readonly trunk: ConvEncoderTrunk;
   private readonly decoder: ConvDecoder;
@@ -90,40 +88,5 @@ abstract class ConvBottleneckBase {
 
   decode(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D {
     return this.decoder.apply(z, ctx);
-  }
-}
-
-/** A convolutional autoencoder whose code is a `latentDim` vector. */
-export class BottleneckCAE extends ConvBottleneckBase implements Autoencoder {
-  readonly kind = 'BottleneckCAE';
-  declare private fc: Linear;
-
-  protected heads(params: ParamStore, features: number): void {
-    this.fc = new Linear(params, 'encoder.fc', features, this.latentDim);
-  }
-
-  encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor {
-    return this.fc.forward(this.trunk.apply(x, ctx), 'linear');
-  }
-}
-
-/** A convolutional VAE: the same trunk and decoder, with mean and log-variance heads. */
-export class ConvVAE extends ConvBottleneckBase implements VariationalAutoencoder {
-  readonly kind = 'ConvVAE';
-  declare private mu: Linear;
-  declare private logVar: Linear;
-
-  protected heads(params: ParamStore, features: number): void {
-    this.mu = new Linear(params, 'encoder.mu', features, this.latentDim);
-    this.logVar = new Linear(params, 'encoder.logvar', features, this.latentDim);
-  }
-
-  encodeDistribution(x: tf.Tensor4D, ctx: ForwardContext): { mean: tf.Tensor2D; logVar: tf.Tensor2D } {
-    const h = this.trunk.apply(x, ctx);
-    return { mean: this.mu.forward(h, 'linear'), logVar: this.logVar.forward(h, 'linear') };
-  }
-
-  encode(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor {
-    return this.mu.forward(this.trunk.apply(x, ctx), 'linear');
   }
 }
