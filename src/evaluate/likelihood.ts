@@ -8,7 +8,13 @@ import { tf } from '../backend/index.js';
 import { batchTensor, type ImageSet } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import type { VariationalAutoencoder } from '../models/registry.js';
-import { evaluateObjective, imageReconstructionLoss, type ReconstructionLoss, standardNormal } from '../models/objective.js';
+import {
+  evaluateObjective,
+  imageReconstructionLoss,
+  type ReconstructionLoss,
+  reparameteriseWith,
+  standardNormal,
+} from '../models/objective.js';
 import { deriveSeed } from '../util/rng.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
@@ -51,7 +57,7 @@ export async function importanceSampledNll(
       const m = repeat(mean);
       const lv = repeat(logVar);
       const eps = standardNormal([n * k, d], deriveSeed(seed, 'nll', b));
-      const z = tf.add(m, tf.mul(tf.exp(tf.mul(lv, 0.5)), eps)) as tf.Tensor2D;
+      const z = reparameteriseWith(m, lv, eps);
       const logPxz = tf.neg(imageReconstructionLoss(model.decode(z, { training: false, seed: 0 }), repeat(x), 'bce'));
       const logW = tf.sub(tf.add(logPxz, logNormal(z, null)), logNormal(eps, lv));
       const logPx = tf.sub(tf.logSumExp(tf.reshape(logW, [n, k]), 1), Math.log(k));

@@ -53,9 +53,14 @@ export function standardNormal(shape: [number, number], seed: number): tf.Tensor
   return tf.tensor2d(values, shape);
 }
 
-/** z = mean + exp(logVar / 2) * eps: differentiable in mean and logVar. */
+/** z = mean + exp(logVar / 2) * eps for given standard normal `eps`: differentiable in mean and logVar. */
+export function reparameteriseWith(mean: tf.Tensor2D, logVar: tf.Tensor2D, eps: tf.Tensor2D): tf.Tensor2D {
+  return tf.add(mean, tf.mul(tf.exp(tf.mul(logVar, 0.5)), eps));
+}
+
+/** z = mean + exp(logVar / 2) * eps, eps drawn from our seeded generator. */
 export function reparameterise(mean: tf.Tensor2D, logVar: tf.Tensor2D, seed: number): tf.Tensor2D {
-  return tf.add(mean, tf.mul(tf.exp(tf.mul(logVar, 0.5)), standardNormal(mean.shape, seed)));
+  return reparameteriseWith(mean, logVar, standardNormal(mean.shape, seed));
 }
 
 /** KL(N(mean, exp(logVar)) || N(0, I)) per row. */
