@@ -1,14 +1,26 @@
 /**
- * An error caused by the user's input (config, data, run directory), with a message that says what is wrong and
- * how to fix it. The CLI prints these without a stack trace; anything else is a bug and shows its stack.
+ * An error caused by the user's input (config, data, run directory, an option), with a message that says what is
+ * wrong and how to fix it. The CLI prints these without a stack trace; anything else is a bug and shows its stack.
+ *
+ * Messages speak the library's language: an option is named as the API names it, in backquotes (`limit`,
+ * `force`), and `option` says which one the error is about. The CLI rewrites those names into its flags
+ * (`--limit`, `--force`) in one place (src/cli/errors.ts); library callers read them as they are.
  */
 export class UserError extends Error {
+  /** The message without the hint. */
+  readonly problem: string;
+  /** The API option the error is about, when it is about one (e.g. `limit`). */
+  readonly option?: string;
+
   constructor(
     message: string,
     readonly hint?: string,
+    about: { option?: string } = {},
   ) {
     super(hint ? `${message}\n  hint: ${hint}` : message);
     this.name = 'UserError';
+    this.problem = message;
+    if (about.option !== undefined) this.option = about.option;
   }
 }
 

@@ -153,3 +153,110 @@ test('a model type is named only in its own folder: every other module asks the 
   const planted2 = [{ file: path.join('src', 'config', 'x.ts'), text: "z.enum(['AE', 'CAE'])" }];
   assert.equal(modelTypeNamedOutsideModels(planted2).length, 1);
 });
+
+/** The string literals of TypeScript source (quoted and template text; comments and regular expressions skipped). */
+function stringLiterals(text: string): Array<{ value: string; line: number }> {
+  const out: Array<{ value: string; line: number }> = [];
+  const n = text.length;
+  // Each open template literal keeps the brace depth at which its current `${` was opened.
+  const templates: number[] = [];
+  let depth = 0;
+  let last = ''; // the last non-space character of code, to tell a regular expression from a division
+  const lineAt = (i: number) => text.slice(0, i).split('\n').length;
+  /**
+   * From i (just after an opening backquote or a closing `}`), the template text up to its end or its next `${`;
+   * returns the index of the last character consumed (the closing backquote, or the `{`).
+   */
+  const templateText = (i: number): number => {
+    let j = i;
+    while (j < n && text[j] !== '`' && !(text[j] === '$' && text[j + 1] === '{')) j += text[j] === '\\' ? 2 : 1;
+    out.push({ value: text.slice(i, j), line: lineAt(i) });
+    if (text[j] === '`') {
+      templates.pop();
+      return j;
+    }
+    depth++;
+    templates[templates.length - 1] = depth;
+    return j + 1;
+  };
+  for (let i = 0; i < n; i++) {
+    const c = text[i]!;
+    if (c === '/' && text[i + 1] === '/') {
+      while (i < n && text[i] !== '\n') i++;
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '*') {
+      i = text.indexOf('*/', i + 2) + 1;
+      continue;
+    }
+    if (c === '/' && (last === '' || '(,=:[!&|?{};'.includes(last))) {
+      let j = i + 1;
+      let inClass = false;
+      while (j < n && (inClass || text[j] !== '/')) {
+        if (text[j] === '[') inClass = true;
+        if (text[j] === ']') inClass = false;
+        j += text[j] === '\\' ? 2 : 1;
+      }
+      i = j;
+      last = '/';
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      let j = i + 1;
+      while (j < n && text[j] !== c) j += text[j] === '\\' ? 2 : 1;
+      out.push({ value: text.slice(i + 1, j), line: lineAt(i) });
+      i = j;
+      last = c;
+      continue;
+    }
+    if (c === '`') {
+      templates.push(depth);
+      i = templateText(i + 1);
+      last = '`';
+      continue;
+    }
+    if (c === '}' && templates.length > 0 && templates[templates.length - 1] === depth) {
+      depth--;
+      i = templateText(i + 1);
+      last = '`';
+      continue;
+    }
+    if (c === '{') depth++;
+    if (c === '}') depth--;
+    if (!/\s/.test(c)) last = c;
+  }
+  return out;
+}
+
+/** Literals in library code (src/ outside the CLI) that name a command-line flag. */
+function flagsInLibrary(files: Array<{ file: string; text: string }>): string[] {
+  // A process argument for Node itself, not a message.
+  const notMessages = new Set(['--input-type=module']);
+  return files
+    .filter(({ file }) => !file.startsWith(`src${path.sep}cli`))
+    .flatMap(({ file, text }) =>
+      stringLiterals(text)
+        .filter(({ value }) => /--[a-z]/.test(value) && !notMessages.has(value))
+        .map(({ value, line }) => `${file}:${line}: ${value}`),
+    );
+}
+
+test('library messages name options as the API does: no string under src/ outside the CLI contains a --flag', () => {
+  const files = src.map((f) => ({ file: path.relative(ROOT, f), text: fs.readFileSync(f, 'utf8') }));
+  assert.deepEqual(flagsInLibrary(files), []);
+  // The check bites: flags in quoted, template and nested template text are found; comments are not messages.
+  const planted = [
+    "throw new UserError('pass --force to replace it');",
+    'throw new UserError(`--limit ${n} leaves nothing`);',
+    'const t = `a ${x ? `b --count ${y}` : "c"} d`;',
+    'const u = `${a}${b} --embed pca`;',
+  ].map((text) => ({ file: path.join('src', 'use', 'x.ts'), text }));
+  assert.equal(flagsInLibrary(planted).length, 4);
+  assert.deepEqual(
+    flagsInLibrary([{ file: path.join('src', 'use', 'x.ts'), text: '// the CLI passes --force\n/* --onto */ const a = 1;' }]),
+    [],
+  );
+  // And the scanner reads every literal of a real file: the CLI's own flags are found there.
+  const cli = files.filter(({ file }) => file.startsWith(`src${path.sep}cli${path.sep}`));
+  assert.ok(cli.flatMap(({ text }) => stringLiterals(text)).some(({ value }) => value.startsWith('--limit')));
+});

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
+import { inFlags } from '../src/cli/errors.js';
+import { buildProgram } from '../src/cli/program.js';
 import { MNIST_DIR, ROOT, runCli, startCli, tempDir, listFiles } from './helpers.js';
 
 function ae(args: string[], cwd: string) {
@@ -16,14 +18,39 @@ function writeConfig(dir: string, extra = ''): string {
   return file;
 }
 
-test('--help works on every command', () => {
+test('--help works on every command (the list read from the program), naming each of its flags', () => {
   const dir = tempDir();
-  for (const args of [['--help'], ['train', '--help'], ['resume', '--help']]) {
+  const program = buildProgram();
+  const commands = program.commands.map((c) => c.name());
+  assert.ok(commands.length >= 10, `commands: ${commands.join(', ')}`);
+  const cases: Array<{ args: string[]; usage: RegExp; flags: string[] }> = [
+    { args: ['--help'], usage: /Usage: ae \[options\] \[command\]/, flags: commands },
+    ...program.commands.map((c) => ({
+      args: [c.name(), '--help'],
+      usage: new RegExp(`Usage: ae ${c.name()} `),
+      flags: c.options.map((o) => o.long!),
+    })),
+    // The reference-style program: its own help, with the train and test flags it shares.
+    { args: ['-m', 'train', '--help'], usage: /Usage: ae \[options\]/, flags: ['--mode', '--cont', '--config', '--limit', '--device'] },
+  ];
+  for (const { args, usage, flags } of cases) {
     const r = ae(args, dir);
-    assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /Usage: ae/);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.out, usage, args.join(' '));
+    for (const flag of flags) assert.ok(r.out.includes(flag), `ae ${args.join(' ')} does not show ${flag}`);
   }
-  assert.match(ae(['train', '--help'], dir).out, /--config <file>/);
+});
+
+test('library messages reach the user in flags: backquoted API options become the command line flags, other words stay', () => {
+  const program = buildProgram();
+  assert.equal(inFlags('`limit` 1 leaves nothing to evaluate', program), '--limit 1 leaves nothing to evaluate');
+  assert.equal(inFlags('pass `gridSize` 20 or `outDir` x; `nllSamples`', program), 'pass --grid 20 or --out x; --nll');
+  assert.equal(inFlags('the optional package `webgpu`; `model_type: AE`', program), 'the optional package `webgpu`; `model_type: AE`');
+  // Through the built CLI: the library's `count` message, as the user sees it.
+  const dir = tempDir();
+  const r = ae(['sample', 'nowhere', '--count', '0'], dir);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /^error: --count 0: expected a whole number from 1 to 10000\n {2}hint: pass --count 64, for example/);
 });
 
 test('bad input exits non-zero with a clear message and no stack trace', () => {

@@ -10,7 +10,7 @@ import { UserError } from '../errors.js';
 export type BackendName = 'wasm' | 'cpu' | 'webgpu';
 
 const NO_ADAPTER_HINT =
-  "WebGPU needs a GPU and its driver: on Linux the GPU's Vulkan driver (NVIDIA's driver, or Mesa's for AMD/Intel: `apt-get install libvulkan1 mesa-vulkan-drivers`; `vulkaninfo` should list the GPU), on macOS Metal, on Windows D3D12. Without one, train on the CPU: --device cpu";
+  "WebGPU needs a GPU and its driver: on Linux the GPU's Vulkan driver (NVIDIA's driver, or Mesa's for AMD/Intel: `apt-get install libvulkan1 mesa-vulkan-drivers`; `vulkaninfo` should list the GPU), on macOS Metal, on Windows D3D12. Without one, train on the CPU: `backend` wasm";
 
 /**
  * Brings up TensorFlow.js's WebGPU backend on Node through the `webgpu` package (Google's Dawn, prebuilt inside
@@ -23,8 +23,9 @@ async function initWebGpu(): Promise<void> {
     entry = createRequire(import.meta.url).resolve('webgpu');
   } catch (e) {
     throw new UserError(
-      `--device gpu needs the optional package \`webgpu\`, which is not installed (${(e as Error).message.split('\n')[0]})`,
-      'install it next to autoencoders: npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0; or train on the CPU: --device cpu',
+      `the webgpu backend needs the optional package \`webgpu\`, which is not installed (${(e as Error).message.split('\n')[0]})`,
+      'install it next to autoencoders: npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0; or train on the CPU: `backend` wasm',
+      { option: 'backend' },
     );
   }
   // Probe for an adapter in a child process first: when there is none, Dawn writes its reasons to stderr in a
@@ -64,8 +65,9 @@ async function initWebGpu(): Promise<void> {
     await import('@tensorflow/tfjs-backend-webgpu' as string);
   } catch (e) {
     throw new UserError(
-      `--device gpu needs the optional package \`@tensorflow/tfjs-backend-webgpu\` (${(e as Error).message.split('\n')[0]})`,
-      'npm install @tensorflow/tfjs-backend-webgpu@4.22.0; or train on the CPU: --device cpu',
+      `the webgpu backend needs the optional package \`@tensorflow/tfjs-backend-webgpu\` (${(e as Error).message.split('\n')[0]})`,
+      'npm install @tensorflow/tfjs-backend-webgpu@4.22.0; or train on the CPU: `backend` wasm',
+      { option: 'backend' },
     );
   }
 }

@@ -85,7 +85,8 @@ export function assertRunDirFree(config: Config): void {
   if (fs.existsSync(dir)) {
     throw new UserError(
       `run directory ${dir} already exists`,
-      `continue it with \`ae resume ${dir}\`, or start a new run with --name <new-name> (or --unique)`,
+      `continue it with \`ae resume ${dir}\`, or start a new run with another \`name\` (or \`unique\`)`,
+      { option: 'name' },
     );
   }
 }
@@ -149,7 +150,8 @@ export function checkpointOf(run: RunDir, weights: 'best' | 'last'): string {
   if (!fs.existsSync(file)) {
     throw new UserError(
       `${run.dir} has no ${weights} checkpoint (${file})`,
-      weights === 'best' ? 'the run has not finished an epoch yet; pass --weights last, or resume it' : 'resume or retrain the run',
+      weights === 'best' ? 'the run has not finished an epoch yet; pass `weights` last, or resume it' : 'resume or retrain the run',
+      { option: 'weights' },
     );
   }
   return file;

@@ -1,4 +1,7 @@
-/** Renders training events: a progress bar on a TTY, plain lines otherwise (logs, CI, pipes). */
+/**
+ * Progress on the terminal: training events (createReporter) and passes over images (withProgress), each a bar on
+ * a TTY and plain lines otherwise (logs, CI, pipes).
+ */
 import cliProgress from 'cli-progress';
 import type { TrainEvent } from '../train/trainer.js';
 
@@ -102,4 +105,51 @@ export function createReporter(stream: NodeJS.WriteStream = process.stdout): Rep
     },
     stop: stopBar,
   };
+}
+
+/** Progress of one pass over the inputs: a bar on a terminal, a line per tenth otherwise. */
+function progress(label: string): { update(done: number, total: number): void; stop(): void } {
+  const tty = Boolean(process.stdout.isTTY) && !process.env.CI;
+  let bar: cliProgress.SingleBar | null = null;
+  let printed = 0;
+  return {
+    update(done, total) {
+      if (tty) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar({
+            format: `${label} {bar} {value}/{total} images | eta {eta_formatted}`,
+            hideCursor: true,
+            clearOnComplete: true,
+          });
+          bar.start(total, 0);
+        }
+        bar.update(done);
+      } else if (done - printed >= Math.ceil(total / 10) || done === total) {
+        printed = done;
+        console.log(`  ${label} ${done}/${total}`);
+      }
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
+
+export type Hooks = { onMessage: (text: string) => void; onProgress: (done: number, total: number) => void };
+
+/** Runs `work` with a progress display; messages close the bar before they print. */
+export async function withProgress<T>(label: string, work: (hooks: Hooks) => Promise<T>): Promise<T> {
+  const bar = progress(label);
+  try {
+    return await work({
+      onMessage: (t) => {
+        bar.stop();
+        console.log(t);
+      },
+      onProgress: bar.update,
+    });
+  } finally {
+    bar.stop();
+  }
 }

@@ -115,7 +115,7 @@ export function readConfigFile(file: string): Plain {
   } catch (e) {
     throw new UserError(
       `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      'check the path given to --config',
+      'check the path of the config file',
     );
   }
   let doc: unknown;

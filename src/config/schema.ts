@@ -161,7 +161,7 @@ export const configSchema = z.strictObject({
   backend: field(
     z.enum(['wasm', 'cpu', 'webgpu']),
     'wasm',
-    '`wasm` (XNNPACK, fast), `cpu` (pure JS, slow; for checking) or `webgpu` (a GPU through WebGPU; what `--device gpu` sets).',
+    '`wasm` (XNNPACK, fast), `cpu` (pure JS, slow; for checking) or `webgpu` (a GPU through WebGPU).',
   ),
 });
 

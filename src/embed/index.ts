@@ -71,7 +71,8 @@ export function embed(latents: Float32Array, n: number, dim: number, method: Emb
   if (n < MIN_POINTS[method]) {
     throw new UserError(
       `${method === 'tsne' ? 't-SNE' : method.toUpperCase()} needs at least ${MIN_POINTS[method]} points to map, got ${n}`,
-      'evaluate more images (a larger --limit or split), or use --embed pca',
+      'evaluate more images (a larger `limit` or split), or use `embed` pca',
+      { option: 'limit' },
     );
   }
   if (method === 'pca') {

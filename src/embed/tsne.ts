@@ -180,7 +180,8 @@ export function tsneAffinities(
   if (perplexity * 3 >= n) {
     throw new UserError(
       `t-SNE with perplexity ${perplexity} needs more than ${Math.floor(3 * perplexity)} points, got ${n}`,
-      `use at least ${Math.floor(3 * perplexity) + 1} points (e.g. a larger --limit), a perplexity below ${Math.max(1, Math.floor((n - 1) / 3))}, or --embed pca`,
+      `use at least ${Math.floor(3 * perplexity) + 1} points (e.g. a larger \`limit\`), a perplexity below ${Math.max(1, Math.floor((n - 1) / 3))}, or \`embed\` pca`,
+      { option: 'limit' },
     );
   }
   opts.onStage?.('neighbours');

@@ -117,13 +117,16 @@ export async function prepare(runDirPath: string, opts: PrepareOptions): Promise
   if (opts.limit !== undefined) {
     if (opts.limit < 2)
       throw new UserError(
-        `--limit ${opts.limit} leaves nothing to evaluate`,
-        'pass --limit 2 or more (t-SNE maps from 4 points, UMAP from 3)',
+        `\`limit\` ${opts.limit} leaves nothing to evaluate`,
+        'pass `limit` 2 or more (t-SNE maps from 4 points, UMAP from 3)',
+        { option: 'limit' },
       );
     set = head(set, opts.limit);
   }
-  if (count < 1) throw new UserError(`--count ${count}: reconstructions.png needs at least one image`, 'pass --count 1 or more');
-  if (count > set.count) throw new UserError(`--count ${count} is more than the ${set.count} images of the ${split} split`);
+  if (count < 1)
+    throw new UserError(`\`count\` ${count}: reconstructions.png needs at least one image`, 'pass `count` 1 or more', { option: 'count' });
+  if (count > set.count)
+    throw new UserError(`\`count\` ${count} is more than the ${set.count} images of the ${split} split`, undefined, { option: 'count' });
   const { model, epoch, history } = loadModel(config, checkpointFile);
   const outDir = path.join(run.dir, 'vis_outputs');
   fs.mkdirSync(outDir, { recursive: true });

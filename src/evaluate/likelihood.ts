@@ -82,7 +82,7 @@ export interface VariationalMetrics {
   loss: number;
   /** The evidence lower bound, -(reconstruction + kl), for a Bernoulli decoder; null for mse. */
   elbo: number | null;
-  /** The importance-sampled negative log-likelihood and its samples per image (`ae test --nll K`); null when not asked. */
+  /** The importance-sampled negative log-likelihood and its samples per image (the `nllSamples` option); null when not asked. */
   nll: { samples: number; value: number } | null;
 }
 

@@ -1,4 +1,4 @@
-/** `ae test --projector DIR`: the split's codes, labels, reconstruction errors, thumbnails and our map as an Embedding Projector folder. */
+/** `ae test` with a `projector` folder: the split's codes, labels, reconstruction errors, thumbnails and our map as an Embedding Projector folder. */
 import type { Config } from '../config/schema.js';
 import type { ImageSet } from '../data/dataset.js';
 import type { EmbedMethod } from '../embed/index.js';

@@ -146,7 +146,7 @@ export async function importSafetensors(file: string, config: Config, opts: Impo
   }
 }
 
-/** The config stored in a safetensors file we exported (its __metadata__), if any: `ae import` needs no --config then. */
+/** The config stored in a safetensors file we exported (its __metadata__), if any: `ae import` needs no config file then. */
 export function configInSafetensors(file: string): unknown | null {
   const { metadata } = readSafetensors(file);
   return metadata.config ? YAML.parse(metadata.config) : null;

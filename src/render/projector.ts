@@ -91,7 +91,9 @@ export async function exportProjector(dir: string, input: ProjectorInput, force 
   if (n === 0) throw new UserError('nothing to export to the Embedding Projector: no points');
   const configFile = path.join(dir, 'projector_config.json');
   if (fs.existsSync(configFile) && !force)
-    throw new UserError(`${dir} already holds a projector export`, 'pass --force to replace it, or another folder');
+    throw new UserError(`${dir} already holds a projector export`, 'pass `force` to replace it, or another folder', {
+      option: 'force',
+    });
   fs.mkdirSync(dir, { recursive: true });
   const { height, width, channels, dim } = input;
   const side = input.maxSpriteSide ?? MAX_SPRITE_SIDE;

@@ -40,7 +40,7 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /** Preloaded data (skips loading MNIST from the config). */
   data?: DataSplits;
-  /** resume: compute backend for this session instead of the run's own (e.g. --device gpu). */
+  /** resume: compute backend for this session instead of the run's own (e.g. webgpu). */
   backend?: BackendName;
 }
 
@@ -296,7 +296,8 @@ async function resumeLocked(run: RunDir, opts: TrainOptions & { epochs?: number 
   if (!fs.existsSync(run.lastCheckpoint)) {
     throw new UserError(
       `${run.dir} has no checkpoint to resume from (${run.lastCheckpoint} is missing)`,
-      `the run stopped before its first save; start it again with \`ae train\` under a new --name`,
+      `the run stopped before its first save; start it again with \`ae train\` under another \`name\``,
+      { option: 'name' },
     );
   }
   const ckpt = readCheckpoint(run.lastCheckpoint);
@@ -305,7 +306,8 @@ async function resumeLocked(run: RunDir, opts: TrainOptions & { epochs?: number 
   if (state.epoch >= config.epochs) {
     throw new UserError(
       `${run.dir} already finished its ${config.epochs} epochs`,
-      `to train longer, pass --epochs N with N > ${config.epochs}`,
+      `to train longer, pass \`epochs\` N with N > ${config.epochs}`,
+      { option: 'epochs' },
     );
   }
   await initBackend(opts.backend ?? config.backend);

@@ -53,7 +53,7 @@ export interface EncodeResult {
   files: string[];
   /** The projector export, when asked for. */
   projector?: ProjectorResult;
-  /** The images' places on the map, when asked for (--onto). */
+  /** The images' places on the map, when asked for (`onto`). */
   placed?: PlacedPoints;
   /** Rows written (images listed minus those that failed to decode). */
   count: number;
@@ -86,11 +86,12 @@ export async function openRunModel(runDirPath: string, opts: UseOptions): Promis
  * writable folder. Creates nothing (the command makes the folders when it writes).
  */
 export function checkOutput(file: string, force: boolean | undefined): void {
-  if (fs.existsSync(file) && !force) throw new UserError(`${file} exists`, 'pass --force to replace it, or --out another file');
+  if (fs.existsSync(file) && !force)
+    throw new UserError(`${file} exists`, 'pass `force` to replace it, or `out` another file', { option: 'force' });
   let dir = path.dirname(path.resolve(file));
   while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   const problem = !fs.statSync(dir).isDirectory() ? `${dir} is a file` : canWrite(dir) ? null : `${dir} is not writable`;
-  if (problem) throw new UserError(`cannot write ${file}: ${problem}`, 'pass --out a path in a folder you can write');
+  if (problem) throw new UserError(`cannot write ${file}: ${problem}`, 'pass `out` a path in a folder you can write', { option: 'out' });
 }
 
 function canWrite(dir: string): boolean {
@@ -110,7 +111,7 @@ export function inputTag(input: string[] | undefined): string {
 
 function checkProjectorDir(dir: string, force?: boolean): void {
   if (fs.existsSync(path.join(dir, 'projector_config.json')) && !force) {
-    throw new UserError(`${dir} already holds a projector export`, 'pass --force to replace it, or another folder');
+    throw new UserError(`${dir} already holds a projector export`, 'pass `force` to replace it, or another folder', { option: 'force' });
   }
 }
 
@@ -169,7 +170,8 @@ class ProjectorCollector {
 
 export async function encode(runDirPath: string, opts: EncodeOptions = {}): Promise<EncodeResult> {
   const format = opts.format ?? 'npy';
-  if (!CODE_FORMATS.includes(format)) throw new UserError(`--format ${format} is not one of ${CODE_FORMATS.join(', ')}`);
+  if (!CODE_FORMATS.includes(format))
+    throw new UserError(`\`format\` ${format} is not one of ${CODE_FORMATS.join(', ')}`, undefined, { option: 'format' });
   const { run, config, model } = await openRunModel(runDirPath, opts);
   try {
     const out = opts.out ?? path.join(run.dir, `codes_${inputTag(opts.input)}.${format}`);

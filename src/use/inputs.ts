@@ -75,10 +75,16 @@ function listPaths(paths: string[]): FolderListing {
     try {
       stat = fs.statSync(p);
     } catch {
-      throw new UserError(`--input ${p}: no such file or folder`, 'name a split (test, validation, train), an image folder or image files');
+      throw new UserError(
+        `\`input\` ${p}: no such file or folder`,
+        'name a split (test, validation, train), an image folder or image files',
+        {
+          option: 'input',
+        },
+      );
     }
     if (stat.isDirectory()) {
-      const listing = listImageFolder(p, `--input ${p}`);
+      const listing = listImageFolder(p, `\`input\` ${p}`);
       if (paths.length === 1) return listing;
       merged.files.push(...listing.files);
       merged.labels.push(...listing.files.map(() => 0));
@@ -86,7 +92,7 @@ function listPaths(paths: string[]): FolderListing {
     } else {
       if (!IMAGE_EXTENSIONS.has(path.extname(p).toLowerCase())) {
         throw new UserError(
-          `--input ${p} is not an image file (by its extension)`,
+          `\`input\` ${p} is not an image file (by its extension)`,
           `pass ${[...IMAGE_EXTENSIONS].join('/')} files or a folder of them`,
         );
       }
@@ -133,7 +139,7 @@ function pathSource(config: Config, paths: string[]): InputSource {
       }
       if (index === 0) {
         throw new UserError(
-          `none of the ${listing.files.length} images given with --input could be read (${failed[0]?.path}: ${failed[0]?.reason})`,
+          `none of the ${listing.files.length} images given as \`input\` could be read (${failed[0]?.path}: ${failed[0]?.reason})`,
           'pass PNG, JPEG, WebP, GIF, TIFF or AVIF images that open in an image viewer',
         );
       }
@@ -141,7 +147,7 @@ function pathSource(config: Config, paths: string[]): InputSource {
   };
 }
 
-/** The input named by `--input`: a split name (default test), or image files and folders. */
+/** The input named by `input`: a split name (default test), or image files and folders. */
 export async function openInput(config: Config, spec: string[] = ['test'], log?: (msg: string) => void): Promise<InputSource> {
   if (spec.length === 0) spec = ['test'];
   if (spec.length === 1 && (SPLITS as readonly string[]).includes(spec[0]!)) return splitSource(config, spec[0] as SplitName, log);

@@ -50,7 +50,7 @@ async function endpoint(
     }
   }
   for await (const batch of (await openInput(config, [spec], say)).batches(1)) return { set: batch.set, row: batch.rows[0]! };
-  throw new UserError(`--from/--to ${spec}: the image could not be read`);
+  throw new UserError(`\`from\`/\`to\` ${spec}: the image could not be read`, undefined, { option: 'from' });
 }
 
 const name = (spec: string) => (/^\d+$/.test(spec) ? spec : path.basename(spec, path.extname(spec))).replace(/[^\w.-]/g, '_');
@@ -58,9 +58,10 @@ const name = (spec: string) => (/^\d+$/.test(spec) ? spec : path.basename(spec, 
 export async function interpolate(runDirPath: string, opts: InterpolateOptions): Promise<InterpolateResult> {
   const steps = opts.steps ?? 8;
   if (!Number.isInteger(steps) || steps < 2)
-    throw new UserError(`--steps ${steps}: the line needs at least its two ends`, 'pass --steps 2 or more');
+    throw new UserError(`\`steps\` ${steps}: the line needs at least its two ends`, 'pass `steps` 2 or more', { option: 'steps' });
   const split = opts.split ?? 'test';
-  if (!(SPLITS as readonly string[]).includes(split)) throw new UserError(`--split ${split} is not one of ${SPLITS.join(', ')}`);
+  if (!(SPLITS as readonly string[]).includes(split))
+    throw new UserError(`\`split\` ${split} is not one of ${SPLITS.join(', ')}`, undefined, { option: 'split' });
   const say = opts.onMessage ?? (() => {});
   const { run, config, model } = await openRunModel(runDirPath, opts);
   try {

@@ -28,7 +28,7 @@ interface MapSpace {
   project: (codes: Float32Array, m: number) => Float32Array;
 }
 
-/** The map file `--onto` names: a map_<method>.json, or a run folder (its vis_outputs/map_tsne.json). */
+/** The map file `onto` names: a map_<method>.json, or a run folder (its vis_outputs/map_tsne.json). */
 function resolveMapFile(runDir: string, onto: string | true): string {
   const given = onto === true ? runDir : onto;
   const file = given.endsWith('.json') ? given : path.join(given, 'vis_outputs', 'map_tsne.json');
@@ -36,8 +36,8 @@ function resolveMapFile(runDir: string, onto: string | true): string {
     throw new UserError(
       `no latent map at ${file}`,
       onto === true || !given.endsWith('.json')
-        ? `run \`ae test ${given}\` first (it writes vis_outputs/map_tsne.json), or pass --onto a map_<method>.json`
-        : 'pass --onto a map_<method>.json written by `ae test`, or a run folder',
+        ? `run \`ae test ${given}\` first (it writes vis_outputs/map_tsne.json), or pass \`onto\` a map_<method>.json`
+        : 'pass `onto` a map_<method>.json written by `ae test`, or a run folder',
     );
   }
   return file;

@@ -83,12 +83,14 @@ export function latentPlaneCodes(gridSize: number): { codes: Float32Array; ticks
 export async function sample(runDirPath: string, opts: SampleOptions = {}): Promise<SampleResult> {
   const count = opts.count ?? 64;
   if (!Number.isInteger(count) || count < 1 || count > 10000)
-    throw new UserError(`--count ${count}: expected a whole number from 1 to 10000`, 'pass --count 64, for example');
+    throw new UserError(`\`count\` ${count}: expected a whole number from 1 to 10000`, 'pass `count` 64, for example', { option: 'count' });
   const gridSize = opts.gridSize ?? 20;
   if (!Number.isInteger(gridSize) || gridSize < 2 || gridSize > 100)
-    throw new UserError(`--grid ${gridSize}: expected a whole number from 2 to 100`, 'pass --grid 20, for example');
+    throw new UserError(`\`gridSize\` ${gridSize}: expected a whole number from 2 to 100`, 'pass `gridSize` 20, for example', {
+      option: 'gridSize',
+    });
   if (opts.seed !== undefined && !(Number.isInteger(opts.seed) && opts.seed >= 0 && opts.seed < 2 ** 32))
-    throw new UserError(`--seed ${opts.seed}: expected a whole number from 0 to 4294967295`);
+    throw new UserError(`\`seed\` ${opts.seed}: expected a whole number from 0 to 4294967295`, undefined, { option: 'seed' });
   const say = opts.onMessage ?? (() => {});
   const { run, config, model } = await openRunModel(runDirPath, opts);
   try {

@@ -149,10 +149,13 @@ async function drawAnomalies(
 export async function score(runDirPath: string, opts: ScoreOptions = {}): Promise<ScoreResult> {
   const percentile = opts.percentile ?? 95;
   if (!(percentile > 0 && percentile < 100)) {
-    throw new UserError(`--percentile ${percentile} is outside (0, 100)`, 'pass a percentile such as 95 or 99.5');
+    throw new UserError(`\`percentile\` ${percentile} is outside (0, 100)`, 'pass a percentile such as 95 or 99.5', {
+      option: 'percentile',
+    });
   }
   const count = opts.count ?? 10;
-  if (!(Number.isInteger(count) && count >= 1)) throw new UserError(`--count ${count}: anomalies.png needs at least one image`);
+  if (!(Number.isInteger(count) && count >= 1))
+    throw new UserError(`\`count\` ${count}: anomalies.png needs at least one image`, undefined, { option: 'count' });
   const say = opts.onMessage ?? (() => {});
   const opened = await openRunModel(runDirPath, opts);
   const { run, config, model } = opened;

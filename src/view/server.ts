@@ -73,9 +73,11 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EADDRINUSE')
-        reject(new UserError(`port ${opts.port} on ${host} is in use`, 'pass another --port, or none to take a free one'));
+        reject(
+          new UserError(`port ${opts.port} on ${host} is in use`, 'pass another `port`, or none to take a free one', { option: 'port' }),
+        );
       else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND')
-        reject(new UserError(`cannot listen on ${host}: ${e.code}`, 'pass --host 127.0.0.1'));
+        reject(new UserError(`cannot listen on ${host}: ${e.code}`, 'pass `host` 127.0.0.1', { option: 'host' }));
       else reject(e);
     });
     server.listen(opts.port ?? 0, host, () => resolve((server.address() as AddressInfo).port));
