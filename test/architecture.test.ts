@@ -247,8 +247,11 @@ test('library messages name options as the API does: no string under src/ outsid
   // The check bites: flags in quoted, template and nested template text are found; comments are not messages.
   const planted = [
     "throw new UserError('pass --force to replace it');",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: planted source text
     'throw new UserError(`--limit ${n} leaves nothing`);',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: planted source text
     'const t = `a ${x ? `b --count ${y}` : "c"} d`;',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: planted source text
     'const u = `${a}${b} --embed pca`;',
   ].map((text) => ({ file: path.join('src', 'use', 'x.ts'), text }));
   assert.equal(flagsInLibrary(planted).length, 4);
