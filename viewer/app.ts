@@ -4,37 +4,7 @@
  * server's event stream (/api/events). No framework: a few DOM helpers and a canvas chart.
  */
 
-interface RunSummary {
-  name: string;
-  status: 'training' | 'finished' | 'interrupted' | 'failed';
-  model_type: string | null;
-  dataset: string | null;
-  epoch: number;
-  epochs: number | null;
-  best_val_loss: number | null;
-  updated: string;
-  notes: string[];
-  progress?: Progress | null;
-}
-interface Progress {
-  phase: string;
-  epoch: number;
-  epochs: number;
-  step: number;
-  steps: number;
-  epoch_loss: number | null;
-}
-interface HistoryRow {
-  epoch: number;
-  train_loss: number;
-  val_loss: number;
-}
-interface RunDetail extends RunSummary {
-  config: Record<string, unknown> | null;
-  history: HistoryRow[];
-  outputs: string[];
-}
-
+import type { HistoryRow, RunDetail, RunListEntry } from '../src/view/api-types.js';
 import { loadMapData, loadScores, type MapHandle, renderMap } from './map.js';
 import { renderReconstructions } from './recon.js';
 
@@ -46,8 +16,8 @@ declare global {
 }
 
 const main = document.getElementById('main')!;
-let runs: RunSummary[] = [];
-let sortKey: keyof RunSummary = 'updated';
+let runs: RunListEntry[] = [];
+let sortKey: keyof RunListEntry = 'updated';
 let ascending = false;
 const selected = new Set<string>();
 const histories = new Map<string, HistoryRow[]>();
@@ -126,7 +96,7 @@ function renderOverview(): void {
     const y = b[sortKey] ?? '';
     return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
   });
-  const columns: Array<[keyof RunSummary, string]> = [
+  const columns: Array<[keyof RunListEntry, string]> = [
     ['name', 'run'],
     ['model_type', 'model'],
     ['dataset', 'dataset'],
@@ -252,7 +222,7 @@ function connect(): void {
   const events = new EventSource('/api/events');
   events.addEventListener('runs', (e) => {
     const previous = new Map(runs.map((r) => [r.name, JSON.stringify(r)]));
-    runs = (JSON.parse((e as MessageEvent).data) as { runs: RunSummary[] }).runs;
+    runs = (JSON.parse((e as MessageEvent).data) as { runs: RunListEntry[] }).runs;
     for (const r of runs) histories.delete(r.name); // refetched when drawn
     status.textContent = `live · ${new Date().toLocaleTimeString()}`;
     status.classList.remove('down');
@@ -273,7 +243,7 @@ function connect(): void {
 window.addEventListener('hashchange', route);
 void fetch('/api/runs')
   .then((r) => r.json())
-  .then((d: { project: string; runs: RunSummary[] }) => {
+  .then((d: { project: string; runs: RunListEntry[] }) => {
     document.getElementById('project')!.textContent = d.project;
     runs = d.runs;
     route();

@@ -11,6 +11,9 @@ import { sha256 } from '../util/hash.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Config } from '../config/schema.js';
+import type { HistoryRow } from './records.js';
+
+export type { HistoryRow } from './records.js';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 const MAGIC = 'AECKPT01';
@@ -20,19 +23,6 @@ export interface TensorRecord {
   shape: number[];
   /** Offset in floats from the start of the data section. */
   offset: number;
-}
-
-export interface HistoryRow {
-  epoch: number;
-  step: number;
-  train_loss: number;
-  val_loss: number;
-  seconds: number;
-  /** VAEs: the reconstruction and KL terms of train_loss and val_loss (per image; val at the full KL weight). */
-  train_recon?: number;
-  train_kl?: number;
-  val_recon?: number;
-  val_kl?: number;
 }
 
 /** Where the loop stands: `epoch` (0-based) and `step` (next batch within it), plus the epoch's loss so far. */

@@ -16,20 +16,9 @@ import { UserError } from '../errors.js';
 import { appendLine, removeStaleTempFiles, TEMP_MARKER, writeFileAtomic } from '../util/fs.js';
 import type { Config } from '../config/schema.js';
 import type { HistoryRow } from './checkpoint.js';
+import type { RunProgress } from './records.js';
 
-/** progress.json: where the trainer stands, for watchers. `epoch` is 0-based: epochs finished. */
-export interface RunProgress {
-  phase: 'train' | 'validation' | 'finished';
-  epoch: number;
-  epochs: number;
-  /** Steps done in the current epoch, of `steps`. */
-  step: number;
-  steps: number;
-  /** Mean training loss of the current epoch so far (null before its first step). */
-  epoch_loss: number | null;
-  updated: string;
-  pid: number;
-}
+export type { RunProgress } from './records.js';
 
 export class RunDir {
   constructor(readonly dir: string) {}

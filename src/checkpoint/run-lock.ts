@@ -9,21 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
+import type { LockInfo } from './records.js';
+
+export type { LockInfo } from './records.js';
 
 export const LOCK_FILE = 'writer.lock';
 /** How often the holder refreshes its heartbeat. */
 export const HEARTBEAT_MS = 5_000;
 /** A lock from another host without a heartbeat for this long is considered abandoned. */
 export const STALE_AFTER_MS = 60_000;
-
-export interface LockInfo {
-  pid: number;
-  host: string;
-  command: string;
-  /** ISO times. */
-  started: string;
-  heartbeat: string;
-}
 
 export type LockState = { held: true; info: LockInfo } | { held: false; info: LockInfo | null; why: string };
 

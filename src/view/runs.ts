@@ -6,35 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import type { HistoryRow } from '../checkpoint/checkpoint.js';
-import type { RunProgress } from '../checkpoint/run-dir.js';
-import { type LockInfo, readRunLock } from '../checkpoint/run-lock.js';
+import type { HistoryRow, RunProgress } from '../checkpoint/records.js';
+import { readRunLock } from '../checkpoint/run-lock.js';
+import type { RunDetail, RunStatus, RunSummary } from './api-types.js';
 
-export type RunStatus = 'training' | 'finished' | 'interrupted' | 'failed';
-
-export interface RunSummary {
-  name: string;
-  status: RunStatus;
-  model_type: string | null;
-  dataset: string | null;
-  /** Epochs finished, of `epochs`. */
-  epoch: number;
-  epochs: number | null;
-  best_val_loss: number | null;
-  /** ISO time of the newest write among the run's files. */
-  updated: string;
-  /** What could not be read, one line each. */
-  notes: string[];
-}
-
-export interface RunDetail extends RunSummary {
-  config: Record<string, unknown> | null;
-  history: HistoryRow[];
-  progress: RunProgress | null;
-  writer: LockInfo | null;
-  /** Files `ae test` (and `ae score`) wrote, relative to the run directory. */
-  outputs: string[];
-}
+export type { RunDetail, RunStatus, RunSummary } from './api-types.js';
 
 /** Run names are folder names under the project: no separators, no dot-only names. */
 export function isRunName(name: string): boolean {

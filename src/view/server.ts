@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
+import type { RunListEntry } from './api-types.js';
 import { isRunName, listRuns, readRun, summaryOf } from './runs.js';
 
 /** The bundled app: <package>/dist/viewer/, from dist/view/server.js and from src/view/server.ts alike. */
@@ -201,7 +202,7 @@ function openStream(req: http.IncomingMessage, res: http.ServerResponse, project
 const lastSent = new WeakMap<http.ServerResponse, string>();
 
 /** Every run's summary with its progress: what /api/runs answers and the event stream sends. */
-function runSummaries(project: string) {
+function runSummaries(project: string): RunListEntry[] {
   return listRuns(project).map((n) => {
     const r = readRun(project, n);
     return { ...summaryOf(r), progress: r.progress };
