@@ -3,8 +3,9 @@
  * message naming the problem (and, where the user must act, a hint), no stack trace, and that nothing was left
  * half-written (the folder's files are exactly what the case put there, byte for byte where it matters).
  */
-import { test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
@@ -532,47 +533,51 @@ function newerFormat(file: string): void {
   );
 }
 
-/** The folder's files with their contents' digests, to prove a failed command changed nothing. */
+/** The folder's files with digests of their whole contents (train.log included), to prove a failed command changed nothing. */
 function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const f of listFiles(dir)) {
     const p = path.join(dir, f);
-    if (fs.statSync(p).isFile() && !f.endsWith('train.log'))
-      out.set(f, fs.readFileSync(p).toString('base64').slice(0, 64) + fs.statSync(p).size);
-    else if (!fs.statSync(p).isFile()) out.set(f, 'dir');
+    out.set(f, fs.statSync(p).isFile() ? createHash('sha256').update(fs.readFileSync(p)).digest('hex') : 'dir');
   }
   return out;
 }
 
-test(`bad-input suite: ${CASES.length} distinct bad inputs, each refused clearly with nothing half-written`, async () => {
+/** What is wrong with a case's outcome (nothing when it was refused clearly and changed no file). */
+async function problemsOf(c: Case): Promise<string[]> {
+  const dir = tempDir('ae-bad-');
+  const args = await c.setup(dir);
+  const before = snapshot(dir);
+  const r = await ae(args, dir);
+  const problems: string[] = [];
+  if (r.code === 0 || r.code === null) problems.push(`exit code ${r.code}`);
+  if (!c.message.test(r.err)) problems.push(`message does not match ${c.message}`);
+  if (c.hint && !/\n\s+hint: \S/.test(r.err)) problems.push('no hint');
+  if (/\n\s+at \S+ \(|\n\s+at file:/.test(r.err)) problems.push('stack trace');
+  if (/this looks like a bug/.test(r.err)) problems.push('reported as a bug');
+  const after = snapshot(dir);
+  if (JSON.stringify([...after]) !== JSON.stringify([...before])) {
+    problems.push(
+      `files changed: +[${[...after.keys()].filter((k) => !before.has(k))}] -[${[...before.keys()].filter((k) => !after.has(k))}] ~[${[...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k))}]`,
+    );
+  }
+  if (problems.length) problems.push(`stderr: ${r.err.trim().split('\n').join('\n        ')}`);
+  return problems;
+}
+
+test(`the bad-input suite has ${CASES.length} distinct cases`, () => {
   assert.ok(CASES.length >= 30, `${CASES.length} cases`);
-  const failures: string[] = [];
-  await finishedRun(); // made once, before the cases that copy it run side by side
-  // Two cases at a time: most of a case is a CLI process starting up, which leaves the other core idle.
-  const queue = [...CASES];
-  const check = async (c: Case) => {
-    const dir = tempDir('ae-bad-');
-    const args = await c.setup(dir);
-    const before = snapshot(dir);
-    const r = await ae(args, dir);
-    const problems: string[] = [];
-    if (r.code === 0 || r.code === null) problems.push(`exit code ${r.code}`);
-    if (!c.message.test(r.err)) problems.push(`message does not match ${c.message}`);
-    if (c.hint && !/\n\s+hint: \S/.test(r.err)) problems.push('no hint');
-    if (/\n\s+at \S+ \(|\n\s+at file:/.test(r.err)) problems.push('stack trace');
-    if (/this looks like a bug/.test(r.err)) problems.push('reported as a bug');
-    const after = snapshot(dir);
-    if (JSON.stringify([...after]) !== JSON.stringify([...before])) {
-      problems.push(
-        `files changed: +[${[...after.keys()].filter((k) => !before.has(k))}] -[${[...before.keys()].filter((k) => !after.has(k))}] ~[${[...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k))}]`,
-      );
-    }
-    if (problems.length) failures.push(`${c.name}: ${problems.join('; ')}\n    stderr: ${r.err.trim().split('\n').join('\n            ')}`);
-  };
-  await Promise.all(
-    [0, 1].map(async () => {
-      for (let c = queue.shift(); c; c = queue.shift()) await check(c);
-    }),
-  );
-  assert.equal(failures.length, 0, `\n${failures.join('\n')}`);
+  assert.equal(new Set(CASES.map((c) => c.name)).size, CASES.length, 'case names are distinct');
+});
+
+// One test per case (filterable with --test-name-pattern), two at a time: most of a case is a CLI process starting
+// up, which leaves the other core idle.
+describe('bad input is refused clearly with nothing half-written', { concurrency: 2 }, () => {
+  before(finishedRun); // made once, before the cases that copy it run side by side
+  for (const c of CASES) {
+    test(c.name, async () => {
+      const problems = await problemsOf(c);
+      assert.deepEqual(problems, []);
+    });
+  }
 });

@@ -347,13 +347,14 @@ test('metrics: k-NN accuracy and trustworthiness behave on known cases', async (
   assert.ok(expected < 0.99 && expected > 0.6, `a partly faithful embedding: ${expected}`);
 });
 
-test('native and TypeScript gradient kernels agree (both paths are exercised)', async () => {
+test('native and TypeScript gradient kernels agree (both paths are exercised)', async (t) => {
   const { nativeKernels, typescriptKernels } = await import('../src/embed/kernels.js');
   const { tsneNative } = await import('../src/accel/index.js');
   const native = tsneNative(2);
   if (!native) {
-    // CI builds the addon; a machine without a compiler runs the TypeScript kernels only.
+    // CI requires the addon (AE_REQUIRE_NATIVE); a machine without it says so instead of passing unchecked.
     assert.equal(process.env.AE_REQUIRE_NATIVE, undefined, 'AE_REQUIRE_NATIVE is set but the native addon did not load');
+    t.skip('the native addon is not built: nothing to compare the TypeScript kernels with');
     return;
   }
   const n = 3000;
@@ -435,7 +436,7 @@ function exactRepulsion(y: Float64Array, n: number): { force: Float64Array; z: n
   return { force, z };
 }
 
-test('FFT-accelerated repulsion (native) matches the exact sums; the choice of method follows the options', async () => {
+test('FFT-accelerated repulsion (native) matches the exact sums; the choice of method follows the options', async (t) => {
   const { nativeKernels, typescriptKernels } = await import('../src/embed/kernels.js');
   const { tsneNative } = await import('../src/accel/index.js');
   const { chooseRepulsion, FFT_MIN_POINTS } = await import('../src/embed/tsne.js');
@@ -443,6 +444,7 @@ test('FFT-accelerated repulsion (native) matches the exact sums; the choice of m
   const native = tsneNative(2);
   if (!native) {
     assert.equal(process.env.AE_REQUIRE_NATIVE, undefined, 'AE_REQUIRE_NATIVE is set but the native addon did not load');
+    t.skip('the native addon is not built: the FFT repulsion is native only');
     return;
   }
   const kernels = nativeKernels(native);

@@ -62,3 +62,22 @@ test('evaluating a run (ae test) leaves no tensor behind, the model included', a
   await evaluateRun(path.join(cfg.project, cfg.name), { limit: 100, count: 3, embed: 'pca' });
   assert.equal(tf.memory().numTensors, before);
 });
+
+test('the whole training loop (two epochs, validation and checkpoints between them) keeps the tensor count flat', async () => {
+  const data = await smallMnist(640, 64);
+  const counts: number[] = [];
+  const cfg = resolveConfig({ project: tempDir(), name: 'leak-loop', epochs: 2, batch_size: 64, denoising: true });
+  await train(cfg, {
+    data,
+    onEvent: (e) => {
+      if (e.type === 'batch') counts.push(tf.memory().numTensors);
+    },
+  });
+  // After the first step Adam's moments exist; from then on the count must stay flat, across epochs too.
+  assert.equal(counts.length, 20);
+  const steady = counts.slice(1);
+  assert.ok(
+    steady.every((c) => c === steady[0]),
+    `tensor counts per step: ${counts.join(' ')}`,
+  );
+});

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { resolveConfig } from '../src/config/load.js';
 import { train } from '../src/train/trainer.js';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
@@ -60,8 +61,47 @@ test('ae test on an AE run writes reconstructions, a t-SNE map, the loss plot an
 test('ae test on a denoising CAE run shows the noisy input row and maps latents with PCA and UMAP', async () => {
   const dir = await trainedRun({ model_type: 'CAE', denoising: true, epochs: 1, batch_size: 16 }, 48);
   await evaluateRun(dir, { limit: 120, count: 4, embed: 'pca', knnTrainLimit: 48 });
-  const recon = pngSize(path.join(dir, 'vis_outputs', 'reconstructions.png'));
-  assert.ok(recon.height > 3 * 84, 'three rows: noisy input, clean, reconstruction');
+  // reconstructions.png read back: three rows of four 84 px cells (28 px at scale 3, 8 px apart, from y 70). The clean
+  // row holds real test images byte for byte (matched against the raw MNIST file, not the code that drew them); the
+  // noisy row is that image plus N(0, 0.1) noise, clipped to [0, 1].
+  const recon = await readPng(path.join(dir, 'vis_outputs', 'reconstructions.png'));
+  assert.equal(recon.height, 70 + 3 * (84 + 8) + 8, 'three rows: noisy input, clean, reconstruction');
+  const grey = (x: number, y: number): number => recon.rgb[3 * (y * recon.width + x)]!;
+  let left = 0;
+  while (left < recon.width && grey(left, 163) > 30) left++; // the clean row's first cell: its top edge is black
+  assert.ok(left > 0 && left + 4 * 92 <= recon.width, `cells start at x ${left} of ${recon.width}`);
+  const cell = (row: number, col: number): Uint8Array => {
+    const out = new Uint8Array(784);
+    for (let i = 0; i < 28; i++)
+      for (let j = 0; j < 28; j++) out[28 * i + j] = grey(left + col * 92 + 3 * j + 1, 70 + row * 92 + 3 * i + 1);
+    return out;
+  };
+  const testImages = zlib.gunzipSync(fs.readFileSync(path.join(MNIST_DIR, 't10k-images-idx3-ubyte.gz'))).subarray(16);
+  for (let col = 0; col < 4; col++) {
+    const clean = cell(1, col);
+    let match = -1;
+    for (let k = 0; k < 10000 && match < 0; k++) {
+      let same = true;
+      for (let p = 0; p < 784 && same; p++) same = Math.abs(testImages[784 * k + p]! - clean[p]!) <= 1;
+      if (same) match = k;
+    }
+    assert.ok(match >= 0, `column ${col}: the clean row is a real MNIST test image`);
+    const noisy = cell(0, col);
+    let sum = 0,
+      sumSq = 0,
+      interior = 0;
+    for (let p = 0; p < 784; p++) {
+      const c = clean[p]!;
+      if (c < 60 || c > 195) continue; // away from 0 and 1, where clipping would shrink the noise
+      const d = (noisy[p]! - c) / 255;
+      sum += d;
+      sumSq += d * d;
+      interior++;
+    }
+    const mean = sum / interior,
+      std = Math.sqrt(sumSq / interior - mean * mean);
+    assert.ok(interior >= 20 && Math.abs(mean) < 0.05 && std > 0.06 && std < 0.14, `column ${col}: noise mean ${mean}, std ${std}`);
+  }
   const m = JSON.parse(fs.readFileSync(path.join(dir, 'vis_outputs', 'metrics.json'), 'utf8'));
   assert.equal(m.latent.dim, 7 * 7 * 256);
   const pcaMap = await readPng(path.join(dir, 'vis_outputs', 'latent_pca.png'));
@@ -81,9 +121,9 @@ test('ae test refuses a run without the requested checkpoint and a --count large
   fs.rmSync(path.join(dir, 'weights', 'best.ckpt'));
   await assert.rejects(
     evaluateRun(dir, { limit: 50 }),
-    (e: unknown) => e instanceof UserError && /no best checkpoint/.test(e.message) && /--weights last/.test(e.message),
+    (e: unknown) => e instanceof UserError && /no best checkpoint/.test(e.message) && /`weights` last/.test(e.message),
   );
-  await assert.rejects(evaluateRun(dir, { weights: 'last', limit: 5, count: 10 }), /--count 10 is more than the 5 images/);
+  await assert.rejects(evaluateRun(dir, { weights: 'last', limit: 5, count: 10 }), /`count` 10 is more than the 5 images/);
 });
 
 test('the CLI: ae test and the reference-style -m test print the loss and the output paths', async () => {
@@ -96,6 +136,16 @@ test('the CLI: ae test and the reference-style -m test print the loss and the ou
   const ref = runCli(['-m', 'test', '--config', cfgFile, '--embed', 'pca', '--limit', '100', '--split', 'validation']);
   assert.equal(ref.status, 0, ref.stderr);
   assert.match(ref.stdout, /validation loss \(MSE\)/);
+  // Every path either command printed exists, and the ones it promises are among them.
+  for (const out of [r.stdout, ref.stdout]) {
+    const printed = [...out.matchAll(/(\/\S+\.(?:png|json|bin))/g)].map((m) => m[1]!);
+    for (const name of ['reconstructions.png', 'latent_pca.png', 'metrics.json'])
+      assert.ok(
+        printed.some((p) => path.basename(p) === name),
+        `${name} printed in:\n${out}`,
+      );
+    for (const p of printed) assert.ok(fs.existsSync(p), `${p} exists`);
+  }
 });
 
 test('too few points for t-SNE is a clear UserError from the worker thread, not a crash', async () => {
@@ -103,7 +153,7 @@ test('too few points for t-SNE is a clear UserError from the worker thread, not 
   await assert.rejects(
     evaluateRun(dir, { limit: 3, count: 3 }),
     (e: unknown) =>
-      e instanceof UserError && /t-SNE needs at least 4 points to map, got 3/.test(e.message) && /--embed pca/.test(e.message),
+      e instanceof UserError && /t-SNE needs at least 4 points to map, got 3/.test(e.message) && /`embed` pca/.test(e.message),
   );
-  await assert.rejects(evaluateRun(dir, { limit: 0 }), /--limit 0 leaves nothing to evaluate/);
+  await assert.rejects(evaluateRun(dir, { limit: 0 }), /`limit` 0 leaves nothing to evaluate/);
 });

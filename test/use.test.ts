@@ -97,7 +97,7 @@ test('ae encode: npy, csv and bin hold the encoder output row for row, with labe
 
   await assert.rejects(
     encode(dir, { input: ['validation'] }),
-    (e: unknown) => e instanceof UserError && /exists/.test(e.message) && /--force/.test(e.hint ?? ''),
+    (e: unknown) => e instanceof UserError && /exists/.test(e.message) && /`force`/.test(e.hint ?? ''),
   );
   await encode(dir, { input: ['validation'], force: true });
 });
@@ -246,7 +246,7 @@ test("ae interpolate: the ends are the two images' reconstructions, each frame t
   const png = await sharp(r.file).metadata();
   assert.ok(png.width! > 7 * 84, `seven columns (two inputs, five frames): ${png.width}`);
   await assert.rejects(interpolate(dir, { from: '3', to: '99999' }), /image 99999 is not in the test split \(it has 10000 images\)/);
-  await assert.rejects(interpolate(dir, { from: '3', to: '8', steps: 1 }), /--steps 1/);
+  await assert.rejects(interpolate(dir, { from: '3', to: '8', steps: 1 }), /`steps` 1/);
 });
 
 test('ae encode and ae score on a CAE run: codes are the whole latent tensor, flattened', async () => {

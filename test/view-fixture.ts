@@ -34,11 +34,15 @@ export async function latentNeighbours(
   project: string,
   count: number,
   k: number,
-): Promise<{ codes: Float32Array; nearest: (i: number) => number[]; set: ImageSet }> {
+): Promise<{ codes: Float32Array; recons: Float32Array; nearest: (i: number) => number[]; set: ImageSet }> {
   const config = readRunConfig(openRunDir(path.join(project, 'finished')));
   const { model } = loadModel(config, path.join(project, 'finished', 'weights', 'best.ckpt'));
   const set = head((await loadData(config)).test, count);
-  const codes = tf.tidy(() => model.encode(batchTensor(set, null, 0, set.count), { training: false, seed: 0 }).dataSync() as Float32Array);
+  const ctx = { training: false, seed: 0 };
+  const [codes, recons] = tf.tidy(() => {
+    const z = model.encode(batchTensor(set, null, 0, set.count), ctx);
+    return [z.dataSync() as Float32Array, model.decode(z, ctx).dataSync() as Float32Array];
+  });
   model.params.dispose();
   const dim = codes.length / count;
   const nearest = (i: number) =>
@@ -48,7 +52,7 @@ export async function latentNeighbours(
       .sort((a, b) => a.d - b.d || a.j - b.j)
       .slice(0, k)
       .map((x) => x.j);
-  return { codes, nearest, set };
+  return { codes, recons, nearest, set };
 }
 
 /** A map file pair parsed by the documented format (header JSON, arrays at their offsets). */

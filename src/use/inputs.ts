@@ -139,7 +139,7 @@ function pathSource(config: Config, paths: string[]): InputSource {
       }
       if (index === 0) {
         throw new UserError(
-          `none of the ${listing.files.length} images given as \`input\` could be read (${failed[0]?.path}: ${failed[0]?.reason})`,
+          `none of the ${listing.files.length} images given with \`input\` could be read (${failed[0]?.path}: ${failed[0]?.reason})`,
           'pass PNG, JPEG, WebP, GIF, TIFF or AVIF images that open in an image viewer',
         );
       }
