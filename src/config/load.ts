@@ -89,7 +89,7 @@ function checkCrossField(c: Config, source: string): void {
   if (problems.length)
     throw new UserError(
       `invalid config ${source}:\n${problems.join('\n')}`,
-      'change the keys named above so they agree; README.md (Config, Data) lists every key',
+      'change the keys named above so they agree; docs/config.md lists every key',
     );
 }
 
@@ -102,7 +102,7 @@ export function resolveConfig(input: unknown, source = '(inline)'): Config {
     );
   }
   const parsed = configSchema.safeParse(input);
-  if (!parsed.success) throw new UserError(formatIssues(parsed.error, input, source), 'see the config keys in README.md');
+  if (!parsed.success) throw new UserError(formatIssues(parsed.error, input, source), 'see the config keys in docs/config.md');
   checkCrossField(parsed.data, source);
   return parsed.data;
 }

@@ -1,7 +1,7 @@
 /**
  * The config, defined once: the zod schema below holds every key's type, range, default and meaning. The
- * `Config` type is inferred from it; FIELDS (the flat list behind the README's config table, `npm run
- * docs:config`, and behind the error messages) is read off it.
+ * `Config` type is inferred from it; FIELDS (the flat list behind docs/config.md's table, `npm run
+ * docs`, and behind the error messages) is read off it.
  */
 import { z } from 'zod';
 import { MODEL_KINDS, MODEL_SPECS, specOf } from '../models/specs.js';

@@ -1,6 +1,6 @@
 /**
  * An Embedding Projector folder (TensorBoard's projector plugin and the standalone projector.tensorflow.org open
- * it as it is; see README): `projector_config.json`, `tensors.bytes` (row-major float32), `metadata.tsv`,
+ * it as it is; see docs/exchange.md): `projector_config.json`, `tensors.bytes` (row-major float32), `metadata.tsv`,
  * `sprite.png` (thumbnails packed row by row from the top left, at most 8192 x 8192 pixels) and
  * `bookmarks.json`, whose one bookmark shows our own 2-D map without the page recomputing it (the hosted page
  * caps its t-SNE at 10k points). When the thumbnails of all points do not fit the sprite, a seeded sample of the
