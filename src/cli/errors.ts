@@ -15,6 +15,12 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   outDir: '--out',
 };
 
+/**
+ * Library phrases the CLI says another way: the library picks a backend, the CLI a device (`-d cpu` runs the wasm
+ * backend, and train, resume and test all take it).
+ */
+const CLI_PHRASES: ReadonlyArray<readonly [RegExp, string]> = [[/`backend` wasm/g, '--device cpu']];
+
 let verbose = Boolean(process.env.DEBUG);
 
 /** Stack traces for every error (--verbose, or DEBUG set). */
@@ -35,7 +41,8 @@ function flagsOf(program: Command): Map<string, string> {
 /** A library message in the CLI's words: each backquoted option name that is one of the program's flags, as the flag. */
 export function inFlags(text: string, program: Command): string {
   const flags = flagsOf(program);
-  return text.replace(/`([A-Za-z]+)`/g, (whole, name: string) => flags.get(name) ?? whole);
+  const phrased = CLI_PHRASES.reduce((t, [phrase, cli]) => t.replace(phrase, cli), text);
+  return phrased.replace(/`([A-Za-z]+)`/g, (whole, name: string) => flags.get(name) ?? whole);
 }
 
 /** Prints the error as the user should see it and exits. */

@@ -4,7 +4,8 @@
  * docs`, and behind the error messages) is read off it.
  */
 import { z } from 'zod';
-import { MODEL_KINDS, MODEL_SPECS, specOf } from '../models/specs.js';
+import type { ModelConfigKey } from '../models/spec.js';
+import { MODEL_KINDS, MODEL_SPECS, specOf, variationalKinds } from '../models/specs.js';
 
 const positiveInt = z.number().int().positive();
 const runName = z
@@ -13,6 +14,23 @@ const runName = z
   .regex(/^[\w.-]+$/, 'only letters, digits, _, . and -');
 
 /** A key: its schema, its default and its one-line meaning. */
+// Which model types a key concerns is read off their specs, so a new type appears in these docs by itself.
+/** The model types whose network reads `key`, e.g. `AE, VAE`. */
+const usedBy = (key: ModelConfigKey): string =>
+  MODEL_SPECS.filter((s) => (s.configKeys as readonly string[]).includes(key))
+    .map((s) => s.kind)
+    .join(', ');
+/** What the image size must be divisible by, per group of convolutional types, e.g. `CAE, ConvVAE: divisible by 4`. */
+const sizeRule = [...new Set(MODEL_SPECS.filter((s) => s.downsampling > 0).map((s) => s.downsampling))]
+  .map(
+    (d) =>
+      `${MODEL_SPECS.filter((s) => s.downsampling === d)
+        .map((s) => s.kind)
+        .join(', ')}: divisible by ${2 ** d}`,
+  )
+  .join('; ');
+const variationalOnly = variationalKinds().join(', ');
+
 function field<T extends z.ZodType>(schema: T, defaultValue: z.output<T>, doc: string) {
   return schema.default(defaultValue as never).describe(doc) as unknown as z.ZodDefault<T>;
 }
@@ -44,8 +62,8 @@ export const configSchema = z.strictObject({
   ),
   noise_mean: field(z.number().finite(), 0, 'Mean of the denoising noise.'),
   noise_std: field(z.number().finite().min(0), 0.1, 'Standard deviation of the denoising noise (>= 0).'),
-  height: field(positiveInt, 28, 'Image height in pixels (MNIST: 28; CAE: divisible by 4).'),
-  width: field(positiveInt, 28, 'Image width in pixels (MNIST: 28; CAE: divisible by 4).'),
+  height: field(positiveInt, 28, `Image height in pixels (MNIST: 28; ${sizeRule}).`),
+  width: field(positiveInt, 28, `Image width in pixels (MNIST: 28; ${sizeRule}).`),
   color_channel: field(z.union([z.literal(1), z.literal(3)]), 1, 'Channels per image: 1 (grayscale) or 3 (RGB). MNIST: 1.'),
   convert2grayscale: field(z.boolean(), false, 'Image folders: convert colour images to one channel (needs `color_channel: 1`).'),
   dataset: field(
@@ -135,9 +153,9 @@ export const configSchema = z.strictObject({
   batch_size: field(positiveInt, 128, 'Images per training batch.'),
   epochs: field(positiveInt, 10, 'Passes over the training set.'),
   lr: field(z.number().positive().finite(), 1e-3, 'Adam learning rate (betas 0.9/0.999, epsilon 1e-8, as PyTorch).'),
-  hidden_dim: field(positiveInt, 256, 'AE, VAE: width of the hidden layer.'),
-  latent_dim: field(positiveInt, 32, 'AE, BottleneckCAE, VAE, ConvVAE: size of the latent code.'),
-  dropout: field(z.number().min(0).lt(1), 0.1, 'AE: dropout rate after each hidden ReLU, in [0, 1).'),
+  hidden_dim: field(positiveInt, 256, `${usedBy('hidden_dim')}: width of the hidden layer.`),
+  latent_dim: field(positiveInt, 32, `${usedBy('latent_dim')}: size of the latent code.`),
+  dropout: field(z.number().min(0).lt(1), 0.1, `${usedBy('dropout')}: dropout rate after each hidden ReLU, in [0, 1).`),
   reconstruction_loss: field(
     z.enum(['mse', 'bce']).nullable(),
     null,
@@ -146,12 +164,12 @@ export const configSchema = z.strictObject({
   beta: field(
     z.number().positive().finite().nullable(),
     null,
-    'VAE, ConvVAE: weight of the KL term (beta-VAE; `null` = 1, the plain VAE). Refused for other models.',
+    `${variationalOnly}: weight of the KL term (beta-VAE; \`null\` = 1, the plain VAE). Refused for other models.`,
   ),
   kl_warmup_epochs: field(
     z.number().int().min(0).nullable(),
     null,
-    'VAE, ConvVAE: raise the KL weight linearly from 0 to `beta` over this many epochs, step by step (`null` = 0, no warm-up). Refused for other models.',
+    `${variationalOnly}: raise the KL weight linearly from 0 to \`beta\` over this many epochs, step by step (\`null\` = 0, no warm-up). Refused for other models.`,
   ),
   binarize: field(
     z.boolean(),
