@@ -4,6 +4,8 @@ import { tf, initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
 import { createModel, reconstruct } from '../src/models/registry.js';
 import { BatchNorm } from '../src/models/layers.js';
+import { evalBatchSize } from '../src/models/loss.js';
+import type { Autoencoder } from '../src/models/types.js';
 
 const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -138,4 +140,15 @@ test("CAE subsample equals the reference's MaxPool(kernel 1, stride 2), values a
   assert.deepEqual(values, refValues);
   assert.deepEqual(grad, refGrad);
   assert.ok(grad!.filter((v) => v !== 0).length === 2 * 4 * 6 * 3, 'every channel of every kept pixel gets its gradient');
+});
+
+test('inference batches shrink in proportion to the image area above 28 x 28, never grow, never reach 0', () => {
+  const at = (kind: Autoencoder['kind'], height: number, width: number): number =>
+    evalBatchSize({ kind, shape: { height, width, channels: 3 } } as Autoencoder);
+  assert.equal(at('BottleneckCAE', 28, 28), 500); // the spec's figure, as before
+  assert.equal(at('BottleneckCAE', 64, 64), Math.floor((500 * 784) / 4096)); // 95: the same activation bytes
+  assert.equal(at('AE', 56, 56), 250);
+  assert.equal(at('CAE', 128, 128), Math.floor((50 * 784) / 16384)); // 2
+  assert.equal(at('BottleneckCAE', 8, 8), 500, 'small images keep the spec batch');
+  assert.equal(at('CAE', 1024, 1024), 1);
 });

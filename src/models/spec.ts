@@ -62,8 +62,9 @@ export interface ModelSpec {
   /** The reconstruction loss when the config leaves `reconstruction_loss` null. */
   readonly defaultLoss: 'mse' | 'bce';
   /**
-   * Images per inference batch: large for the fully connected models, small for wide activations (tfjs-wasm's
-   * heap grows to the largest batch and never shrinks).
+   * Images per inference batch at MNIST's 28 x 28: large for the fully connected models, small for wide
+   * activations (tfjs-wasm's heap grows to the largest batch and never shrinks). Larger images get
+   * proportionally fewer per batch (models/loss.ts `evalBatchSize`), so the activations stay the same size.
    */
   readonly evalBatchSize: number;
   /**
