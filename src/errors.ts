@@ -3,8 +3,8 @@
  * wrong and how to fix it. The CLI prints these without a stack trace; anything else is a bug and shows its stack.
  *
  * Messages speak the library's language: an option is named as the API names it, in backquotes (`limit`,
- * `force`), and `option` says which one the error is about. The CLI rewrites those names into its flags
- * (`--limit`, `--force`) in one place (src/cli/errors.ts); library callers read them as they are.
+ * `force`), and `option` says which one the error is about. The CLI rewrites those names into its own
+ * flags in one place (src/cli/errors.ts); library callers read them as they are.
  */
 export class UserError extends Error {
   /** The message without the hint. */

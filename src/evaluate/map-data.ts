@@ -10,7 +10,7 @@
  *     neighbours int32 [n, k]      the k nearest other points in latent space (the codes the map was made from),
  *                                  nearest first
  *     codes float32 [n, d]         the codes the map was made from (new images are placed among these by
- *                                  `ae encode --onto`)
+ *                                  `encode`'s `onto`)
  *     projection_mean float32 [D], projection_components float32 [d, D]
  *                                  with wide codes (D numbers) mapped through PCA-d: the projection
  *     images, reconstructions      uint8 [n, H, W, C] thumbnails (omitted above MAP_THUMBNAILS_MAX_BYTES)

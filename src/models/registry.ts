@@ -17,7 +17,7 @@ import { build as buildVAE } from './vae/model.js';
 export type { GraphWriter, ModelSpec } from './spec.js';
 export { MODEL_KINDS, MODEL_SPECS, specOf, variationalKinds } from './specs.js';
 export type { Autoencoder, ImageShape, ModelKind, VariationalAutoencoder } from './types.js';
-export { isVariational, isVariationalKind } from './types.js';
+export { isVariational } from './types.js';
 
 const BUILDERS: { readonly [K in ModelKind]: (config: Config) => Autoencoder & { kind: K } } = {
   AE: buildAE,

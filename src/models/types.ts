@@ -31,8 +31,3 @@ export interface VariationalAutoencoder extends Autoencoder {
 export function isVariational(model: Autoencoder): model is VariationalAutoencoder {
   return specOf(model.kind).variational;
 }
-
-/** Whether a model type is variational (config-level, before a model exists). */
-export function isVariationalKind(kind: ModelKind): boolean {
-  return specOf(kind).variational;
-}

@@ -1,5 +1,5 @@
 /**
- * <codes>_on_<method>.png (`ae encode --onto`): a saved map's points, half transparent and coloured by class, with new points
+ * <codes>_on_<method>.png (`encode` with `onto`): a saved map's points, half transparent and coloured by class, with new points
  * placed on it drawn over them as larger dots with a dark ring, so where the new images landed stands out.
  */
 import { CLASS_COLOURS, font, newCanvas, savePng } from './canvas.js';

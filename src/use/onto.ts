@@ -1,5 +1,5 @@
 /**
- * `ae encode --onto`: new images placed on a saved t-SNE map (map_<method>.json from `ae test`) with
+ * `encode` with `onto`: new images placed on a saved t-SNE map (map_<method>.json from `ae test`) with
  * transformPoints (openTSNE's method), the map's points held fixed. Writes <codes>_on_<method>.csv (index, x, y,
  * the image's label and path, and the label most common among its nearest map points) and a picture of the
  * map with the new points drawn over it.
@@ -51,7 +51,7 @@ export interface PlacedPoints {
 }
 
 /**
- * Opens the map `--onto` names and checks, before any encoding, that new codes of codeDim numbers can be placed
+ * Opens the map `onto` names and checks, before any encoding, that new codes of codeDim numbers can be placed
  * on it; the outputs are named after `outStem` (the codes file without its extension).
  */
 export function openMapForPlacing(runDir: string, onto: string | true, codeDim: number, outStem: string): OpenedMap {

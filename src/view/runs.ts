@@ -122,7 +122,7 @@ function datasetOf(config: Record<string, unknown> | null): string | null {
 
 /**
  * The pictures and metrics `ae test` wrote, `ae score`'s scores.csv and anomalies.png (scores_<input>/), and the
- * pictures `ae sample`, `ae interpolate` and `ae encode --onto` (<codes>_on_<method>.png) write into the run folder.
+ * pictures `ae sample`, `ae interpolate` and `encode` with `onto` (<codes>_on_<method>.png) write into the run folder.
  */
 function outputFiles(dir: string): string[] {
   const out: string[] = [];
