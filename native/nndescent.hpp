@@ -233,6 +233,9 @@ struct CandidateLists {
 
 // Samples each point's new and old candidates (its neighbours and the points that list it), then marks the
 // sampled new neighbours old. Each thread fills the lists of its own range of points, scanning the whole graph.
+// The marking is a second pass after every thread has sampled: sampling reads the flags of every row, so a thread
+// clearing its rows' flags while another still reads them made the result depend on timing (seen with more
+// threads than cores).
 inline void BuildCandidates(Graph& g, CandidateLists& fresh, CandidateLists& old, uint64_t seed, int round, int threads) {
   const int n = g.n, k = g.k;
   parallel::For(n, threads, [&](int, int from, int to) {
@@ -250,6 +253,8 @@ inline void BuildCandidates(Graph& g, CandidateLists& fresh, CandidateLists& old
         if (theirs) lists.Offer(j, i, p);
       }
     }
+  }, 1024);
+  parallel::For(n, threads, [&](int, int from, int to) {
     for (int i = from; i < to; i++) {  // a sampled new neighbour has now been joined
       const int32_t* row = fresh.Row(i);
       const int count = fresh.count[i];
