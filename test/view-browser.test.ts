@@ -34,6 +34,20 @@ function inkOf(page: Page, selector: string): Promise<number> {
   }, selector);
 }
 
+/**
+ * The canvas's ink once it exceeds `min`, or after `timeoutMs` whatever it is: the page draws charts after its
+ * fetches return, so a check right after navigation can run before the drawing (it did, on a loaded CI machine).
+ */
+async function inkWhenOver(page: Page, selector: string, min: number, timeoutMs = 5000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let ink = await inkOf(page, selector);
+  while (ink <= min && Date.now() < deadline) {
+    await page.waitForTimeout(100);
+    ink = await inkOf(page, selector);
+  }
+  return ink;
+}
+
 test('ae view in Chromium: the overview lists and sorts the runs, overlays curves, and a run page shows its pictures; a training run goes live', {
   skip,
 }, async () => {
@@ -63,8 +77,7 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
     await page.check('input[data-run="finished"]');
     await page.check('input[data-run="interrupted"]');
     await page.waitForFunction(() => document.querySelectorAll('input[type=checkbox]:checked').length === 2);
-    await page.waitForTimeout(300);
-    assert.ok((await inkOf(page, '#overlay')) > emptyChart + 200, 'two curves drawn on the overlay chart');
+    assert.ok((await inkWhenOver(page, '#overlay', emptyChart + 200)) > emptyChart + 200, 'two curves drawn on the overlay chart');
     await page.screenshot({ path: path.join(SCREENS, 'overview.png'), fullPage: true });
 
     await page.click('a[href="#/run/finished"]');
@@ -73,7 +86,7 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
       [...document.querySelectorAll<HTMLImageElement>('.pictures img')].every((i) => i.complete && i.naturalWidth > 0),
     );
     assert.equal(await page.locator('.pictures img').count(), 3, 'latent_pca, loss and reconstructions');
-    assert.ok((await inkOf(page, '#run-chart')) > 100, 'the loss chart is drawn');
+    assert.ok((await inkWhenOver(page, '#run-chart', 100)) > 100, 'the loss chart is drawn');
     await page.screenshot({ path: path.join(SCREENS, 'run-finished.png'), fullPage: true });
 
     // The latent map: every point drawn; hover shows a point; a click lists its true nearest latent neighbours;
