@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { loadIdxDataset, MNIST, FASHION_MNIST } from '../src/data/mnist.js';
-import { concatSets, type ImageSet } from '../src/data/dataset.js';
+import { concatSets, type MemorySet } from '../src/data/dataset.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
 import { openRunDir, readRunConfig } from '../src/checkpoint/run-dir.js';
 import { encodeSet } from '../src/evaluate/latents.js';
@@ -52,12 +52,12 @@ export function augment(src: Float32Array, h: number, w: number, angle: number, 
 }
 
 /** The codes of every image under COPIES versions (copy 0 unchanged), copy by copy; labels repeat. */
-export function augmentedCodes(model: Autoencoder, set: ImageSet, seed: number): { codes: Float32Array; labels: Uint8Array; dim: number } {
+export function augmentedCodes(model: Autoencoder, set: MemorySet, seed: number): { codes: Float32Array; labels: Uint8Array; dim: number } {
   const n = set.count;
   let dim = 0;
   let codes = new Float32Array(0);
   const labels = new Uint8Array(n * COPIES);
-  const version: ImageSet = { ...set, images: new Float32Array(set.images.length) };
+  const version: MemorySet = { ...set, images: new Float32Array(set.images.length) };
   for (let copy = 0; copy < COPIES; copy++) {
     const rng = new Rng(seed * 1000 + copy);
     for (let i = 0; i < n; i++) {

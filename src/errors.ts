@@ -24,6 +24,18 @@ export class UserError extends Error {
   }
 }
 
+/** Thrown when decoding an image folder into the cache was stopped on request; the shards finished are kept. */
+export class DecodeInterrupted extends Error {
+  constructor(
+    readonly cacheDir: string,
+    readonly cached: number,
+    readonly total: number,
+  ) {
+    super(`decoding stopped: ${cached} of ${total} images are cached in ${cacheDir}; the same command goes on from there`);
+    this.name = 'DecodeInterrupted';
+  }
+}
+
 /** Thrown by the training loop when a run was stopped on request (SIGINT/SIGTERM) after saving `last`. */
 export class TrainingInterrupted extends Error {
   constructor(

@@ -11,7 +11,7 @@ import { UserError } from '../src/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { tf } from '../src/backend/index.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
-import { batchTensor, type ImageSet } from '../src/data/dataset.js';
+import { batchTensor, concatSets, type DataSplits, type ImageSet, inMemory } from '../src/data/dataset.js';
 import { createModel, reconstruct, type Autoencoder } from '../src/models/registry.js';
 import { LEGEND_FONT } from '../src/render/latent-map.js';
 import { newCanvas } from '../src/render/canvas.js';
@@ -20,8 +20,9 @@ import { pixelAt, readPng, ROOT, tempDir } from './helpers.js';
 /** Mean squared reconstruction error over a set, summed here in JavaScript (independent of the library's loss). */
 function mseByHand(model: Autoencoder, set: ImageSet): number {
   const recon = tf.tidy(() => reconstruct(model, batchTensor(set, null, 0, set.count), { training: false, seed: 0 }).dataSync());
+  const images = inMemory(set).images;
   let sum = 0;
-  for (let i = 0; i < recon.length; i++) sum += (recon[i]! - set.images[i]!) ** 2;
+  for (let i = 0; i < recon.length; i++) sum += (recon[i]! - images[i]!) ** 2;
   return sum / recon.length;
 }
 
@@ -145,8 +146,12 @@ test('a labelled colour folder trains a CAE and gets every test-mode output; bad
   // 8 epochs of 4 steps: enough to lower the loss clearly below an untrained network's (checked below).
   await train(folderConfig(project, trainDir, testDir, { epochs: 8 }), { onEvent: log.onEvent });
   const text = log.messages();
-  assert.match(text, /decoding 37 images from .*train to 32x32x3, 1 non-image files skipped/);
-  assert.match(text, /skipped .*green[/\\]broken\.png: cannot decode/);
+  assert.match(text, /train: 37 images, 1 non-image files skipped/);
+  assert.match(text, /decoding 50 images to 32x32x3/);
+  assert.match(
+    text,
+    /2 of 50 files could not be decoded and are left out:\n.*test[/\\]green[/\\]broken\.png: .*\n.*train[/\\]green[/\\]broken\.png/,
+  );
   const start = log.events.find((e) => e.type === 'start') as { trainCount: number; valCount: number };
   assert.equal(start.trainCount + start.valCount, 36, 'the 36 decodable training images, split into train and validation');
 
@@ -194,18 +199,18 @@ test('a labelled colour folder trains a CAE and gets every test-mode output; bad
   assert.equal(umapRun.metrics.embedding.n_neighbors, 4);
   assert.equal(umapRun.metrics.embedding.knn_k_2d, 4);
 
-  // The same folder in grayscale: one channel, its own cache entry (the colour one is replaced, and said so).
+  // The same folder in grayscale: one channel, its own cache folder beside the colour one.
   const gray = collect();
   await train(folderConfig(project, trainDir, testDir, { name: 'gray', color_channel: 1, convert2grayscale: true }), {
     onEvent: gray.onEvent,
   });
-  assert.match(gray.messages(), /the images or the preprocessing changed/);
-  assert.match(gray.messages(), /decoding 37 images from .*train to 32x32x1/);
+  assert.match(gray.messages(), /decoding 50 images to 32x32x1/);
+  assert.deepEqual(fs.readdirSync(path.join(project, 'data', 'shapes')).sort(), ['32x32x1-squash-black', '32x32x3-squash-black']);
   const g = await evaluateRun(path.join(project, 'gray'), { count: 3, embed: 'pca' });
   assert.equal(g.files.length, 6, 'reconstructions, the map picture and its data (2 files), loss, metrics');
 });
 
-test('the preprocessing cache is used on the next run and rebuilt when a file or the size changes', async () => {
+test('the preprocessing cache is used on the next run; a changed file, an added file or a new size decodes only what is new', async () => {
   const root = tempDir('ae-cache-');
   const trainDir = path.join(root, 'train');
   await makeFolder(trainDir, 6, 3);
@@ -219,57 +224,76 @@ test('the preprocessing cache is used on the next run and rebuilt when a file or
   });
   const messages: string[] = [];
   const log = (m: string) => messages.push(m);
-  const first = await loadImageFolders(base, { log });
+  const pixels = (splits: DataSplits) => inMemory(concatSets([splits.train, splits.validation])).images;
+  let decoded = 0;
+  const first = await loadImageFolders(base, { log, onProgress: () => decoded++ });
   assert.ok(
-    messages.some((m) => m.startsWith('decoding 19 images')),
+    messages.some((m) => m.startsWith('decoding 19 images to 16x16x3')),
     messages.join('\n'),
   );
-  const cacheDir = path.join(root, 'runs', 'data', 'train');
-  assert.deepEqual(fs.readdirSync(cacheDir).sort(), ['images.bin', 'manifest.json'], 'the cache folder holds exactly its two files');
+  assert.ok(decoded > 0);
+  const cacheDir = path.join(root, 'runs', 'data', 'train', '16x16x3-squash-black');
+  assert.deepEqual(fs.readdirSync(cacheDir).sort(), ['shard-000000.bin', 'shard-000000.json'], 'one shard: its data and its index');
+  assert.equal(fs.statSync(path.join(cacheDir, 'shard-000000.bin')).size, 18 * 16 * 16 * 3, 'the 18 decodable images, a byte per value');
 
   messages.length = 0;
-  let decoded = 0;
+  decoded = 0;
   const second = await loadImageFolders(base, { log, onProgress: () => decoded++ });
   assert.equal(decoded, 0, 'nothing decoded the second time');
   assert.ok(
-    messages.some((m) => m.startsWith('using the preprocessed images cached in')),
+    messages.some((m) => m.startsWith('using the 18 preprocessed images cached in')),
     messages.join('\n'),
   );
-  assert.deepEqual(second.train.images, first.train.images);
+  assert.ok(second.train.store, 'folder splits are streamed from the cache');
+  assert.deepEqual(pixels(second), pixels(first));
   assert.deepEqual(second.classNames, ['blue', 'green', 'red']);
 
-  // Touching one file rebuilds.
+  // Touching one file decodes that file only, into a new shard.
   const touched = path.join(trainDir, 'red', 'img0.png');
   fs.utimesSync(touched, new Date(), new Date(Date.now() + 5000));
   messages.length = 0;
-  await loadImageFolders(base, { log });
+  const afterTouch = await loadImageFolders(base, { log });
   assert.ok(
-    messages.some((m) => m.includes('changed since the cache')),
+    messages.some((m) => m.startsWith('decoding 1 images to 16x16x3 (18 already cached)')),
     messages.join('\n'),
   );
-  assert.ok(messages.some((m) => m.startsWith('decoding 19 images')));
+  assert.deepEqual(pixels(afterTouch), pixels(first), 'the same pixels: the file was touched, not changed');
+  // Two files added: only they are decoded; the new images join their class.
+  await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 250, g: 0, b: 0 } } })
+    .png()
+    .toFile(path.join(trainDir, 'red', 'new1.png'));
+  await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 0, g: 0, b: 250 } } })
+    .png()
+    .toFile(path.join(trainDir, 'blue', 'new2.png'));
+  messages.length = 0;
+  const grown = await loadImageFolders(base, { log });
+  assert.ok(
+    messages.some((m) => m.startsWith('decoding 2 images to 16x16x3 (19 already cached)')),
+    messages.join('\n'),
+  );
+  assert.equal(grown.train.count + grown.validation.count, 20);
+  // The same images decoded afresh, in one go, give the same splits, pixel for pixel.
+  const fresh = await loadImageFolders({ ...base, project: path.join(root, 'fresh') });
+  assert.deepEqual(pixels(grown), pixels(fresh));
+  assert.deepEqual([...grown.train.labels], [...fresh.train.labels]);
 
-  // A different height rebuilds.
+  // A different height gets its own cache folder; the first one stays.
   messages.length = 0;
   const taller = await loadImageFolders({ ...base, height: 20 }, { log });
   assert.ok(
-    messages.some((m) => m.startsWith('decoding 19 images')),
+    messages.some((m) => m.startsWith('decoding 21 images to 20x16x3')),
     messages.join('\n'),
   );
   assert.equal(taller.train.height, 20);
+  assert.deepEqual(fs.readdirSync(path.dirname(cacheDir)).sort(), ['16x16x3-squash-black', '20x16x3-squash-black']);
 
-  // A damaged cache is reported and rebuilt, never trusted.
-  const bin = path.join(cacheDir, 'images.bin');
-  const bytes = fs.readFileSync(bin);
-  bytes[10]! ^= 0xff;
-  fs.writeFileSync(bin, bytes);
+  // The single-file cache of the earlier format is removed, and said so.
+  fs.writeFileSync(path.join(root, 'runs', 'data', 'train', 'images.bin'), 'old');
+  fs.writeFileSync(path.join(root, 'runs', 'data', 'train', 'manifest.json'), '{}');
   messages.length = 0;
-  const repaired = await loadImageFolders({ ...base, height: 20 }, { log });
-  assert.ok(
-    messages.some((m) => m.includes('damaged')),
-    messages.join('\n'),
-  );
-  assert.deepEqual(repaired.train.images, taller.train.images);
+  await loadImageFolders(base, { log });
+  assert.ok(messages.some((m) => m.startsWith('removed the single-file image cache')));
+  assert.ok(!fs.existsSync(path.join(root, 'runs', 'data', 'train', 'images.bin')));
 });
 
 test('image folders: unlabelled layouts, and clear errors for empty, missing and mismatched folders', async () => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { tf } from '../src/backend/index.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
 import { resolveConfig } from '../src/config/load.js';
-import { batchTensor, head } from '../src/data/dataset.js';
+import { batchTensor, head, inMemory } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { exportProjector } from '../src/render/projector.js';
@@ -45,7 +45,7 @@ test('ae test --projector writes a folder the Embedding Projector reads: codes, 
   assert.deepEqual([p.n, p.dim], [150, 32]);
   // The tensors are the encoder's codes of the first 150 test images; the metadata their labels and errors.
   const data = await loadData(cfg);
-  const set = head(data.test, 150);
+  const set = inMemory(head(data.test, 150));
   const { model } = loadModel(cfg, path.join(dir, 'weights', 'best.ckpt'));
   const codes = tf.tidy(() => model.encode(batchTensor(set, null, 0, 150), { training: false, seed: 0 }).dataSync());
   const recon = tf.tidy(() =>

@@ -7,7 +7,7 @@ import { tf } from '../src/backend/index.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
 import { resolveConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { batchTensor, head, type ImageSet, subset } from '../src/data/dataset.js';
+import { batchTensor, head, type ImageSet, inMemory, type MemorySet, subset } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { UserError } from '../src/errors.js';
 import { reconstruct } from '../src/models/registry.js';
@@ -108,7 +108,7 @@ test("ae encode on image files: preprocessed as the run's images, the path on ea
   const data = await loadData(config);
   // Five test digits as 28x28 PNGs (exact in 8 bits), one corrupt file, one file that is not an image.
   for (let i = 0; i < 5; i++) {
-    const px = Buffer.from(Array.from(data.test.images.subarray(i * 784, (i + 1) * 784), (v) => Math.round(v * 255)));
+    const px = Buffer.from(Array.from(inMemory(data.test).images.subarray(i * 784, (i + 1) * 784), (v) => Math.round(v * 255)));
     await sharp(px, { raw: { width: 28, height: 28, channels: 1 } })
       .png()
       .toFile(path.join(folder, `digit${i}.png`));
@@ -121,7 +121,8 @@ test("ae encode on image files: preprocessed as the run's images, the path on ea
     r.failed.map((f) => path.basename(f.path)),
     ['broken.png'],
   );
-  const quantised: ImageSet = { ...data.test, count: 5, images: data.test.images.slice(0, 5 * 784).map((v) => Math.round(v * 255) / 255) };
+  const test = inMemory(data.test);
+  const quantised: ImageSet = { ...test, count: 5, images: test.images.slice(0, 5 * 784).map((v) => Math.round(v * 255) / 255) };
   const expected = encodeByHand(config, dir, quantised);
   const lines = fs.readFileSync(r.files[0]!, 'utf8').trim().split('\n').slice(1);
   assert.deepEqual(
@@ -159,7 +160,7 @@ test("ae score: scores are per-image MSE, the threshold is the training scores' 
   const r = await score(dir, { input: ['validation'], percentile: 90, count: 4, onMessage: (t) => said.push(t) });
   // Independently: reconstruction error per image, summed here.
   const { model } = loadModel(config, path.join(dir, 'weights', 'best.ckpt'));
-  const mse = (set: ImageSet) => {
+  const mse = (set: MemorySet) => {
     const rec = tf.tidy(() => reconstruct(model, batchTensor(set, null, 0, set.count), { training: false, seed: 0 }).dataSync());
     return Array.from({ length: set.count }, (_, i) => {
       let s = 0;
@@ -167,8 +168,8 @@ test("ae score: scores are per-image MSE, the threshold is the training scores' 
       return s / 784;
     });
   };
-  const valScores = mse(data.validation),
-    trainScores = mse(data.train).sort((a, b) => a - b);
+  const valScores = mse(inMemory(data.validation)),
+    trainScores = mse(inMemory(data.train)).sort((a, b) => a - b);
   model.params.dispose();
   const pos = ((trainScores.length - 1) * 90) / 100,
     lo = Math.floor(pos);

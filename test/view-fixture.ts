@@ -7,7 +7,7 @@ import { train } from '../src/train/trainer.js';
 import { tf } from '../src/backend/index.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
 import { openRunDir, readRunConfig } from '../src/checkpoint/run-dir.js';
-import { batchTensor, head, type ImageSet } from '../src/data/dataset.js';
+import { batchTensor, head, inMemory, type MemorySet } from '../src/data/dataset.js';
 import { loadData } from '../src/data/load.js';
 import { MNIST_DIR, smallMnist, tempDir } from './helpers.js';
 
@@ -34,10 +34,10 @@ export async function latentNeighbours(
   project: string,
   count: number,
   k: number,
-): Promise<{ codes: Float32Array; recons: Float32Array; nearest: (i: number) => number[]; set: ImageSet }> {
+): Promise<{ codes: Float32Array; recons: Float32Array; nearest: (i: number) => number[]; set: MemorySet }> {
   const config = readRunConfig(openRunDir(path.join(project, 'finished')));
   const { model } = loadModel(config, path.join(project, 'finished', 'weights', 'best.ckpt'));
-  const set = head((await loadData(config)).test, count);
+  const set = inMemory(head((await loadData(config)).test, count));
   const ctx = { training: false, seed: 0 };
   const [codes, recons] = tf.tidy(() => {
     const z = model.encode(batchTensor(set, null, 0, set.count), ctx);

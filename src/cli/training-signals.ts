@@ -1,5 +1,5 @@
 /** Ctrl-C and SIGTERM during training: the first stops at the next step and saves `last`, a second quits at once. */
-import { TrainingInterrupted } from '../errors.js';
+import { DecodeInterrupted, TrainingInterrupted } from '../errors.js';
 import type { TrainOptions } from '../train/trainer.js';
 import { createReporter } from './progress.js';
 
@@ -28,6 +28,11 @@ export async function withSignals(run: (opts: TrainOptions) => Promise<unknown>)
     if (e instanceof TrainingInterrupted) {
       reporter.stop();
       process.stderr.write(`stopped at epoch ${e.epoch + 1}, step ${e.step}; checkpoint saved.\nresume with: ae resume ${e.runDir}\n`);
+      process.exit(EXIT_INTERRUPTED[received as unknown as 'SIGINT'] ?? EXIT_INTERRUPTED.SIGINT);
+    }
+    if (e instanceof DecodeInterrupted) {
+      reporter.stop();
+      process.stderr.write(`${e.message}\n`);
       process.exit(EXIT_INTERRUPTED[received as unknown as 'SIGINT'] ?? EXIT_INTERRUPTED.SIGINT);
     }
     throw e;

@@ -142,6 +142,11 @@ export const configSchema = z.strictObject({
       'black',
       'Colour under transparent pixels (RGBA images are composited on it) and of the padding.',
     ),
+    in_memory: field(
+      z.boolean(),
+      false,
+      'Hold the decoded images in memory as floats (4 bytes per value) instead of reading each batch from the cache on disk; the results are the same.',
+    ),
     data_name: field(
       runName.nullable(),
       null,

@@ -1,20 +1,26 @@
 /**
- * The preprocessing cache of image folders: <dir>/images.bin (every split's pixels as bytes, then its labels)
- * and <dir>/manifest.json (format version, the key it was built for, each split's count, the data's SHA-256).
+ * The preprocessing cache of image folders, in shards that are written once and never rewritten:
+ * `<project>/data/<data_name>/<H>x<W>x<C>-<fit>-<background>/shard-<n>.bin` holds up to SHARD_IMAGES decoded
+ * images (bytes, HWC, one after another) and `shard-<n>.json` says which file each came from (path, size,
+ * modification time), a checksum per image, and the files of that batch that could not be decoded.
  *
- * The key holds every source file's path, size and modification time, the labels and the preprocessing
- * parameters, so any change to them rebuilds the cache. Both files are written atomically, the data first: a
- * crash between the two leaves a manifest whose checksum no longer matches, so the cache is rebuilt, never
- * trusted half-written. A damaged cache is reported and rebuilt.
+ * A shard's data is written first, then its index, each atomically; a shard without an index never happened. So a
+ * decode stopped by Ctrl-C or a crash keeps every finished shard and the next run decodes only what is missing,
+ * and files added to the folder later are decoded into new shards while the old ones are reused. Images are
+ * matched to files by path, size and modification time, so an edited file is decoded again. Shards none of whose
+ * images are wanted any more are deleted; other stale entries stay until their shard is.
+ *
+ * Pixels are read batch by batch (./store.ts checks every image's checksum as it is read), so the cache never has
+ * to fit in memory.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256 } from '../util/hash.js';
+import { DecodeInterrupted, UserError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../util/fs.js';
+import { decodeFiles, type Preprocessing } from './decode.js';
+import { imageChecksum, SHARD_IMAGES, ShardStore, shardData, shardIndex, shardNumbers } from './store.js';
 
-export const CACHE_FORMAT = 1;
-const DATA_FILE = 'images.bin';
-const MANIFEST_FILE = 'manifest.json';
+export const CACHE_FORMAT = 2;
 
 export interface SourceFile {
   path: string;
@@ -22,89 +28,204 @@ export interface SourceFile {
   mtimeMs: number;
 }
 
-export interface CacheKey {
-  preprocessing: object;
-  splits: Array<{ role: string; files: SourceFile[]; labels: number[] }>;
-  classNames: string[] | null;
-}
-
-export interface CachedSplit {
-  role: string;
-  pixels: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-}
-
-interface Manifest {
+/** One shard's index file. */
+interface ShardIndex {
   format: number;
-  key: CacheKey;
-  splits: Array<{ role: string; count: number; pixelBytes: number }>;
-  bytes: number;
-  sha256: string;
+  /** [path, size, mtimeMs, checksum] per image, in the order of the data file. */
+  images: Array<[string, number, number, number]>;
+  /** [path, size, mtimeMs, reason] per file of the batch that could not be decoded. */
+  failed: Array<[string, number, number, string]>;
 }
 
-/** The cached splits when the cache in `dir` was built for exactly `key` and is intact; otherwise null. */
-export function loadCache(dir: string, key: CacheKey, log: (msg: string) => void): CachedSplit[] | null {
-  const manifestFile = path.join(dir, MANIFEST_FILE);
-  if (!fs.existsSync(manifestFile)) return null;
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
-  } catch (e) {
-    log(`warning: the cache manifest ${manifestFile} is unreadable (${(e as Error).message.split('\n')[0]}); decoding the images again`);
-    return null;
-  }
-  if (manifest.format !== CACHE_FORMAT) {
-    log(`the cache in ${dir} has format ${manifest.format}, this version writes ${CACHE_FORMAT}; decoding the images again`);
-    return null;
-  }
-  if (JSON.stringify(manifest.key) !== JSON.stringify(key)) {
-    log(`the images or the preprocessing changed since the cache in ${dir} was built; decoding them again`);
-    return null;
-  }
-  let data: Buffer;
-  try {
-    data = fs.readFileSync(path.join(dir, DATA_FILE));
-  } catch (e) {
-    log(`warning: cannot read the cached images in ${dir} (${(e as NodeJS.ErrnoException).code}); decoding them again`);
-    return null;
-  }
-  if (data.length !== manifest.bytes || sha256(data) !== manifest.sha256) {
-    log(`warning: the cached images in ${dir} are damaged (size or checksum mismatch); decoding them again`);
-    return null;
-  }
-  const out: CachedSplit[] = [];
-  let offset = 0;
-  for (const s of manifest.splits) {
-    const pixels = new Uint8Array(data.buffer, data.byteOffset + offset, s.pixelBytes).slice();
-    offset += s.pixelBytes;
-    const labels = new Uint8Array(data.buffer, data.byteOffset + offset, s.count).slice();
-    offset += s.count;
-    out.push({ role: s.role, pixels, labels, count: s.count });
-  }
-  return out;
+/** The cache folder of a preprocessing, e.g. 64x64x3-squash-black. */
+export function cacheDirOf(root: string, p: Preprocessing): string {
+  return path.join(root, `${p.height}x${p.width}x${p.channels}-${p.fit}-${p.background}`);
 }
 
-/** Writes the cache for `key` into `dir` (data first, then the manifest; both atomically). */
-export function saveCache(dir: string, key: CacheKey, splits: CachedSplit[]): void {
-  fs.mkdirSync(dir, { recursive: true });
+/** What ensureCached found and did. */
+export interface CacheResult {
+  store: ShardStore;
+  /** Per listed file: its row in the store, or -1 when it cannot be decoded (see failed). */
+  rows: Int32Array;
+  failed: Array<{ path: string; reason: string }>;
+  /** Images decoded by this call (0: all came from the cache). */
+  decoded: number;
+}
+
+export interface CacheOptions {
+  log?: (msg: string) => void;
+  onProgress?: (done: number, total: number) => void;
+  /** Polled between shards: true ends the decode (DecodeInterrupted) after the shard in progress is saved. */
+  shouldStop?: () => boolean;
+  /** Images per new shard (at most SHARD_IMAGES; smaller in tests, to make several shards of a few images). */
+  shardImages?: number;
+}
+
+/**
+ * Makes sure every file of `files` is in the cache in `dir` (decoding, into new shards, only those that are not),
+ * and returns where each one is.
+ */
+export async function ensureCached(dir: string, p: Preprocessing, files: SourceFile[], opts: CacheOptions = {}): Promise<CacheResult> {
+  const log = opts.log ?? (() => {});
+  const imageBytes = p.height * p.width * p.channels;
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UserError(
+      `cannot create the image cache folder ${dir} (${(e as NodeJS.ErrnoException).code})`,
+      'check that the project folder is writable',
+    );
+  }
   removeStaleTempFiles(dir);
-  const bytes = splits.reduce((sum, s) => sum + s.pixels.length + s.count, 0);
-  const data = new Uint8Array(bytes);
-  let offset = 0;
-  for (const s of splits) {
-    data.set(s.pixels, offset);
-    offset += s.pixels.length;
-    data.set(s.labels.subarray(0, s.count), offset);
-    offset += s.count;
+  const { known, sums } = readShards(dir, imageBytes, log);
+  const rows = new Int32Array(files.length).fill(-1);
+  const failed: CacheResult['failed'] = [];
+  const used = new Set<number>();
+  const missing: number[] = [];
+  files.forEach((f, i) => {
+    const hit = known.get(f.path);
+    if (hit && hit.size === f.size && hit.mtimeMs === f.mtimeMs) {
+      if (hit.row >= 0) rows[i] = hit.row;
+      else failed.push({ path: f.path, reason: hit.reason });
+      used.add(hit.shard);
+    } else missing.push(i);
+  });
+
+  let next = shardNumbers(dir).reduce((m, n) => Math.max(m, n + 1), 0);
+  let decoded = 0;
+  const perShard = Math.min(SHARD_IMAGES, opts.shardImages ?? SHARD_IMAGES);
+  if (missing.length > 0) {
+    const reused = files.length - missing.length;
+    log(
+      `decoding ${missing.length} images to ${p.height}x${p.width}x${p.channels}${reused ? ` (${reused} already cached)` : ''} into ${dir}`,
+    );
+    const buffer = new Uint8Array(Math.min(perShard, missing.length) * imageBytes);
+    for (let start = 0; start < missing.length; start += perShard) {
+      if (opts.shouldStop?.()) throw new DecodeInterrupted(dir, reused + start, files.length);
+      const part = missing.slice(start, start + perShard);
+      const reasons = await decodeFiles(
+        part.map((i) => files[i]!.path),
+        p,
+        buffer,
+        (count) => {
+          decoded += count;
+          opts.onProgress?.(reused + decoded, files.length);
+        },
+      );
+      const shard = next++;
+      const index: ShardIndex = { format: CACHE_FORMAT, images: [], failed: [] };
+      const data = new Uint8Array(part.length * imageBytes);
+      part.forEach((i, k) => {
+        const f = files[i]!;
+        const reason = reasons[k];
+        if (reason) {
+          index.failed.push([f.path, f.size, f.mtimeMs, reason]);
+          failed.push({ path: f.path, reason });
+          return;
+        }
+        const slot = index.images.length;
+        data.set(buffer.subarray(k * imageBytes, (k + 1) * imageBytes), slot * imageBytes);
+        index.images.push([f.path, f.size, f.mtimeMs, imageChecksum(data, slot * imageBytes, imageBytes)]);
+        rows[i] = shard * SHARD_IMAGES + slot;
+      });
+      writeShard(dir, shard, data.subarray(0, index.images.length * imageBytes), index);
+      sums.set(
+        shard,
+        Uint32Array.from(index.images, (e) => e[3]),
+      );
+      used.add(shard);
+    }
   }
-  writeFileAtomic(path.join(dir, DATA_FILE), data);
-  const manifest: Manifest = {
-    format: CACHE_FORMAT,
-    key,
-    splits: splits.map((s) => ({ role: s.role, count: s.count, pixelBytes: s.pixels.length })),
-    bytes,
-    sha256: sha256(data),
+  // Shards none of whose entries are wanted any more (their files were removed or changed).
+  for (const n of shardNumbers(dir)) {
+    if (used.has(n)) continue;
+    fs.rmSync(shardIndex(dir, n), { force: true });
+    fs.rmSync(shardData(dir, n), { force: true });
+    sums.delete(n);
+  }
+  failed.sort((a, b) => (a.path < b.path ? -1 : 1));
+  return { store: new ShardStore(dir, imageBytes, sums), rows, failed, decoded };
+}
+
+/** Writes one shard: data, then index, each atomically. A full disk is reported with the space the shard needs. */
+function writeShard(dir: string, n: number, data: Uint8Array, index: ShardIndex): void {
+  try {
+    writeFileAtomic(shardData(dir, n), data);
+    writeFileAtomic(shardIndex(dir, n), JSON.stringify(index));
+  } catch (e) {
+    fs.rmSync(shardData(dir, n), { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC') {
+      throw new UserError(
+        `the disk is full: cannot write the image cache shard ${shardData(dir, n)} (${(data.length / 1e6).toFixed(1)} MB); the shards written before it are kept`,
+        `free at least ${(data.length / 1e6).toFixed(0)} MB (more for the images still to decode) on the disk of ${dir}, then run again: it goes on from the last shard`,
+      );
+    }
+    throw new UserError(
+      `cannot write the image cache shard ${shardData(dir, n)} (${code ?? (e as Error).message})`,
+      'check that the project folder is writable',
+    );
+  }
+}
+
+interface KnownFile {
+  shard: number;
+  /** Row in the store, or -1 for a file that could not be decoded. */
+  row: number;
+  size: number;
+  mtimeMs: number;
+  reason: string;
+}
+
+/**
+ * Every file the shards in `dir` hold, by path (a later shard wins). A shard whose index is unreadable, or whose data
+ * is missing or of the wrong size, is deleted with a message: its files are decoded again.
+ */
+function readShards(
+  dir: string,
+  imageBytes: number,
+  log: (msg: string) => void,
+): { known: Map<string, KnownFile>; sums: Map<number, Uint32Array> } {
+  const known = new Map<string, KnownFile>();
+  const sums = new Map<number, Uint32Array>();
+  for (const n of shardNumbers(dir)) {
+    const index = readIndex(dir, n, imageBytes, log);
+    if (!index) continue;
+    sums.set(
+      n,
+      Uint32Array.from(index.images, (e) => e[3]),
+    );
+    index.images.forEach(([file, size, mtimeMs], slot) => {
+      known.set(file, { shard: n, row: n * SHARD_IMAGES + slot, size, mtimeMs, reason: '' });
+    });
+    for (const [file, size, mtimeMs, reason] of index.failed) known.set(file, { shard: n, row: -1, size, mtimeMs, reason });
+  }
+  return { known, sums };
+}
+
+function readIndex(dir: string, n: number, imageBytes: number, log: (msg: string) => void): ShardIndex | null {
+  const drop = (why: string): null => {
+    log(`warning: the image cache shard ${shardData(dir, n)} ${why}; decoding its images again`);
+    fs.rmSync(shardIndex(dir, n), { force: true });
+    fs.rmSync(shardData(dir, n), { force: true });
+    return null;
   };
-  writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest)}\n`);
+  let index: ShardIndex;
+  try {
+    index = JSON.parse(fs.readFileSync(shardIndex(dir, n), 'utf8')) as ShardIndex;
+  } catch (e) {
+    return drop(`has an unreadable index (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (index?.format !== CACHE_FORMAT || !Array.isArray(index.images) || !Array.isArray(index.failed))
+    return drop('has an index of another format');
+  if (index.images.length > SHARD_IMAGES) return drop('lists more images than a shard holds');
+  let size: number;
+  try {
+    size = fs.statSync(shardData(dir, n)).size;
+  } catch {
+    return drop('is missing');
+  }
+  if (size !== index.images.length * imageBytes)
+    return drop(`holds ${size} bytes where its index says ${index.images.length * imageBytes}`);
+  return index;
 }

@@ -6,28 +6,22 @@
  * numbers are stable); a folder with the images directly inside is unlabelled. Files that are not images (by
  * extension) are skipped and counted; images that fail to decode are listed and skipped.
  *
- * The decoded sets are cached under <project>/data/<data_name>/ (see ./cache.ts), keyed by every source file's
- * path, size and modification time and by the preprocessing parameters.
+ * The decoded images are cached under <project>/data/<data_name>/ in shards (see ./cache.ts), matched to their
+ * files by path, size and modification time, one folder per preprocessing; only files not yet cached are decoded.
+ * The splits are then read from the cache batch by batch (streamed), or held in memory with CUSTOM.in_memory.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
+import { cacheDirOf, ensureCached, type SourceFile } from './cache.js';
+import { type DataSplits, type ImageSet, inMemory } from './dataset.js';
+import { decodeFiles, type Preprocessing } from './decode.js';
 import { splitValidation } from './mnist.js';
-import type { DataSplits, ImageSet } from './dataset.js';
-import { loadCache, saveCache, type CacheKey, type SourceFile } from './cache.js';
+
+export type { Preprocessing };
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif']);
-
-/** How every image is turned into the model's input. */
-export interface Preprocessing {
-  height: number;
-  width: number;
-  channels: 1 | 3;
-  fit: 'squash' | 'pad';
-  background: 'black' | 'white';
-}
 
 /** One folder's image files, with labels when it has class sub-folders. */
 export interface FolderListing {
@@ -98,41 +92,14 @@ export function listImageFolder(dir: string, key: string): FolderListing {
   return listing;
 }
 
-// sharp (and its libvips binary) is loaded on first use, so runs on MNIST never load it.
-type SharpFn = typeof import('sharp');
-let sharpLoader: Promise<SharpFn> | null = null;
-const loadSharp = (): Promise<SharpFn> => (sharpLoader ??= import('sharp').then((m) => m.default));
-
-/** Decodes one file into `out` (height * width * channels bytes, HWC). Throws when sharp cannot decode it. */
-async function decodeInto(file: string, p: Preprocessing, out: Uint8Array): Promise<void> {
-  const sharp = await loadSharp();
-  const bg = p.background === 'white' ? { r: 255, g: 255, b: 255, alpha: 1 } : { r: 0, g: 0, b: 0, alpha: 1 };
-  let img = sharp(file, { pages: 1, failOn: 'error' })
-    .flatten({ background: bg })
-    .resize(p.width, p.height, { fit: p.fit === 'pad' ? 'contain' : 'fill', background: bg });
-  img = p.channels === 1 ? img.grayscale() : img.toColourspace('srgb');
-  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-  if (info.width !== p.width || info.height !== p.height || info.channels < p.channels) {
-    throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
-  }
-  if (info.channels === p.channels) {
-    out.set(data);
-  } else {
-    // Drop extra channels (an alpha channel libvips kept, or colour channels of a grayscale result).
-    for (let i = 0, o = 0; o < out.length; i += info.channels, o += p.channels) {
-      for (let c = 0; c < p.channels; c++) out[o + c] = data[i + c]!;
-    }
-  }
-}
-
 export interface DecodeReport {
   /** Files that failed to decode, with the reason. */
   failed: Array<{ path: string; reason: string }>;
 }
 
 /**
- * Decodes every file of a listing (several at a time: sharp runs them on libuv's thread pool, so all cores
- * work), skipping the ones that fail. Pixels stay bytes here; they become floats in [0, 1] after the cache.
+ * Decodes every file of a listing on every core (./decode.ts), skipping the ones that fail. Pixels stay bytes
+ * here; they become floats in [0, 1] per batch.
  */
 export async function decodeListing(
   listing: FolderListing,
@@ -142,38 +109,30 @@ export async function decodeListing(
   const size = p.height * p.width * p.channels;
   const total = listing.files.length;
   const pixels = new Uint8Array(total * size);
-  const ok = new Uint8Array(total);
+  let done = 0;
+  const reasons = await decodeFiles(
+    listing.files.map((f) => f.path),
+    p,
+    pixels,
+    (n) => {
+      done += n;
+      onProgress?.(done, total);
+    },
+  );
   const report: DecodeReport = { failed: [] };
-  let next = 0,
-    done = 0;
-  const worker = async () => {
-    for (let i = next++; i < total; i = next++) {
-      try {
-        await decodeInto(listing.files[i]!.path, p, pixels.subarray(i * size, (i + 1) * size));
-        ok[i] = 1;
-      } catch (e) {
-        report.failed.push({ path: listing.files[i]!.path, reason: (e as Error).message.split('\n')[0]! });
-      }
-      onProgress?.(++done, total);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(2, os.availableParallelism() * 2) }, worker));
   // Compact the decoded images in listing order.
   let count = 0;
   const labels = new Uint8Array(total);
   for (let i = 0; i < total; i++) {
-    if (!ok[i]) continue;
+    const reason = reasons[i];
+    if (reason) {
+      report.failed.push({ path: listing.files[i]!.path, reason });
+      continue;
+    }
     if (count !== i) pixels.copyWithin(count * size, i * size, (i + 1) * size);
     labels[count++] = listing.labels[i]!;
   }
-  report.failed.sort((a, b) => (a.path < b.path ? -1 : 1));
   return { pixels: pixels.slice(0, count * size), labels: labels.slice(0, count), count, report };
-}
-
-function toImageSet(pixels: Uint8Array, labels: Uint8Array, count: number, p: Preprocessing): ImageSet {
-  const images = new Float32Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) images[i] = pixels[i]! / 255;
-  return { images, labels, count, height: p.height, width: p.width, channels: p.channels };
 }
 
 export function preprocessingOf(config: Config): Preprocessing {
@@ -195,6 +154,19 @@ export function dataNameOf(config: Config): string {
 export interface FolderLoadOptions {
   log?: (msg: string) => void;
   onProgress?: (done: number, total: number) => void;
+  /** Polled between cache shards while decoding: true stops after the shard in progress is saved. */
+  shouldStop?: () => boolean;
+}
+
+/** Files that failed to decode named in the log; the rest are counted. */
+const FAILURES_NAMED = 5;
+
+/** The single-file cache of earlier versions (images.bin + manifest.json), replaced by shards: removed once. */
+function removeSingleFileCache(root: string, log: (msg: string) => void): void {
+  const old = ['images.bin', 'manifest.json'].map((f) => path.join(root, f)).filter((f) => fs.existsSync(f));
+  if (old.length === 0) return;
+  for (const f of old) fs.rmSync(f, { force: true });
+  log(`removed the single-file image cache of an earlier version from ${root}; the images are decoded into shards once`);
 }
 
 /** Loads the configured image folders (from the cache when it matches), split into train/validation/test. */
@@ -227,42 +199,47 @@ export async function loadImageFolders(config: Config, opts: FolderLoadOptions =
     if (listing.classNames) listing.labels = listing.labels.map((l) => train.classNames!.indexOf(listing.classNames![l]!));
   }
 
-  const dataName = dataNameOf(config);
-  const cacheDir = path.join(config.project, 'data', dataName);
-  const key: CacheKey = {
-    preprocessing: p,
-    splits: listings.map(({ role, listing }) => ({ role, files: listing.files, labels: listing.labels })),
-    classNames: train.classNames,
-  };
+  const root = path.join(config.project, 'data', dataNameOf(config));
+  removeSingleFileCache(root, log);
+  const cacheDir = cacheDirOf(root, p);
+  // Every split's files, once each (a folder may serve two splits).
+  const files = new Map<string, SourceFile>();
+  for (const { listing } of listings) for (const f of listing.files) files.set(f.path, f);
+  for (const { dir, listing } of listings) {
+    log(`${dir}: ${listing.files.length} images${listing.skipped.length ? `, ${listing.skipped.length} non-image files skipped` : ''}`);
+  }
+  const all = [...files.values()];
+  const cached = await ensureCached(cacheDir, p, all, { log, onProgress: opts.onProgress, shouldStop: opts.shouldStop });
+  if (cached.decoded === 0) log(`using the ${all.length - cached.failed.length} preprocessed images cached in ${cacheDir}`);
+  if (cached.failed.length) {
+    const shown = cached.failed.slice(0, FAILURES_NAMED);
+    log(`${cached.failed.length} of ${all.length} files could not be decoded and are left out:`);
+    for (const f of shown) log(`  ${f.path}: ${f.reason}`);
+    if (cached.failed.length > shown.length) log(`  ... and ${cached.failed.length - shown.length} more`);
+  }
+  const rowOf = new Map<string, number>();
+  all.forEach((f, i) => {
+    rowOf.set(f.path, cached.rows[i]!);
+  });
   const sets: Record<string, ImageSet> = {};
-  const cached = loadCache(cacheDir, key, log);
-  if (cached) {
-    log(`using the preprocessed images cached in ${cacheDir}`);
-    for (const s of cached) sets[s.role] = toImageSet(s.pixels, s.labels, s.count, p);
-  } else {
-    const decoded = [];
-    for (const { role, dir, listing } of listings) {
-      const skipped = listing.skipped.length ? `, ${listing.skipped.length} non-image files skipped` : '';
-      log(`decoding ${listing.files.length} images from ${dir} to ${p.height}x${p.width}x${p.channels}${skipped}`);
-      const d = await decodeListing(listing, p, opts.onProgress);
-      for (const f of d.report.failed) log(`  skipped ${f.path}: cannot decode (${f.reason})`);
-      if (d.count === 0) {
-        throw new UserError(
-          `none of the ${listing.files.length} images in ${dir} could be decoded`,
-          'check that the files are images (the log lists each failure)',
-        );
-      }
-      decoded.push({ role, pixels: d.pixels, labels: d.labels, count: d.count });
-      sets[role] = toImageSet(d.pixels, d.labels, d.count, p);
-    }
-    try {
-      saveCache(cacheDir, key, decoded);
-      log(`cached the preprocessed images in ${cacheDir}`);
-    } catch (e) {
-      log(
-        `could not write the cache in ${cacheDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the next run decodes again`,
+  for (const { role, dir, listing } of listings) {
+    const kept = listing.files.map((f, i) => ({ row: rowOf.get(f.path)!, label: listing.labels[i]! })).filter((k) => k.row >= 0);
+    if (kept.length === 0) {
+      throw new UserError(
+        `none of the ${listing.files.length} images in ${dir} could be decoded`,
+        'check that the files are images (the log lists the first failures)',
       );
     }
+    const set: ImageSet = {
+      store: cached.store,
+      rows: Uint32Array.from(kept, (k) => k.row),
+      labels: Uint8Array.from(kept, (k) => k.label),
+      count: kept.length,
+      height: p.height,
+      width: p.width,
+      channels: p.channels,
+    };
+    sets[role] = c.in_memory ? inMemory(set) : set;
   }
 
   let trainSet = sets.train!,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { datasetOf, type Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { type DataSplits, type ImageSet, subset } from './dataset.js';
+import { type DataSplits, type ImageSet, inMemory, subset } from './dataset.js';
 import { loadImageFolders } from './folder.js';
 import { FASHION_MNIST, loadIdxDataset, loadMnist, MNIST_FILES } from './mnist.js';
 
@@ -14,19 +14,21 @@ export async function loadData(
   config: Config,
   log?: (msg: string) => void,
   onProgress?: (done: number, total: number) => void,
+  shouldStop?: () => boolean,
 ): Promise<DataSplits> {
-  const loaded = await loadAll(config, log, onProgress);
+  const loaded = await loadAll(config, log, onProgress, shouldStop);
   const splits = config.binarize ? binarizeSplits(loaded, config.seed) : loaded;
   return config.classes ? keepClasses(splits, config.classes) : splits;
 }
 
 /**
  * A fixed binarisation (`binarize: true`): each pixel becomes 1 with probability equal to its intensity, drawn once
- * per split from the seed, as Larochelle & Murray (2011) made binarised MNIST. New arrays: the loaded data may be
- * shared (see recentIdx).
+ * per split from the seed, as Larochelle & Murray (2011) made binarised MNIST. New arrays, in memory (also for image
+ * folders, which are otherwise streamed): the loaded data may be shared (see recentIdx).
  */
 export function binarizeSplits(splits: DataSplits, seed: number): DataSplits {
-  const binarize = (set: ImageSet, split: string): ImageSet => {
+  const binarize = (streamedOrNot: ImageSet, split: string): ImageSet => {
+    const set = inMemory(streamedOrNot); // the draws run over the whole split in order, so it is held in memory
     const rng = new Rng(deriveSeed(seed, 'binarize', split));
     const images = new Float32Array(set.images.length);
     for (let i = 0; i < images.length; i++) images[i] = rng.uniform() < set.images[i]! ? 1 : 0;
@@ -85,9 +87,10 @@ async function loadAll(
   config: Config,
   log?: (msg: string) => void,
   onProgress?: (done: number, total: number) => void,
+  shouldStop?: () => boolean,
 ): Promise<DataSplits> {
   const dataset = datasetOf(config);
-  if (dataset === 'folder') return loadImageFolders(config, { log, onProgress });
+  if (dataset === 'folder') return loadImageFolders(config, { log, onProgress, shouldStop });
   const dir = path.resolve(dataset === 'mnist' ? config.MNIST.path : config.FASHION_MNIST.path);
   const stamp = filesStamp(dir);
   const key = JSON.stringify([dataset, dir, stamp, config.MNIST, config.FASHION_MNIST, config.seed]);

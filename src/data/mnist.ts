@@ -9,7 +9,7 @@ import { UserError } from '../errors.js';
 import { writeFileAtomic, removeStaleTempFiles } from '../util/fs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { parseIdxImages, parseIdxLabels } from './idx.js';
-import { head, subset, type DataSplits, type ImageSet } from './dataset.js';
+import { head, subset, type DataSplits, type ImageSet, type MemorySet } from './dataset.js';
 
 export const MNIST_FILES = {
   trainImages: { name: 'train-images-idx3-ubyte.gz', md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873' },
@@ -166,7 +166,7 @@ function readFile(dir: string, name: string): Uint8Array {
 }
 
 /** Parses one images+labels pair and checks they agree with each other and with 28x28. */
-function loadPair(spec: IdxDataset, dir: string, images: string, labels: string): ImageSet {
+function loadPair(spec: IdxDataset, dir: string, images: string, labels: string): MemorySet {
   const img = parseIdxImages(readFile(dir, images), path.join(dir, images));
   const lab = parseIdxLabels(readFile(dir, labels), path.join(dir, labels));
   if (img.count !== lab.length) {
@@ -185,7 +185,7 @@ function loadPair(spec: IdxDataset, dir: string, images: string, labels: string)
 }
 
 /** Splits off round(proportion * n) images for validation, chosen by a permutation seeded from `seed`. */
-export function splitValidation(set: ImageSet, proportion: number, seed: number): { train: ImageSet; validation: ImageSet } {
+export function splitValidation<S extends ImageSet>(set: S, proportion: number, seed: number): { train: S; validation: S } {
   const nVal = Math.round(set.count * proportion);
   if (nVal < 1 || nVal >= set.count) {
     throw new UserError(`validation proportion ${proportion} of ${set.count} images leaves an empty train or validation set`);
@@ -202,7 +202,7 @@ export function loadMnist(
   valProportion: number,
   seed: number,
   opts: EnsureOptions & { subset?: number | null } = {},
-): Promise<DataSplits> {
+): Promise<DataSplits<MemorySet>> {
   return loadIdxDataset(MNIST, dir, valProportion, seed, opts);
 }
 
@@ -213,7 +213,7 @@ export async function loadIdxDataset(
   valProportion: number,
   seed: number,
   opts: EnsureOptions & { subset?: number | null } = {},
-): Promise<DataSplits> {
+): Promise<DataSplits<MemorySet>> {
   await ensureIdxFiles(spec, dir, opts);
   const full = loadPair(spec, dir, spec.files.trainImages.name, spec.files.trainLabels.name);
   const all = opts.subset ? head(full, opts.subset) : full;

@@ -41,6 +41,8 @@ export interface EvaluateOptions {
   split?: Split;
   /** Evaluate only the first `limit` images of the split (quick looks, tests). */
   limit?: number;
+  /** Images the latent metrics and the map cover at most (100,000 by default): a larger split is mapped through a seeded sample. */
+  mapPoints?: number;
   /** Training latents used to fit the latent k-NN classifier (a seeded subsample when the set is larger). */
   knnTrainLimit?: number;
   embedOptions?: Omit<WorkerEmbedOptions, 'seed'>;
@@ -89,6 +91,7 @@ export async function evaluateRun(runDirPath: string, opts: EvaluateOptions = {}
       epoch: ev.epoch,
       split: ev.split,
       images: ev.set.count,
+      map_sample: { images: ev.mapSet.count, of: ev.set.count, sampled: ev.mapSet !== ev.set },
       ...loss.metrics,
       classes: ev.classNames,
       ...latent.metrics,

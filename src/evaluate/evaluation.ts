@@ -9,7 +9,8 @@ import type { HistoryRow } from '../checkpoint/checkpoint.js';
 import { loadModel } from '../checkpoint/model-state.js';
 import { checkpointOf, openRunDir, readRunConfig, type RunDir } from '../checkpoint/run-dir.js';
 import type { Config } from '../config/schema.js';
-import { head, type ImageSet } from '../data/dataset.js';
+import { head, type ImageSet, seededSubset } from '../data/dataset.js';
+import { deriveSeed } from '../util/rng.js';
 import { loadData } from '../data/load.js';
 import type { EmbeddingParams, EmbedMethod } from '../embed/index.js';
 import { UserError } from '../errors.js';
@@ -18,6 +19,13 @@ import type { Autoencoder } from '../models/registry.js';
 import type { VariationalMetrics } from './likelihood.js';
 
 export type Split = 'test' | 'validation' | 'train';
+
+/**
+ * Images of a split that the latent codes, the k-NN accuracy, the map and the viewer's map data cover: a larger split
+ * is mapped through a seeded sample of this many (its loss still covers every image). At 100,000 points the t-SNE
+ * takes about a minute on two cores and the codes a few MB, so `ae test` on a million images stays bounded.
+ */
+export const MAP_POINTS = 100_000;
 
 /** Points of the seeded subsample that trustworthiness is computed on (it is O(m^2) in time). */
 export const TRUSTWORTHINESS_SAMPLE = 2000;
@@ -67,6 +75,8 @@ export type TestMetrics = {
   epoch: number;
   split: Split;
   images: number;
+  /** Images behind the latent metrics, the map and the map data: all of them, or a seeded sample of a larger split. */
+  map_sample: { images: number; of: number; sampled: boolean };
   classes: string[] | null;
   latent: LatentMetrics;
   embedding: EmbeddingMetrics;
@@ -84,7 +94,10 @@ export interface Evaluation {
   checkpointFile: string;
   weights: 'best' | 'last';
   split: Split;
+  /** The split evaluated (its loss, the ELBO, reconstructions.png). */
   set: ImageSet;
+  /** What the latent codes and the map cover: the split, or a seeded sample of MAP_POINTS of it. */
+  mapSet: ImageSet;
   train: ImageSet;
   classNames: string[] | null;
   noise: NoiseOptions | null;
@@ -98,6 +111,8 @@ export interface PrepareOptions {
   split?: Split;
   limit?: number;
   count?: number;
+  /** Images the map covers at most (MAP_POINTS by default); a larger split is sampled. */
+  mapPoints?: number;
   backend?: BackendName;
   onMessage?: (text: string) => void;
 }
@@ -131,6 +146,8 @@ export async function prepare(runDirPath: string, opts: PrepareOptions): Promise
   const outDir = path.join(run.dir, 'vis_outputs');
   fs.mkdirSync(outDir, { recursive: true });
   const noise = config.denoising ? { mean: config.noise_mean, std: config.noise_std } : null;
+  const mapSet = seededSubset(set, opts.mapPoints ?? MAP_POINTS, deriveSeed(config.seed, 'map-sample'));
+  if (mapSet !== set) say(`the map and the latent metrics use a seeded sample of ${mapSet.count} of the ${set.count} ${split} images`);
   return {
     run,
     config,
@@ -141,6 +158,7 @@ export async function prepare(runDirPath: string, opts: PrepareOptions): Promise
     weights,
     split,
     set,
+    mapSet,
     train: data.train,
     classNames: data.classNames,
     noise,

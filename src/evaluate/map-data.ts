@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../backend/index.js';
-import { batchTensor, type ImageSet } from '../data/dataset.js';
+import { batchFloats, batchTensor, type ImageSet } from '../data/dataset.js';
 import { knnSearch } from '../embed/knn.js';
 import { evalBatchSize } from '../models/loss.js';
 import { type Autoencoder, reconstruct } from '../models/registry.js';
@@ -78,7 +78,7 @@ export function writeMapData(input: MapDataInput): { files: string[]; errors: Fl
   const { errors, recon } = reconstructAll(input.model, set, keepImages);
   const k = Math.min(MAP_NEIGHBOURS, n - 1);
   const neighbours = k > 0 ? knnSearch(latents.codes, n, latents.codes, n, latents.dim, k, true).indices : new Int32Array(0);
-  const images = keepImages ? Uint8Array.from(set.images, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) : null;
+  const images = keepImages ? Uint8Array.from(batchFloats(set, null, 0, n), (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) : null;
   const arrays: Array<[string, Dtype, number[], ArrayBufferView]> = [
     ['coords', 'float32', [n, 2], input.coords],
     ['labels', 'uint8', [n], set.labels],

@@ -1,6 +1,6 @@
 /** `ae test` with a `projector` folder: the split's codes, labels, reconstruction errors, thumbnails and our map as an Embedding Projector folder. */
 import type { Config } from '../config/schema.js';
-import type { ImageSet } from '../data/dataset.js';
+import { type ImageSet, imageAt } from '../data/dataset.js';
 import type { EmbedMethod } from '../embed/index.js';
 import type { Autoencoder } from '../models/registry.js';
 import { exportProjector, type ProjectorResult } from '../render/projector.js';
@@ -40,7 +40,7 @@ export async function exportToProjector(step: ProjectorStep): Promise<ProjectorR
       codes: latents.codes,
       dim: latents.dim,
       points,
-      images: set.images,
+      images: imageAt(set),
       height: set.height,
       width: set.width,
       channels: set.channels,

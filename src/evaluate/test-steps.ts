@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { tf } from '../backend/index.js';
-import { batchTensor, seededSubset, subset } from '../data/dataset.js';
+import { batchTensor, imageAt, inMemory, seededSubset } from '../data/dataset.js';
 import type { PcaProjection } from '../embed/incremental-pca.js';
 import { type EmbedMethod, MAX_DIRECT_DIM, REDUCED_DIM } from '../embed/index.js';
 import { embedInWorker, type WorkerEmbedOptions } from '../embed/worker.js';
@@ -63,7 +63,7 @@ export async function variationalStep(ev: Evaluation, nllSamples: number | undef
 export async function reconstructionsStep(ev: Evaluation, count: number, loss: number): Promise<StepOutput> {
   const { config, set, noise } = ev;
   const picks = new Rng(deriveSeed(config.seed, 'test-pictures')).permutation(set.count).subarray(0, count);
-  const chosen = subset(set, picks);
+  const chosen = inMemory(set, picks);
   const [inputs, recons] = tf.tidy(() => {
     const x = batchTensor(chosen, null, 0, chosen.count);
     const input = noise ? addNoise(x, noise, deriveSeed(config.seed, 'test-pictures-noise')) : x;
@@ -91,9 +91,9 @@ export async function reconstructionsStep(ev: Evaluation, count: number, loss: n
 function fitProjection(ev: Evaluation): PcaProjection | undefined {
   const dim = latentSize(ev.model);
   if (dim <= MAX_DIRECT_DIM) return undefined;
-  const sample = Math.min(PCA_FIT_POINTS, ev.set.count);
-  ev.say(`fitting PCA-${REDUCED_DIM} of the ${dim}-number latent codes on ${sample} of the ${ev.set.count} ${ev.split} images`);
-  const projection = fitLatentPca(ev.model, ev.set, REDUCED_DIM, PCA_FIT_POINTS, deriveSeed(ev.config.seed, 'latent-pca'));
+  const sample = Math.min(PCA_FIT_POINTS, ev.mapSet.count);
+  ev.say(`fitting PCA-${REDUCED_DIM} of the ${dim}-number latent codes on ${sample} of the ${ev.mapSet.count} ${ev.split} images`);
+  const projection = fitLatentPca(ev.model, ev.mapSet, REDUCED_DIM, PCA_FIT_POINTS, deriveSeed(ev.config.seed, 'latent-pca'));
   ev.say(`  ${projection.dim} components capture ${(100 * projection.explainedVarianceRatio).toFixed(1)} % of their variance`);
   return projection;
 }
@@ -113,8 +113,8 @@ function reductionOf(projection: PcaProjection | undefined): LatentReduction | n
  */
 export function latentStep(ev: Evaluation, knnFitImages: number | undefined): StepOutput & { latents: Latents } {
   const projection = fitProjection(ev);
-  ev.say(`encoding ${ev.set.count} latent codes${projection ? ` as their ${projection.dim} principal components` : ''}`);
-  const latents = encodeSet(ev.model, ev.set, projection);
+  ev.say(`encoding ${ev.mapSet.count} latent codes${projection ? ` as their ${projection.dim} principal components` : ''}`);
+  const latents = encodeSet(ev.model, ev.mapSet, projection);
   const limit = knnFitImages ?? specOfModel(ev.model).knnFitImages ?? Infinity;
   const knnTrain = seededSubset(ev.train, limit, deriveSeed(ev.config.seed, 'knn-train'));
   const k = Math.min(KNN_K, knnTrain.count);
@@ -124,7 +124,7 @@ export function latentStep(ev: Evaluation, knnFitImages: number | undefined): St
   else {
     if (k < KNN_K) ev.say(`latent k-NN: k lowered from ${KNN_K} to ${k}, the number of training images`);
     const trainLatents = encodeSet(ev.model, knnTrain, projection);
-    const accuracy = knnAccuracy(trainLatents.codes, knnTrain.labels, latents.codes, ev.set.labels, latents.dim, k);
+    const accuracy = knnAccuracy(trainLatents.codes, knnTrain.labels, latents.codes, ev.mapSet.labels, latents.dim, k);
     ev.say(`latent ${k}-NN accuracy (fit on ${knnTrain.count} training latents): ${accuracy.toFixed(4)}`);
     latent = { ...base, knn5_accuracy: accuracy, knn_fit_images: knnTrain.count, knn_k: k };
   }
@@ -144,7 +144,7 @@ export async function embedStep(
   method: EmbedMethod,
   embedOptions: Omit<WorkerEmbedOptions, 'seed'>,
 ): Promise<MapOutput> {
-  const { config, set } = ev;
+  const { config, mapSet: set } = ev;
   const codeSize = latentSize(ev.model);
   const what = latents.reduction ? `${latents.reduction} of ${codeSize}-number latents` : `latents of ${codeSize} numbers`;
   ev.say(`mapping ${set.count} ${what} to 2-D with ${method}`);
@@ -177,14 +177,14 @@ export async function embedStep(
 
 /** latent_<method>.png: the map drawn, coloured by class, with thumbnails. */
 export async function mapPictureStep(ev: Evaluation, map: MapOutput): Promise<StepOutput & { legend: LegendEntry[] }> {
-  const { config, set } = ev;
+  const { config, mapSet: set } = ev;
   const file = path.join(ev.outDir, `latent_${map.embedding.method}.png`);
   const { legend } = await drawLatentMap(
     {
       coords: map.coords,
       labels: ev.classNames ? set.labels : null,
       classNames: ev.classNames ?? [],
-      images: set.images,
+      images: imageAt(set),
       height: set.height,
       width: set.width,
       channels: set.channels,
@@ -204,7 +204,7 @@ export function mapDataStep(ev: Evaluation, latents: Latents, map: MapOutput): S
     description: map.description,
     split: ev.split,
     model: ev.model,
-    set: ev.set,
+    set: ev.mapSet,
     classNames: ev.classNames,
     latents,
     coords: map.coords,
@@ -221,7 +221,16 @@ export async function projectorStep(
   dir: string,
   force: boolean | undefined,
 ): Promise<StepOutput & { projector: ProjectorResult }> {
-  const projector = await exportToProjector({ ...ev, latents, coords: map.coords, errors, embedding: map.embedding, dir, force });
+  const projector = await exportToProjector({
+    ...ev,
+    set: ev.mapSet,
+    latents,
+    coords: map.coords,
+    errors,
+    embedding: map.embedding,
+    dir,
+    force,
+  });
   return { metrics: {}, files: projector.files, projector };
 }
 

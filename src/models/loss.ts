@@ -4,7 +4,7 @@
  */
 import { meanSquaredError } from '../accel/index.js';
 import { tf } from '../backend/index.js';
-import { batchTensor, type ImageSet, slice } from '../data/dataset.js';
+import { BatchReader, batchTensor, type ImageSet, slice } from '../data/dataset.js';
 import { deriveSeed } from '../util/rng.js';
 import { reconstruct } from './registry.js';
 import { specOf } from './specs.js';
@@ -51,6 +51,7 @@ export async function averageOverSet(
   shouldStop?: () => boolean,
 ): Promise<number[] | null> {
   const bs = evalBatchSize(model);
+  const batches = new BatchReader(set, null, bs);
   let sums: number[] = [];
   for (let start = 0, b = 0; start < set.count; start += bs, b++) {
     if (shouldStop) {
@@ -59,11 +60,12 @@ export async function averageOverSet(
     }
     const end = Math.min(set.count, start + bs);
     const batch = b;
+    const x = await batches.take(b);
     const scalars = tf.tidy(() => {
-      const x = batchTensor(set, null, start, end);
       const input = noise ? addNoise(x, noise, deriveSeed(seed, 'eval-noise', batch)) : x;
       return values(input, x, batch);
     });
+    x.dispose();
     const read = await Promise.all(scalars.map((t) => t.data()));
     tf.dispose(scalars);
     if (sums.length === 0) sums = read.map(() => 0);

@@ -11,8 +11,8 @@ export interface LatentMap {
   coords: Float32Array;
   labels: Uint8Array | null;
   classNames: string[];
-  /** Images for thumbnails: n x (h*w*c), HWC in [0, 1]. */
-  images: Float32Array;
+  /** Images for thumbnails: n x (h*w*c), HWC in [0, 1], or image i on demand (only the thumbnails drawn are read). */
+  images: Float32Array | ((i: number) => Float32Array);
   height: number;
   width: number;
   channels: number;
@@ -87,7 +87,8 @@ export async function drawLatentMap(map: LatentMap, file: string): Promise<{ leg
     placed.push([x, y]);
     ctx.fillStyle = colour(i);
     ctx.fillRect(x - thumb / 2 - 2, y - thumb / 2 - 2, thumb + 4, thumb + 4);
-    ctx.drawImage(imageCanvas(map.images, i * size, map.height, map.width, map.channels), x - thumb / 2, y - thumb / 2, thumb, thumb);
+    const pixels = typeof map.images === 'function' ? map.images(i) : map.images.subarray(i * size, (i + 1) * size);
+    ctx.drawImage(imageCanvas(pixels, 0, map.height, map.width, map.channels), x - thumb / 2, y - thumb / 2, thumb, thumb);
   }
 
   const legend: LegendEntry[] = [];

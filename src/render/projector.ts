@@ -29,8 +29,8 @@ export interface ProjectorInput {
   dim: number;
   /** One per point. */
   points: ProjectorPoint[];
-  /** n images, HWC floats in [0, 1], for the sprite. */
-  images: Float32Array;
+  /** n images, HWC floats in [0, 1], for the sprite; or image i on demand (only the sprite's are read). */
+  images: Float32Array | ((i: number) => Float32Array);
   height: number;
   width: number;
   channels: number;
@@ -124,7 +124,8 @@ export async function exportProjector(dir: string, input: ProjectorInput, force 
   const { canvas, ctx } = newCanvas(cols * width, rows * height);
   const size = height * width * channels;
   indices.forEach((i, r) => {
-    ctx.drawImage(imageCanvas(input.images, i * size, height, width, channels), (r % cols) * width, Math.floor(r / cols) * height);
+    const pixels = typeof input.images === 'function' ? input.images(i) : input.images.subarray(i * size, (i + 1) * size);
+    ctx.drawImage(imageCanvas(pixels, 0, height, width, channels), (r % cols) * width, Math.floor(r / cols) * height);
   });
   writeFileAtomic(path.join(dir, 'sprite.png'), await canvas.encode('png'));
   const files = ['tensors.bytes', 'metadata.tsv', 'sprite.png'];

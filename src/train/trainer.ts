@@ -14,7 +14,7 @@ import { assertRunDirFree, createRunDir, openRunDir, type RunDir, type RunProgre
 import { acquireRunLock } from '../checkpoint/run-lock.js';
 import { resolveConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { batchTensor, type DataSplits } from '../data/dataset.js';
+import { BatchReader, type DataSplits } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import { TrainingInterrupted, UserError } from '../errors.js';
 import { addNoise } from '../models/loss.js';
@@ -153,6 +153,8 @@ async function runLoop(
 
   while (state.epoch < config.epochs) {
     const order = new Rng(deriveSeed(config.seed, 'shuffle', state.epoch)).permutation(data.train.count);
+    // Reads each batch while the previous one trains (streamed sets); the first is read where it is taken.
+    const batches = new BatchReader(data.train, order, config.batch_size);
     emit({ type: 'epoch-start', epoch: state.epoch, epochs: config.epochs, step: state.step, steps });
     while (state.step < steps) {
       await yieldToEventLoop(); // lets signal handlers and progress rendering run
@@ -160,7 +162,7 @@ async function runLoop(
       const t0 = performance.now();
       const start = state.step * config.batch_size;
       const end = Math.min(data.train.count, start + config.batch_size);
-      const x = batchTensor(data.train, order, start, end);
+      const x = await batches.take(state.step);
       const stepLoss = trainStep(
         model,
         optimizer,
@@ -245,11 +247,12 @@ async function runLoop(
 }
 
 /** The config's data, with its messages and decoding progress reported as events. */
-function loadRunData(config: Config, emit: (event: TrainEvent) => void): Promise<DataSplits> {
+function loadRunData(config: Config, emit: (event: TrainEvent) => void, shouldStop?: () => boolean): Promise<DataSplits> {
   return loadData(
     config,
     (text) => emit({ type: 'message', text }),
     (done, total) => emit({ type: 'decode', done, total }),
+    shouldStop,
   );
 }
 
@@ -259,7 +262,7 @@ export async function train(config: Config, opts: TrainOptions = {}): Promise<Tr
   await initBackend(config.backend);
   const emit = opts.onEvent ?? (() => {});
   // Load data before creating the run directory, so bad data leaves nothing behind.
-  const data = opts.data ?? (await loadRunData(config, emit));
+  const data = opts.data ?? (await loadRunData(config, emit, opts.shouldStop));
   const model = createModel(config);
   const run = createRunDir(config);
   const lock = acquireRunLock(run.dir, 'ae train', (text) => emit({ type: 'message', text }));
@@ -312,7 +315,7 @@ async function resumeLocked(run: RunDir, opts: TrainOptions & { epochs?: number 
   }
   await initBackend(opts.backend ?? config.backend);
   const emit = opts.onEvent ?? (() => {});
-  const data = opts.data ?? (await loadRunData(config, emit));
+  const data = opts.data ?? (await loadRunData(config, emit, opts.shouldStop));
   const model = createModel(config);
   restoreWeights(ckpt, model, run.lastCheckpoint);
   const optimizer = createOptimizer(config);

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import { type ImageSet, slice } from '../data/dataset.js';
+import { inMemory, type MemorySet, slice } from '../data/dataset.js';
 import { decodeListing, IMAGE_EXTENSIONS, listImageFolder, preprocessingOf, type FolderListing } from '../data/folder.js';
 import { loadData } from '../data/load.js';
 import { UserError } from '../errors.js';
@@ -23,7 +23,8 @@ export interface InputRow {
 }
 
 export interface InputBatch {
-  set: ImageSet;
+  /** The batch's images, in memory (a streamed split is read batch by batch). */
+  set: MemorySet;
   rows: InputRow[];
 }
 
@@ -38,7 +39,7 @@ export interface InputSource {
   failed: Array<{ path: string; reason: string }>;
 }
 
-/** The split's images, as batches of the in-memory set. */
+/** The split's images, batch by batch (read from the cache on disk for a streamed split). */
 async function splitSource(config: Config, split: SplitName, log?: (msg: string) => void): Promise<InputSource> {
   const data = await loadData(config, log);
   const set = data[split];
@@ -55,7 +56,7 @@ async function splitSource(config: Config, split: SplitName, log?: (msg: string)
           const label = names ? set.labels[start + r]! : null;
           return { index: start + r, label, className: label === null ? null : (names![label] ?? null), path: null };
         });
-        yield { set: slice(set, start, end), rows };
+        yield { set: inMemory(slice(set, start, end)), rows };
       }
     },
   };

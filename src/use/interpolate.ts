@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { tf } from '../backend/index.js';
-import { batchTensor, type ImageSet, subset } from '../data/dataset.js';
+import { batchTensor, inMemory, type MemorySet } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { drawReconstructions } from '../render/reconstructions.js';
 import { checkOutput, openRunModel, type UseOptions } from './encode.js';
@@ -35,7 +35,7 @@ async function endpoint(
   split: SplitName,
   config: Parameters<typeof openInput>[0],
   say: (t: string) => void,
-): Promise<{ set: ImageSet; row: InputRow }> {
+): Promise<{ set: MemorySet; row: InputRow }> {
   if (/^\d+$/.test(spec)) {
     const source = await openInput(config, [split], say);
     const index = Number(spec);
@@ -46,7 +46,7 @@ async function endpoint(
       );
     for await (const batch of source.batches(1000)) {
       const r = batch.rows.findIndex((row) => row.index === index);
-      if (r >= 0) return { set: subset(batch.set, [r]), row: batch.rows[r]! };
+      if (r >= 0) return { set: inMemory(batch.set, [r]), row: batch.rows[r]! };
     }
   }
   for await (const batch of (await openInput(config, [spec], say)).batches(1)) return { set: batch.set, row: batch.rows[0]! };
