@@ -205,7 +205,7 @@ export async function loadImageFolders(config: Config, opts: FolderLoadOptions =
   // Every split's files, once each (a folder may serve two splits).
   const files = new Map<string, SourceFile>();
   for (const { listing } of listings) for (const f of listing.files) files.set(f.path, f);
-  for (const { dir, listing } of listings) {
+  for (const { dir, listing } of listings.filter((l, i) => listings.findIndex((o) => o.dir === l.dir) === i)) {
     log(`${dir}: ${listing.files.length} images${listing.skipped.length ? `, ${listing.skipped.length} non-image files skipped` : ''}`);
   }
   const all = [...files.values()];

@@ -69,6 +69,16 @@ function reconstructAll(model: Autoencoder, set: ImageSet, keepImages: boolean):
   return { errors, recon };
 }
 
+/**
+ * Floats in [0, 1] as bytes. A plain loop: Uint8Array.from(floats, fn) went through the iterator protocol and took
+ * 80 s and 3.5 GB for 6,000 images of 64 x 64 x 3.
+ */
+function toBytes(values: Float32Array): Uint8Array {
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = Math.round(Math.min(1, Math.max(0, values[i]!)) * 255);
+  return out;
+}
+
 /** Writes map_<method>.bin and map_<method>.json; returns their paths and the per-image errors it computed. */
 export function writeMapData(input: MapDataInput): { files: string[]; errors: Float32Array } {
   const { set, latents } = input;
@@ -78,7 +88,7 @@ export function writeMapData(input: MapDataInput): { files: string[]; errors: Fl
   const { errors, recon } = reconstructAll(input.model, set, keepImages);
   const k = Math.min(MAP_NEIGHBOURS, n - 1);
   const neighbours = k > 0 ? knnSearch(latents.codes, n, latents.codes, n, latents.dim, k, true).indices : new Int32Array(0);
-  const images = keepImages ? Uint8Array.from(batchFloats(set, null, 0, n), (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) : null;
+  const images = keepImages ? toBytes(batchFloats(set, null, 0, n)) : null;
   const arrays: Array<[string, Dtype, number[], ArrayBufferView]> = [
     ['coords', 'float32', [n, 2], input.coords],
     ['labels', 'uint8', [n], set.labels],
