@@ -10,6 +10,7 @@
  * Each case runs in a process of its own (bench/data-case.ts), so its peak RSS is its own.
  *
  * Options: --sizes 30000,300000,1000000  --steps 40  --dir .cache/bench-data  --skip-pil  --generate-only
+ *          --inference-only (only ae test and ae encode, on the AE run of an earlier bench when there is one)
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -151,17 +152,19 @@ const dirs = await folders();
 if (args.includes('--generate-only')) process.exit(0);
 const smallest = Math.min(...sizes);
 
-const decode = await decodeSpeed(dirs.get(smallest)!);
-line(
-  `decode ${decode.files} PNGs to 64x64x3: ours ${decode.ours.toFixed(0)} images/s` +
-    (decode.pil
-      ? `, PIL with ${os.availableParallelism()} processes ${decode.pil.toFixed(0)} images/s (${(decode.ours / decode.pil).toFixed(2)}x)`
-      : ''),
-);
+const inferenceOnly = args.includes('--inference-only');
+const decode = inferenceOnly ? null : await decodeSpeed(dirs.get(smallest)!);
+if (decode)
+  line(
+    `decode ${decode.files} PNGs to 64x64x3: ours ${decode.ours.toFixed(0)} images/s` +
+      (decode.pil
+        ? `, PIL with ${os.availableParallelism()} processes ${decode.pil.toFixed(0)} images/s (${(decode.ours / decode.pil).toFixed(2)}x)`
+        : ''),
+  );
 
-line('| images | first load (decode + cache) | cache on disk | BottleneckCAE training | peak RSS |');
-line('|---|---|---|---|---|');
-for (const size of sizes) {
+if (!inferenceOnly) line('| images | first load (decode + cache) | cache on disk | BottleneckCAE training | peak RSS |');
+if (!inferenceOnly) line('|---|---|---|---|---|');
+for (const size of inferenceOnly ? [] : sizes) {
   const dir = dirs.get(size)!;
   const cacheDir = path.join(project, 'data', `synthetic-${size}`, '64x64x3-squash-black');
   const fresh = !fs.existsSync(cacheDir);
@@ -182,8 +185,10 @@ for (const size of sizes) {
 
 // ae test and ae encode over every image of the largest set, with an AE (fast enough to read a million images).
 const dir = dirs.get(largest)!;
-runCase(['train', trainConfig(largest, dir, 'AE', `ae-${largest}`, false), String(steps)]);
 const runDir = path.join(project, `ae-${largest}`);
+if (!inferenceOnly || !fs.existsSync(path.join(runDir, 'weights', 'last.ckpt'))) {
+  runCase(['train', trainConfig(largest, dir, 'AE', `ae-${largest}`, false), String(steps)]);
+}
 const tested = runCase(['test', runDir]);
 line(
   `ae test (AE, PCA map) on ${largest} images: ${(tested.seconds as number).toFixed(0)} s, peak RSS ${(tested.peak_rss_mb as number).toFixed(0)} MB, RSS after 10 s ${JSON.stringify(tested.rss_after_10s_mb)}; map ${JSON.stringify(tested.map_sample)}`,

@@ -25,7 +25,7 @@ export {
   type FolderListing,
 } from './data/folder.js';
 export { parseIdx, parseIdxImages, parseIdxLabels, encodeIdx } from './data/idx.js';
-export { batchTensor, head, subset, type DataSplits, type ImageSet } from './data/dataset.js';
+export { batchTensor, head, inMemory, subset, type DataSplits, type ImageSet, type MemorySet, type StreamedSet } from './data/dataset.js';
 export {
   createModel,
   reconstruct,

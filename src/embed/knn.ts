@@ -94,7 +94,9 @@ export function knnSearch(
   dim: number,
   k: number,
   selfExcluded: boolean,
-  blockRows = 512,
+  // Query rows per block: at most 512, and a block of dot products of at most 2^24 numbers (64 MB), which the
+  // tensor and its copy both hold (512 rows against 990,000 points took 4 GB).
+  blockRows = Math.max(16, Math.min(512, Math.floor(2 ** 24 / Math.max(1, nRef)))),
 ): Neighbours {
   if (k > nRef - (selfExcluded ? 1 : 0)) throw new Error(`k = ${k} neighbours needs more than ${nRef} points`);
   const indices = new Int32Array(nQuery * k);

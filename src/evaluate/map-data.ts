@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '../backend/index.js';
 import { batchFloats, batchTensor, type ImageSet } from '../data/dataset.js';
-import { knnSearch } from '../embed/knn.js';
+import { exactKnn } from '../embed/knn.js';
 import { evalBatchSize } from '../models/loss.js';
 import { type Autoencoder, reconstruct } from '../models/registry.js';
 import { UserError } from '../errors.js';
@@ -87,7 +87,7 @@ export function writeMapData(input: MapDataInput): { files: string[]; errors: Fl
   const keepImages = 2 * n * px <= MAP_THUMBNAILS_MAX_BYTES;
   const { errors, recon } = reconstructAll(input.model, set, keepImages);
   const k = Math.min(MAP_NEIGHBOURS, n - 1);
-  const neighbours = k > 0 ? knnSearch(latents.codes, n, latents.codes, n, latents.dim, k, true).indices : new Int32Array(0);
+  const neighbours = k > 0 ? exactKnn(latents.codes, n, latents.dim, k).indices : new Int32Array(0);
   const images = keepImages ? toBytes(batchFloats(set, null, 0, n)) : null;
   const arrays: Array<[string, Dtype, number[], ArrayBufferView]> = [
     ['coords', 'float32', [n, 2], input.coords],

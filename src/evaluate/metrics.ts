@@ -1,5 +1,5 @@
 /** Latent-quality metrics: k-NN classification accuracy and trustworthiness of a low-dimensional map. */
-import { exactKnn, knnSearch } from '../embed/knn.js';
+import { exactKnn, queryKnn } from '../embed/knn.js';
 import { Rng } from '../util/rng.js';
 
 /**
@@ -7,13 +7,13 @@ import { Rng } from '../util/rng.js';
  * (testX, testY). Distances are squared Euclidean; computed in blocks against the training set.
  */
 export function knnAccuracy(trainX: Float32Array, trainY: Uint8Array, testX: Float32Array, testY: Uint8Array, dim: number, k = 5): number {
-  const nb = knnSearch(trainX, trainY.length, testX, testY.length, dim, k, false);
+  const nb = queryKnn(trainX, trainY.length, testX, testY.length, dim, k);
   return voteAccuracy(nb.indices, k, trainY, testY);
 }
 
 /** Leave-one-out k-NN accuracy within one set of points (each point classified by its k nearest others). */
 export function leaveOneOutKnnAccuracy(x: Float32Array, labels: Uint8Array, dim: number, k = 5): number {
-  const nb = knnSearch(x, labels.length, x, labels.length, dim, k, true);
+  const nb = exactKnn(x, labels.length, dim, k);
   return voteAccuracy(nb.indices, k, labels, labels);
 }
 

@@ -21,6 +21,7 @@ import {
   type Evaluation,
   KNN_K,
   type LatentMetrics,
+  MAP_POINTS,
   type LatentReduction,
   TRUST_K,
   TRUSTWORTHINESS_SAMPLE,
@@ -109,13 +110,15 @@ function reductionOf(projection: PcaProjection | undefined): LatentReduction | n
 
 /**
  * The split's latent codes (wide codes as their principal components) and `latent`: the 5-NN classifier fit on
- * training latents (`knnFitImages` of them at most: a seeded subsample), scored on the split's; null when unlabelled.
+ * training latents (`knnFitImages` of them, else the spec's cap, and never more than MAP_POINTS: a seeded subsample),
+ * scored on the split's; null when unlabelled.
  */
 export function latentStep(ev: Evaluation, knnFitImages: number | undefined): StepOutput & { latents: Latents } {
   const projection = fitProjection(ev);
   ev.say(`encoding ${ev.mapSet.count} latent codes${projection ? ` as their ${projection.dim} principal components` : ''}`);
   const latents = encodeSet(ev.model, ev.mapSet, projection);
-  const limit = knnFitImages ?? specOfModel(ev.model).knnFitImages ?? Infinity;
+  // At most MAP_POINTS training images, whatever the split's size: the exact search costs fit x mapped points.
+  const limit = knnFitImages ?? Math.min(specOfModel(ev.model).knnFitImages ?? MAP_POINTS, MAP_POINTS);
   const knnTrain = seededSubset(ev.train, limit, deriveSeed(ev.config.seed, 'knn-train'));
   const k = Math.min(KNN_K, knnTrain.count);
   const base = { dim: latentSize(ev.model), pca: reductionOf(projection) };
