@@ -7,6 +7,7 @@
  *      the imported run against PyTorch's evaluation of the same weights (relative difference printed);
  *   3. where /usr/bin/python3 has `onnx` (Debian's python3-onnx), onnx.checker on the ONNX export of each run.
  *   npm run bench:exchange [-- --images 500 --steps 100 --models AE,BottleneckCAE]
+ *   npm run bench:exchange -- --folder DIR --size 64 --encoder-channels 32,64,128,256 --models BottleneckCAE,ConvVAE
  * Needs /usr/bin/python3 with torch (Debian's python3-torch; optional, never a dependency).
  */
 import fs from 'node:fs';
@@ -37,8 +38,15 @@ const opts = new Command('bench:exchange')
   .option('--steps <n>', 'PyTorch training steps in step 2', count, 100)
   .option('--models <list>', 'comma-separated model types', 'AE,CAE,BottleneckCAE,VAE,ConvVAE')
   .option('--mnist <dir>', 'MNIST folder', process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist'))
+  .option('--folder <dir>', 'an image folder instead of MNIST, at --size x --size RGB (steps 1 and 3 only)')
+  .option('--size <n>', 'image height and width with --folder', count, 64)
+  .option('--encoder-channels <list>', 'encoder_channels of the BottleneckCAE and ConvVAE, e.g. 32,64,128,256')
   .parse()
-  .opts<{ images: number; steps: number; mnist: string; models: string }>();
+  .opts<{ images: number; steps: number; mnist: string; models: string; folder?: string; size: number; encoderChannels?: string }>();
+const dataSource = opts.folder
+  ? { dataset: 'folder', height: opts.size, width: opts.size, color_channel: 3, CUSTOM: { train_data_path: opts.folder } }
+  : { MNIST: { path: opts.mnist } };
+const trunk = opts.encoderChannels ? { encoder_channels: opts.encoderChannels.split(',').map(Number) } : {};
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const python = (args: string[]) => {
@@ -64,7 +72,8 @@ try {
       project: tmp,
       epochs: 1,
       batch_size: 64,
-      MNIST: { path: opts.mnist, subset: kind === 'CAE' ? 1500 : 6000 },
+      ...(opts.folder ? dataSource : { MNIST: { path: opts.mnist, subset: kind === 'CAE' ? 1500 : 6000 } }),
+      ...(kind === 'BottleneckCAE' || kind === 'ConvVAE' ? trunk : {}),
     });
     await train(config, {});
     const runDir = path.join(tmp, config.name);
@@ -107,7 +116,8 @@ try {
       console.log(`${kind} onnx.checker (full_check): ${onnxFiles.map((f) => path.basename(f)).join(', ')} pass`);
     }
 
-    // 2. PyTorch -> ours.
+    // 2. PyTorch -> ours (on MNIST).
+    if (opts.folder) continue;
     const file = path.join(tmp, `${kind}-pytorch.safetensors`);
     const theirs = python(['reference_exchange.py', 'train', kind, opts.mnist, String(opts.steps), file]);
     const imported = resolveConfig({ model_type: kind, name: `${kind.toLowerCase()}-imported`, project: tmp, MNIST: { path: opts.mnist } });

@@ -49,9 +49,20 @@ def write_safetensors(path, state):
 REFERENCE = ('AE', 'CAE')
 
 
-def model_of(kind):
+def config_of(path):
+    """The run's config that `ae export` stores in the file's metadata."""
+    raw = open(path, 'rb').read()
+    n = int.from_bytes(raw[:8], 'little')
+    return json.loads(json.loads(raw[8:8 + n])['__metadata__']['config'])
+
+
+def model_of(kind, cfg=None):
+    """The PyTorch model for `kind`, shaped by the run's config when given (MNIST's defaults otherwise)."""
     if kind not in REFERENCE:
-        return torch_models.make(kind)
+        if cfg is None:
+            return torch_models.make(kind)
+        return torch_models.make(kind, latent=cfg['latent_dim'], hidden=cfg['hidden_dim'], c=cfg['color_channel'], h=cfg['height'],
+                                 w=cfg['width'], channels=tuple(cfg.get('encoder_channels', torch_models.DEFAULT_CHANNELS)))
     return ae() if kind == 'AE' else CAE()
 
 
@@ -79,7 +90,7 @@ def mnist(folder, split):
 
 
 def check(kind, file, images, latent, recon):
-    model = model_of(kind)
+    model = model_of(kind, config_of(file))
     model.load_state_dict(read_safetensors(file), strict=True)
     model.eval()
     x = torch.from_numpy(np.load(images))

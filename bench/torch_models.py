@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-TRUNK = 64
+DEFAULT_CHANNELS = (32, 64)
 
 
 def _module(**children):
@@ -16,27 +16,33 @@ def _module(**children):
 
 
 class BottleneckConv(nn.Module):
-    """BottleneckCAE (variational=False) or ConvVAE (True): two stride-2 3x3 convolutions with BN and ReLU, dense
-    to the code (or mean and log-variance), and the mirrored decoder."""
+    """BottleneckCAE (variational=False) or ConvVAE (True): one stride-2 3x3 convolution with BN and ReLU per entry
+    of `channels` (our `encoder_channels`), dense to the code (or mean and log-variance), and the mirrored decoder:
+    one 2x2 stride-2 transposed convolution per stage back through the channels in reverse (the last keeps the first
+    stage's), then a 3x3 transposed convolution to the image's channels."""
 
-    def __init__(self, c=1, h=28, w=28, latent=32, variational=False):
+    def __init__(self, c=1, h=28, w=28, latent=32, variational=False, channels=DEFAULT_CHANNELS):
         super().__init__()
-        self.h, self.w, self.variational = h, w, variational
-        feats = TRUNK * (h // 4) * (w // 4)
+        k = len(channels)
+        self.stages, self.variational = k, variational
+        self.map = (channels[-1], h // 2 ** k, w // 2 ** k)
+        feats = self.map[0] * self.map[1] * self.map[2]
         heads = {'mu': nn.Linear(feats, latent), 'logvar': nn.Linear(feats, latent)} if variational else {'fc': nn.Linear(feats, latent)}
-        self.encoder = _module(**{
-            '0': _module(conv=nn.Conv2d(c, 32, 3, stride=2, padding=1), bn=nn.BatchNorm2d(32)),
-            '1': _module(conv=nn.Conv2d(32, TRUNK, 3, stride=2, padding=1), bn=nn.BatchNorm2d(TRUNK)),
-            **heads})
-        self.decoder = _module(**{
-            'fc': nn.Linear(latent, feats),
-            '0': _module(deconv=nn.ConvTranspose2d(TRUNK, 32, 2, stride=2), bn=nn.BatchNorm2d(32)),
-            '1': _module(deconv=nn.ConvTranspose2d(32, 32, 2, stride=2), bn=nn.BatchNorm2d(32)),
-            '2': _module(deconv=nn.ConvTranspose2d(32, c, 3, padding=1))})
+        encoder, inputs = {}, c
+        for i, out in enumerate(channels):
+            encoder[str(i)] = _module(conv=nn.Conv2d(inputs, out, 3, stride=2, padding=1), bn=nn.BatchNorm2d(out))
+            inputs = out
+        self.encoder = _module(**encoder, **heads)
+        decoder = {'fc': nn.Linear(latent, feats)}
+        for i in range(k):
+            src, dst = channels[k - 1 - i], channels[max(0, k - 2 - i)]
+            decoder[str(i)] = _module(deconv=nn.ConvTranspose2d(src, dst, 2, stride=2), bn=nn.BatchNorm2d(dst))
+        decoder[str(k)] = _module(deconv=nn.ConvTranspose2d(channels[0], c, 3, padding=1))
+        self.decoder = _module(**decoder)
 
     def features(self, x):
-        for i in '01':
-            b = self.encoder._modules[i]
+        for i in range(self.stages):
+            b = self.encoder._modules[str(i)]
             x = torch.relu(b.bn(b.conv(x)))
         return x.flatten(1)
 
@@ -47,11 +53,11 @@ class BottleneckConv(nn.Module):
         return self.encoder.fc(f)
 
     def decode(self, z):
-        x = torch.relu(self.decoder.fc(z)).view(-1, TRUNK, self.h // 4, self.w // 4)
-        for i in '01':
-            b = self.decoder._modules[i]
+        x = torch.relu(self.decoder.fc(z)).view(-1, *self.map)
+        for i in range(self.stages):
+            b = self.decoder._modules[str(i)]
             x = torch.relu(b.bn(b.deconv(x)))
-        return torch.sigmoid(self.decoder._modules['2'].deconv(x))
+        return torch.sigmoid(self.decoder._modules[str(self.stages)].deconv(x))
 
 
 class VAE(nn.Module):
@@ -74,13 +80,13 @@ class VAE(nn.Module):
         return torch.sigmoid(self.decoder._modules['2'](h)).view(-1, *self.shape)
 
 
-def make(kind, latent=32, hidden=256):
+def make(kind, latent=32, hidden=256, c=1, h=28, w=28, channels=DEFAULT_CHANNELS):
     if kind == 'BottleneckCAE':
-        return BottleneckConv(latent=latent)
+        return BottleneckConv(c, h, w, latent=latent, channels=channels)
     if kind == 'ConvVAE':
-        return BottleneckConv(latent=latent, variational=True)
+        return BottleneckConv(c, h, w, latent=latent, variational=True, channels=channels)
     if kind == 'VAE':
-        return VAE(hidden=hidden, latent=latent)
+        return VAE(c, h, w, hidden=hidden, latent=latent)
     raise ValueError(kind)
 
 

@@ -86,6 +86,7 @@ test('config files: YAML and JSON load, overrides apply, bad files are refused c
 test('every preset in configs/ is valid and listed in docs/config.md', () => {
   const presets = fs.readdirSync(path.join(ROOT, 'configs')).filter((f) => f.endsWith('.yaml'));
   assert.deepEqual(presets.sort(), [
+    'celeba-64.yaml',
     'fashion-ae.yaml',
     'fashion-bcae.yaml',
     'fashion-cae.yaml',

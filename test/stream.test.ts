@@ -9,7 +9,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { CLASS_NAMES, syntheticImage, writeSyntheticFolder } from '../bench/synthetic-images.js';
 import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
-import { resolveConfig } from '../src/config/load.js';
+import { loadConfig, modelSignature, resolveConfig } from '../src/config/load.js';
+import { initBackend, tf } from '../src/backend/index.js';
+import { createModel } from '../src/models/registry.js';
 import { ensureCached, type SourceFile } from '../src/data/cache.js';
 import { batchFloats } from '../src/data/dataset.js';
 import { decodeFiles, decodeWithSharp, type Preprocessing } from '../src/data/decode.js';
@@ -18,7 +20,7 @@ import { DecodeInterrupted, TrainingInterrupted, UserError } from '../src/errors
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { resume, train } from '../src/train/trainer.js';
 import { encode } from '../src/use/encode.js';
-import { tempDir } from './helpers.js';
+import { ROOT, tempDir } from './helpers.js';
 
 const SIZE = 16;
 const P: Preprocessing = { height: SIZE, width: SIZE, channels: 3, fit: 'squash', background: 'black' };
@@ -259,4 +261,39 @@ test('the PNG fast path gives the bytes libvips gives: grey, RGB and palette PNG
       );
     }
   }
+});
+
+test('encoder_channels sets the trunk: four stages take the 64 x 64 preset to a 4 x 4 x 256 map; old checkpoints keep their signature', async () => {
+  const images = path.join(tempDir('ae-preset-'), 'photos');
+  await writeSyntheticFolder(images, 0, 96, 3, undefined, 64);
+  const preset = loadConfig(path.join(ROOT, 'configs', 'celeba-64.yaml'), {
+    epochs: 2,
+    batch_size: 16,
+    project: path.join(path.dirname(images), 'runs'),
+    CUSTOM: { train_data_path: images },
+  });
+  assert.deepEqual(preset.encoder_channels, [32, 64, 128, 256]);
+  await initBackend(preset.backend);
+  const model = createModel(preset);
+  const shapes = Object.fromEntries(model.params.variables.map((v) => [v.name, v.variable.shape]));
+  assert.deepEqual(shapes['encoder.3.conv.weight'], [3, 3, 128, 256], 'the fourth stride-2 convolution, 128 -> 256');
+  assert.deepEqual(shapes['encoder.fc.weight'], [4 * 4 * 256, 128], 'the code is read off a 4 x 4 x 256 map');
+  assert.deepEqual(shapes['decoder.0.deconv.weight'], [2, 2, 128, 256], 'the decoder mirrors the stages: 256 -> 128 first');
+  assert.deepEqual(shapes['decoder.3.deconv.weight'], [2, 2, 32, 32]);
+  assert.deepEqual(shapes['decoder.4.deconv.weight'], [3, 3, 3, 32], 'then 32 -> the three colour channels');
+  const y = tf.tidy(() => model.decode(model.encode(tf.zeros([2, 64, 64, 3]), { training: false, seed: 0 }), { training: false, seed: 0 }));
+  assert.deepEqual(y.shape, [2, 64, 64, 3]);
+  tf.dispose(y);
+  model.params.dispose();
+  const result = await train(preset);
+  assert.ok(result.history[1]!.train_loss < result.history[0]!.train_loss, 'the preset trains: the loss falls');
+
+  // Sizes must halve once per stage; the default trunk signs as before, so older runs still load.
+  assert.throws(
+    () => resolveConfig({ model_type: 'BottleneckCAE', height: 40, width: 40, encoder_channels: [8, 8, 8, 8] }),
+    (e: unknown) => e instanceof UserError && /halves the image 4 times .*divisible by 16/.test(e.message),
+  );
+  const old = '{"model_type":"BottleneckCAE","height":28,"width":28,"color_channel":1,"latent_dim":32}';
+  assert.equal(modelSignature(resolveConfig({ model_type: 'BottleneckCAE' })), old);
+  assert.notEqual(modelSignature(resolveConfig({ model_type: 'BottleneckCAE', encoder_channels: [16, 32] })), old);
 });

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
+import { DEFAULT_ENCODER_CHANNELS } from '../models/conv-bottleneck/spec.js';
+import { halvings } from '../models/spec.js';
 import { specOf, variationalKinds } from '../models/specs.js';
 import { datasetOf, configSchema, FIELDS, type Config } from './schema.js';
 
@@ -48,10 +50,13 @@ function formatIssues(error: z.ZodError, input: unknown, source: string): string
 function checkCrossField(c: Config, source: string): void {
   const problems: string[] = [];
   const spec = specOf(c.model_type);
-  const factor = 2 ** spec.downsampling;
+  const times = halvings(spec, c);
+  const factor = 2 ** times;
   if (c.height % factor !== 0 || c.width % factor !== 0) {
+    const byChannels =
+      spec.downsampling === 'encoder_channels' ? ` (once per entry of encoder_channels ${JSON.stringify(c.encoder_channels)})` : '';
     problems.push(
-      `  height/width: given ${c.height}x${c.width}; the ${c.model_type} halves the image ${spec.downsampling === 2 ? 'twice' : `${spec.downsampling} times`}, so both must be divisible by ${factor}`,
+      `  height/width: given ${c.height}x${c.width}; the ${c.model_type} halves the image ${times === 2 ? 'twice' : `${times} times`}${byChannels}, so both must be divisible by ${factor}`,
     );
   }
   const variational = spec.variational;
@@ -157,11 +162,19 @@ export function loadConfig(file?: string, overrides: Plain = {}): Config {
   return resolveConfig(mergeConfig(base, overrides), file ?? '(defaults)');
 }
 
+/** Architecture keys added later, with the value every earlier checkpoint was built with. */
+const LATER_KEYS_AS_BUILT: Partial<Record<string, unknown>> = { encoder_channels: DEFAULT_ENCODER_CHANNELS };
+
 /** The keys that fix the network's shape: a checkpoint only loads into a model with the same signature. */
 export function modelSignature(c: Config): string {
   const base = { model_type: c.model_type, height: c.height, width: c.width, color_channel: c.color_channel };
   const arch: Record<string, unknown> = { ...base };
-  for (const key of specOf(c.model_type).architectureKeys) arch[key] = c[key];
+  for (const key of specOf(c.model_type).architectureKeys) {
+    // Keys added after the first checkpoints sign only when they differ from what those were built with, so older
+    // runs still load.
+    if (key in LATER_KEYS_AS_BUILT && JSON.stringify(c[key]) === JSON.stringify(LATER_KEYS_AS_BUILT[key])) continue;
+    arch[key] = c[key];
+  }
   return JSON.stringify(arch);
 }
 

@@ -4,6 +4,7 @@
  * docs`, and behind the error messages) is read off it.
  */
 import { z } from 'zod';
+import { DEFAULT_ENCODER_CHANNELS } from '../models/conv-bottleneck/spec.js';
 import type { ModelConfigKey } from '../models/spec.js';
 import { MODEL_KINDS, MODEL_SPECS, specOf, variationalKinds } from '../models/specs.js';
 
@@ -21,12 +22,12 @@ const usedBy = (key: ModelConfigKey): string =>
     .map((s) => s.kind)
     .join(', ');
 /** What the image size must be divisible by, per group of convolutional types, e.g. `CAE, ConvVAE: divisible by 4`. */
-const sizeRule = [...new Set(MODEL_SPECS.filter((s) => s.downsampling > 0).map((s) => s.downsampling))]
+const sizeRule = [...new Set(MODEL_SPECS.filter((s) => s.downsampling !== 0).map((s) => s.downsampling))]
   .map(
     (d) =>
       `${MODEL_SPECS.filter((s) => s.downsampling === d)
         .map((s) => s.kind)
-        .join(', ')}: divisible by ${2 ** d}`,
+        .join(', ')}: divisible by ${d === 'encoder_channels' ? '2 to the number of `encoder_channels` (4 by default)' : 2 ** d}`,
   )
   .join('; ');
 const variationalOnly = variationalKinds().join(', ');
@@ -160,6 +161,11 @@ export const configSchema = z.strictObject({
   lr: field(z.number().positive().finite(), 1e-3, 'Adam learning rate (betas 0.9/0.999, epsilon 1e-8, as PyTorch).'),
   hidden_dim: field(positiveInt, 256, `${usedBy('hidden_dim')}: width of the hidden layer.`),
   latent_dim: field(positiveInt, 32, `${usedBy('latent_dim')}: size of the latent code.`),
+  encoder_channels: field(
+    z.array(positiveInt).min(1).max(6),
+    [...DEFAULT_ENCODER_CHANNELS],
+    `${usedBy('encoder_channels')}: channels of the encoder's stride-2 convolutions, one per halving of the image (the decoder mirrors them); [32, 64, 128, 256] takes 64 x 64 images to a 4 x 4 map.`,
+  ),
   dropout: field(z.number().min(0).lt(1), 0.1, `${usedBy('dropout')}: dropout rate after each hidden ReLU, in [0, 1).`),
   reconstruction_loss: field(
     z.enum(['mse', 'bce']).nullable(),

@@ -7,7 +7,7 @@
  */
 
 /** Config keys that a model type may read beyond the image shape. */
-export type ModelConfigKey = 'hidden_dim' | 'latent_dim' | 'dropout';
+export type ModelConfigKey = 'hidden_dim' | 'latent_dim' | 'dropout' | 'encoder_channels';
 
 /** A variable whose axis runs over a flattened (h, w, c) feature map, which PyTorch flattens as (c, h, w). */
 export interface FlattenedAxis {
@@ -20,6 +20,8 @@ export interface ImageShape {
   height: number;
   width: number;
   channels: number;
+  /** Models with a configurable convolutional trunk: its stride-2 stages' channels (`encoder_channels`). */
+  encoderChannels?: readonly number[];
 }
 
 /**
@@ -53,8 +55,11 @@ export interface ModelSpec {
   readonly description: string;
   /** Whether the encoder gives a posterior (mean, log-variance) and training adds a KL term. */
   readonly variational: boolean;
-  /** How many times the network halves the image: height and width must be divisible by 2^downsampling. */
-  readonly downsampling: number;
+  /**
+   * How many times the network halves the image (height and width must be divisible by 2^that): a number, or
+   * 'encoder_channels' for once per entry of that key.
+   */
+  readonly downsampling: number | 'encoder_channels';
   /** The config keys the network reads; those that fix its shape are `architectureKeys`. */
   readonly configKeys: readonly ModelConfigKey[];
   /** Keys that, with the image shape, fix the network's variables (a checkpoint loads only into the same). */
@@ -80,4 +85,9 @@ export interface ModelSpec {
   onnxEncoder(g: GraphWriter, shape: ImageShape, input: string, output: string): void;
   /** The decoder's ONNX nodes from `input` (a code) to `output` (the reconstruction, NCHW). */
   onnxDecoder(g: GraphWriter, shape: ImageShape, input: string, output: string): void;
+}
+
+/** How many times a model of `spec` built from `config` halves the image. */
+export function halvings(spec: ModelSpec, config: { encoder_channels: readonly number[] }): number {
+  return spec.downsampling === 'encoder_channels' ? config.encoder_channels.length : spec.downsampling;
 }

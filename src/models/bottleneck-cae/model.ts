@@ -19,5 +19,9 @@ export class BottleneckCAE extends ConvBottleneckBase implements Autoencoder {
 }
 
 export function build(config: Config): BottleneckCAE {
-  return new BottleneckCAE({ height: config.height, width: config.width, channels: config.color_channel }, config.latent_dim, config.seed);
+  return new BottleneckCAE(
+    { height: config.height, width: config.width, channels: config.color_channel, encoderChannels: config.encoder_channels },
+    config.latent_dim,
+    config.seed,
+  );
 }

@@ -1,10 +1,13 @@
 /**
- * The shared part of the convolutional autoencoders with a real bottleneck (BottleneckCAE, ConvVAE): the image is squeezed into `latent_dim` numbers.
+ * The shared part of the convolutional autoencoders with a real bottleneck (BottleneckCAE, ConvVAE): the image is
+ * squeezed into `latent_dim` numbers.
  *
- * Encoder: two 3x3 convolutions with stride 2 and padding 1 (C -> 32 -> 64, each + BatchNorm + ReLU; H/4 x W/4
- * x 64 left), flattened, then a dense layer to the code (BottleneckCAE) or two dense heads to the posterior's mean
- * and log-variance (ConvVAE). Decoder: dense code -> H/4 x W/4 x 64 with ReLU, two 2x2/s2 transposed convolutions
- * (64 -> 32 -> 32, each + BN + ReLU), a 3x3 transposed convolution 32 -> C, Sigmoid.
+ * Encoder: one 3x3 convolution with stride 2 and padding 1 per entry of `encoder_channels` (default [32, 64]: C ->
+ * 32 -> 64), each + BatchNorm + ReLU, leaving H/2^k x W/2^k x (last entry); flattened, then a dense layer to the code
+ * (BottleneckCAE) or two dense heads to the posterior's mean and log-variance (ConvVAE). Decoder, mirrored: dense
+ * code -> that feature map with ReLU, one 2x2/s2 transposed convolution per stage back through the channels in
+ * reverse (the last one keeps the first entry's channels: 64 -> 32 -> 32 for the default), each + BN + ReLU, then a
+ * 3x3 transposed convolution to C and a Sigmoid. [32, 64, 128, 256] takes 64 x 64 images to a 4 x 4 x 256 map.
  *
  * Batch norm and ReLU as in the reference CAE, with the same fast native convolution kernels. Flattening follows
  * our NHWC layout (h, w, c); the PyTorch export permutes the dense layers to PyTorch's (c, h, w) flattening.
@@ -12,16 +15,21 @@
 import { tf } from '../../backend/index.js';
 import { BatchNorm, Conv2d, ConvTranspose2d, type ForwardContext, Linear, ParamStore } from '../layers.js';
 import type { ImageShape } from '../types.js';
-import { TRUNK_CHANNELS } from './spec.js';
+import { encoderChannelsOf, trunkMap } from './spec.js';
 
-/** The convolutional part of the encoder: image -> flattened H/4 x W/4 x 64 features. */
+/** The convolutional part of the encoder: image -> the flattened bottleneck feature map. */
 class ConvEncoderTrunk {
   private readonly layers: Array<[Conv2d, BatchNorm]>;
-  constructor(p: ParamStore, channels: number) {
-    this.layers = [
-      [new Conv2d(p, 'encoder.0.conv', channels, 32, 3, 2), new BatchNorm(p, 'encoder.0.bn', 32)],
-      [new Conv2d(p, 'encoder.1.conv', 32, TRUNK_CHANNELS, 3, 2), new BatchNorm(p, 'encoder.1.bn', TRUNK_CHANNELS)],
-    ];
+  constructor(p: ParamStore, shape: ImageShape) {
+    let inChannels = shape.channels;
+    this.layers = encoderChannelsOf(shape).map((out, i) => {
+      const stage: [Conv2d, BatchNorm] = [
+        new Conv2d(p, `encoder.${i}.conv`, inChannels, out, 3, 2),
+        new BatchNorm(p, `encoder.${i}.bn`, out),
+      ];
+      inChannels = out;
+      return stage;
+    });
   }
   apply(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D {
     let h = x;
@@ -35,29 +43,31 @@ class ConvDecoder {
   private readonly fc: Linear;
   private readonly deconvs: Array<[ConvTranspose2d, BatchNorm]>;
   private readonly out: ConvTranspose2d;
-  constructor(
-    p: ParamStore,
-    private readonly shape: ImageShape,
-    latentDim: number,
-  ) {
-    this.fc = new Linear(p, 'decoder.fc', latentDim, (shape.height / 4) * (shape.width / 4) * TRUNK_CHANNELS);
-    this.deconvs = [
-      [new ConvTranspose2d(p, 'decoder.0.deconv', TRUNK_CHANNELS, 32, 2, 2), new BatchNorm(p, 'decoder.0.bn', 32)],
-      [new ConvTranspose2d(p, 'decoder.1.deconv', 32, 32, 2, 2), new BatchNorm(p, 'decoder.1.bn', 32)],
-    ];
-    this.out = new ConvTranspose2d(p, 'decoder.2.deconv', 32, shape.channels, 3, 1);
+  private readonly map: [number, number, number];
+  constructor(p: ParamStore, shape: ImageShape, latentDim: number) {
+    this.map = trunkMap(shape);
+    const stages = encoderChannelsOf(shape);
+    this.fc = new Linear(p, 'decoder.fc', latentDim, this.map[0] * this.map[1] * this.map[2]);
+    // Stage i goes from the channels of encoder stage k-1-i to those of stage k-2-i (the first stage's, at the end).
+    this.deconvs = stages.map((_, i) => {
+      const from = stages[stages.length - 1 - i]!,
+        to = stages[Math.max(0, stages.length - 2 - i)]!;
+      return [new ConvTranspose2d(p, `decoder.${i}.deconv`, from, to, 2, 2), new BatchNorm(p, `decoder.${i}.bn`, to)];
+    });
+    this.out = new ConvTranspose2d(p, `decoder.${stages.length}.deconv`, stages[0]!, shape.channels, 3, 1);
   }
   apply(z: tf.Tensor, ctx: ForwardContext): tf.Tensor4D {
     const batch = z.shape[0]!;
     const flat = this.fc.forward(z as tf.Tensor2D, 'relu');
-    let h = tf.reshape(flat, [batch, this.shape.height / 4, this.shape.width / 4, TRUNK_CHANNELS]) as tf.Tensor4D;
+    let h = tf.reshape(flat, [batch, ...this.map]) as tf.Tensor4D;
     for (const [deconv, bn] of this.deconvs) h = bn.applyRelu(deconv.apply(h), ctx);
     return tf.sigmoid(this.out.apply(h));
   }
 }
 
 function trunkFeatures(shape: ImageShape): number {
-  return (shape.height / 4) * (shape.width / 4) * TRUNK_CHANNELS;
+  const [h, w, c] = trunkMap(shape);
+  return h * w * c;
 }
 
 /** What both models share: the parameter store, the encoder trunk, the decoder, a `latentDim`-vector code. */
@@ -72,7 +82,7 @@ export abstract class ConvBottleneckBase {
     seed: number,
   ) {
     this.params = new ParamStore(seed);
-    this.trunk = new ConvEncoderTrunk(this.params, shape.channels);
+    this.trunk = new ConvEncoderTrunk(this.params, shape);
     // Heads before the decoder, so the variables keep their order: trunk, heads, decoder. The subclasses declare
     // their head fields with `declare` (no class-field initialiser runs after this constructor to clear them).
     this.heads(this.params, trunkFeatures(shape));

@@ -26,5 +26,9 @@ export class ConvVAE extends ConvBottleneckBase implements VariationalAutoencode
 }
 
 export function build(config: Config): ConvVAE {
-  return new ConvVAE({ height: config.height, width: config.width, channels: config.color_channel }, config.latent_dim, config.seed);
+  return new ConvVAE(
+    { height: config.height, width: config.width, channels: config.color_channel, encoderChannels: config.encoder_channels },
+    config.latent_dim,
+    config.seed,
+  );
 }
