@@ -18,7 +18,9 @@ export async function withSignals(run: (opts: TrainOptions) => Promise<unknown>)
     }
     received = sig;
     reporter.stop();
-    process.stderr.write(`\n${sig} received: saving a checkpoint after the current step (press Ctrl-C again to quit at once)\n`);
+    process.stderr.write(
+      `\n${sig} received: saving a checkpoint after the current step (while decoding images: after the current cache shard); press Ctrl-C again to quit at once\n`,
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
