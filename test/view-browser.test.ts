@@ -205,3 +205,80 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
     await viewer.close();
   }
 });
+
+test('the map in Chromium: class search and #index search say what matched; a drag keeps the selection; the hover box leaves with the pointer and its point is ringed; double-click and the button reset the view', {
+  skip,
+}, async () => {
+  const project = await fixtureProject();
+  const viewer = await startViewer({ project });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${viewer.url}#/run/finished`);
+    await page.waitForSelector('#map');
+    await page.locator('#map').scrollIntoViewIfNeeded();
+    const { arr } = readMap(path.join(project, 'finished', 'vis_outputs'), 'pca');
+    const labels = arr('labels');
+    const screenOf = (i: number) =>
+      page.evaluate((k) => (window as unknown as { aeMap: { screenOf(i: number): { x: number; y: number } } }).aeMap.screenOf(k), i);
+    const search = async (q: string) => {
+      await page.fill('#map-search', q);
+      await page.dispatchEvent('#map-search', 'change');
+      return (await page.textContent('#map-search-status')) ?? '';
+    };
+    // 1. "7" is the class of sevens (MNIST's class names are digits); "#7" is point 7; no match says so.
+    const sevens = [...labels].filter((l) => l === 7).length;
+    assert.match(await search('7'), new RegExp(`^class 7: ${sevens} points shown`));
+    assert.equal(await page.getAttribute('#map', 'data-drawn'), String(sevens));
+    assert.equal(await page.locator('#neighbours li').count(), 0, 'a class search selects no point');
+    assert.match(await search('#7'), new RegExp(`^point #7 \\(class ${labels[7]}\\)`));
+    assert.equal(await page.locator('#neighbours li').count(), 10);
+    assert.equal(await search('zebra'), 'no class named "zebra"');
+    assert.equal(await search('#400'), 'no point #400: the map has points #0 to #39');
+    for (let c = 0; c < 10; c++) await page.check(`#legend input[data-class="${c}"]`);
+
+    // 3. A drag that ends on the canvas keeps the clicked point and its neighbours.
+    const p5 = await screenOf(5);
+    await page.mouse.click(p5.x, p5.y);
+    await page.waitForSelector('#neighbours li');
+    const before = await page.$$eval('#neighbours li', (items) => items.map((li) => li.getAttribute('data-index')));
+    const box = (await page.locator('#map').boundingBox())!;
+    await page.mouse.move(box.x + 300, box.y + 300);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 360, box.y + 340, { steps: 5 });
+    await page.mouse.up();
+    assert.deepEqual(await page.$$eval('#neighbours li', (items) => items.map((li) => li.getAttribute('data-index'))), before);
+
+    // 5. Double-click (and the button) restore the first view after a pan and a zoom.
+    const home = await screenOf(5);
+    assert.ok(Math.abs(home.x - p5.x - 60) < 1 && Math.abs(home.y - p5.y - 40) < 1, 'the drag moved the map by the pointer');
+    await page.mouse.move(box.x + 450, box.y + 320);
+    await page.mouse.wheel(0, -300);
+    await page.waitForTimeout(250);
+    await page.dblclick('#map', { position: { x: 20, y: 20 } });
+    const reset = await screenOf(5);
+    assert.ok(Math.abs(reset.x - p5.x) < 0.5 && Math.abs(reset.y - p5.y) < 0.5, `double-click resets: ${JSON.stringify([reset, p5])}`);
+    await page.mouse.move(box.x + 300, box.y + 300);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 200, box.y + 250, { steps: 3 });
+    await page.mouse.up();
+    await page.click('#map-reset');
+    const again = await screenOf(5);
+    assert.ok(Math.abs(again.x - p5.x) < 0.5 && Math.abs(again.y - p5.y) < 0.5, 'the button resets too');
+
+    // 4. The hover box describes a ringed point, and goes when the pointer leaves the map.
+    await page.mouse.move(p5.x, p5.y);
+    await page.waitForSelector('#map-tooltip:not(.hidden)');
+    const hovered = await page.getAttribute('#map-tooltip', 'data-index');
+    assert.equal(await page.getAttribute('#map', 'data-hovered'), hovered, 'the ring marks the described point');
+    const tip = (await page.locator('#map-tooltip').boundingBox())!;
+    assert.ok(Math.hypot(tip.x - p5.x, tip.y - p5.y) < 260, 'the box sits beside the pointer');
+    await page.mouse.move(box.x - 30, box.y - 30);
+    await page.waitForSelector('#map-tooltip.hidden', { state: 'attached' });
+    assert.equal(await page.getAttribute('#map', 'data-hovered'), '', 'no ring once the pointer has left');
+    await page.screenshot({ path: path.join(SCREENS, 'map-tools.png'), fullPage: true });
+  } finally {
+    await browser.close();
+    await viewer.close();
+  }
+});

@@ -2,7 +2,8 @@
  * The interactive latent map of a run (from vis_outputs/map_<method>.json/.bin, written by `ae test`): every point
  * drawn on a canvas, pan (drag) and zoom (wheel), colour by class or by reconstruction error, a legend that hides and
  * shows classes, hover with the image, its reconstruction, label and error, click listing the k nearest latent
- * neighbours (highlighted on the map), search by index or class, and the coordinates as CSV.
+ * neighbours (highlighted on the map), search by class name or #index (saying what matched), a reset of the view
+ * (button or double-click), and the coordinates as CSV.
  */
 import type { MapArray, MapHeader } from '../src/evaluate/map-format.js';
 
@@ -103,6 +104,7 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   const hidden = new Set<number>();
   let colourBy: 'class' | 'error' | 'flagged' = 'class';
   let selected = -1;
+  let hovered = -1;
   let drawnCount = 0;
   const sortedErrors = Float32Array.from(errors).sort();
   const errorRank = (e: number) => {
@@ -131,9 +133,8 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   const W = 900;
   const H = 640;
   const fit = 0.92 * Math.min(W / (maxX - minX || 1), H / (maxY - minY || 1));
-  let scale = fit;
-  let tx = W / 2 - scale * ((minX + maxX) / 2);
-  let ty = H / 2 + scale * ((minY + maxY) / 2);
+  const home = { scale: fit, tx: W / 2 - fit * ((minX + maxX) / 2), ty: H / 2 + fit * ((minY + maxY) / 2) };
+  let { scale, tx, ty } = home;
   const sx = (i: number) => tx + scale * coords[2 * i]!;
   const sy = (i: number) => ty - scale * coords[2 * i + 1]!;
 
@@ -197,6 +198,15 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
       g.arc(sx(selected), sy(selected), 7, 0, 2 * Math.PI);
       g.stroke();
     }
+    // The point the hover box describes: a ring, so the box (beside the pointer) and the point are tied.
+    if (hovered >= 0 && !hidden.has(labels[hovered]!)) {
+      g.strokeStyle = '#111';
+      g.lineWidth = 1.5;
+      g.beginPath();
+      g.arc(sx(hovered), sy(hovered), 5, 0, 2 * Math.PI);
+      g.stroke();
+    }
+    canvas.dataset.hovered = hovered >= 0 ? String(hovered) : '';
     canvas.dataset.drawn = String(drawnCount);
     canvas.dataset.frames = String(++frames);
     still.getContext('2d')!.drawImage(canvas, 0, 0);
@@ -254,8 +264,13 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   };
 
   let drag: { x: number; y: number } | null = null;
+  // A press that moves more than a few pixels is a drag: the click that ends it must not select (or clear) a point.
+  let pressedAt: { x: number; y: number } | null = null;
+  let dragged = false;
   canvas.addEventListener('mousedown', (e) => {
     drag = { x: e.offsetX, y: e.offsetY };
+    pressedAt = { x: e.offsetX, y: e.offsetY };
+    dragged = false;
   });
   window.addEventListener('mouseup', () => {
     if (drag) requestAnimationFrame(redraw);
@@ -263,6 +278,7 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   });
   canvas.addEventListener('mousemove', (e) => {
     if (drag) {
+      if (pressedAt && Math.hypot(e.offsetX - pressedAt.x, e.offsetY - pressedAt.y) > 3) dragged = true;
       tx += e.offsetX - drag.x;
       ty += e.offsetY - drag.y;
       drag = { x: e.offsetX, y: e.offsetY };
@@ -270,15 +286,35 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
       return;
     }
     const i = nearest(e.offsetX, e.offsetY);
-    if (i < 0) {
-      tooltip.classList.add('hidden');
-      return;
-    }
+    if (i < 0) return leave();
     tooltip.replaceChildren(thumbnail(images, i, header), thumbnail(recons, i, header), el('div', {}, describe(i)));
     tooltip.dataset.index = String(i);
+    // Beside the pointer (on the side with room), not pinned over a corner of the map.
+    tooltip.style.left = `${e.offsetX + (e.offsetX > W / 2 ? -200 : 16)}px`;
+    tooltip.style.top = `${Math.min(e.offsetY + 16, H - 120)}px`;
     tooltip.classList.remove('hidden');
+    if (hovered !== i) {
+      hovered = i;
+      draw();
+    }
   });
-  canvas.addEventListener('click', (e) => select(nearest(e.offsetX, e.offsetY)));
+  const leave = () => {
+    tooltip.classList.add('hidden');
+    if (hovered >= 0) {
+      hovered = -1;
+      draw();
+    }
+  };
+  canvas.addEventListener('mouseleave', leave);
+  canvas.addEventListener('click', (e) => {
+    if (dragged) return;
+    select(nearest(e.offsetX, e.offsetY));
+  });
+  const resetView = () => {
+    ({ scale, tx, ty } = home);
+    redraw();
+  };
+  canvas.addEventListener('dblclick', resetView);
   canvas.addEventListener(
     'wheel',
     (e) => {
@@ -317,19 +353,38 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
     colourBy = colourSelect.value as 'class' | 'error' | 'flagged';
     draw();
   };
-  const search = el('input', { id: 'map-search', placeholder: 'index or class', size: '14' });
+  // A class by its name ("7" on MNIST is the class of sevens); a point by "#" and its index ("#7"). The line
+  // beside the box says what matched, or that nothing did.
+  const search = el('input', { id: 'map-search', placeholder: 'class, or #index', size: '14' });
+  const searchStatus = el('span', { id: 'map-search-status', class: 'muted' });
   search.onchange = () => {
     const q = search.value.trim();
-    const index = Number(q);
-    if (q !== '' && Number.isInteger(index) && index >= 0 && index < n) return select(index);
-    const c = classes.indexOf(q);
+    if (q === '') {
+      searchStatus.textContent = '';
+      return;
+    }
+    const byIndex = /^#\s*(\d+)$/.exec(q);
+    if (byIndex) {
+      const index = Number(byIndex[1]);
+      if (index < n) {
+        select(index);
+        searchStatus.textContent = `point #${index} (class ${classes[labels[index]!] ?? labels[index]}) and its ${header.k} neighbours`;
+      } else searchStatus.textContent = `no point #${index}: the map has points #0 to #${n - 1}`;
+      return;
+    }
+    const c = classes.findIndex((name) => name.toLowerCase() === q.toLowerCase());
     if (c >= 0) {
       hidden.clear();
       classes.forEach((_, k) => k !== c && hidden.add(k));
       for (const box of legend.querySelectorAll('input')) box.checked = !hidden.has(Number(box.dataset.class));
       redraw();
+      searchStatus.textContent = `class ${classes[c]}: ${drawnCount} points shown (tick the legend to show the others)`;
+      return;
     }
+    searchStatus.textContent = `no class named "${q}"${/^\d+$/.test(q) ? ` (for point ${q}, search #${q})` : ''}`;
   };
+  const reset = el('button', { id: 'map-reset', title: 'or double-click the map' }, 'reset view');
+  reset.onclick = resetView;
   const download = el('button', { id: 'download-csv' }, 'coordinates as CSV');
   download.onclick = () => {
     const rows = ['index,label,class,x,y,error'];
@@ -341,7 +396,7 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   };
   container.replaceChildren(
     el('h3', {}, `Latent map: ${header.description}, ${n} points`),
-    el('div', { class: 'map-controls' }, colourSelect, ' ', search, ' ', download),
+    el('div', { class: 'map-controls' }, colourSelect, ' ', search, ' ', searchStatus, ' ', reset, ' ', download),
     legend,
     el('div', { class: 'map-wrap' }, canvas, tooltip),
     el('h4', {}, 'Nearest latent neighbours of the clicked point'),
