@@ -282,3 +282,50 @@ test('the map in Chromium: class search and #index search say what matched; a dr
     await viewer.close();
   }
 });
+
+test('charts in Chromium: the overview says to tick runs when none is ticked; a one-epoch run is drawn mid-axis, not in the corners', {
+  skip,
+}, async () => {
+  const project = await fixtureProject();
+  const viewer = await startViewer({ project });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(viewer.url);
+    await page.waitForSelector('#runs tbody tr');
+    await page.waitForFunction(() => (document.getElementById('overlay') as HTMLCanvasElement | null)?.dataset.note !== undefined);
+    assert.equal(await page.getAttribute('#overlay', 'data-note'), 'tick runs in the table to overlay their validation loss');
+    await page.check('input[data-run="finished"]');
+    await page.waitForFunction(() => document.getElementById('overlay')?.dataset.note === '');
+
+    // The finished run has one epoch: its two points (train, validation) in the middle of the plot's width, apart.
+    await page.goto(`${viewer.url}#/run/finished`);
+    await page.waitForSelector('#run-chart');
+    await inkWhenOver(page, '#run-chart', 100);
+    const dots = await page.evaluate(() => {
+      const c = document.getElementById('run-chart') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      // Pixels of the two series' colours inside the plot (left of the legend, which starts 150 px from the right).
+      const found: Record<string, number[][]> = { train: [], validation: [] };
+      for (let y = 0; y < c.height; y++)
+        for (let x = 0; x < c.width - 150; x++) {
+          const i = 4 * (y * c.width + x);
+          if (d[i] === 0x1f && d[i + 1] === 0x77 && d[i + 2] === 0xb4) found.train!.push([x, y]);
+          if (d[i] === 0xff && d[i + 1] === 0x7f && d[i + 2] === 0x0e) found.validation!.push([x, y]);
+        }
+      return { width: c.width, height: c.height, found };
+    });
+    const centre = (pts: number[][]) => [pts.reduce((s, p) => s + p[0]!, 0) / pts.length, pts.reduce((s, p) => s + p[1]!, 0) / pts.length];
+    const plotMiddle = (76 + dots.width - 150) / 2;
+    for (const series of ['train', 'validation']) {
+      const pts = dots.found[series]!;
+      assert.ok(pts.length >= 9, `${series} dot drawn (${pts.length} px)`);
+      const [x, y] = centre(pts);
+      assert.ok(Math.abs(x! - plotMiddle) < 4, `${series} dot at x ${x}, the plot's middle is ${plotMiddle}`);
+      assert.ok(y! > 16 && y! < dots.height - 40, `${series} dot off the frame (y ${y})`);
+    }
+  } finally {
+    await browser.close();
+    await viewer.close();
+  }
+});

@@ -37,8 +37,15 @@ async function fetchRun(name: string): Promise<RunDetail> {
   return (await r.json()) as RunDetail;
 }
 
-/** Lines on a canvas: one series per entry, log scale when the values span more than 10x. */
-function drawChart(canvas: HTMLCanvasElement, series: Array<{ label: string; colour: string; points: Array<[number, number]> }>): void {
+/**
+ * Lines on a canvas: one series per entry, log scale when the values span more than 10x, axis titles. `empty` is
+ * what the chart says when there is nothing to draw (also kept in data-note).
+ */
+function drawChart(
+  canvas: HTMLCanvasElement,
+  series: Array<{ label: string; colour: string; points: Array<[number, number]> }>,
+  empty = 'no finished epoch yet',
+): void {
   const ratio = window.devicePixelRatio || 1;
   const w = canvas.clientWidth || 900;
   const h = canvas.clientHeight || 320;
@@ -48,21 +55,24 @@ function drawChart(canvas: HTMLCanvasElement, series: Array<{ label: string; col
   g.scale(ratio, ratio);
   g.clearRect(0, 0, w, h);
   const all = series.flatMap((s) => s.points);
+  canvas.dataset.note = all.length === 0 ? empty : '';
   if (all.length === 0) {
     g.fillStyle = '#666';
-    g.fillText('no finished epoch yet', 20, 30);
+    g.fillText(empty, 20, 30);
     return;
   }
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]).filter((v) => v > 0);
   const log = ys.length > 0 && Math.max(...ys) / Math.min(...ys) > 10;
   const ty = (v: number) => (log ? Math.log10(v) : v);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
-  // A flat series (one epoch, or equal values) gets a band around it rather than a zero-height axis.
+  // One epoch: the points sit in the middle of an axis from epoch - 0.5 to epoch + 0.5, not on its left edge.
+  const [first, last] = [Math.min(...xs), Math.max(...xs)];
+  const [x0, x1] = last > first ? [first, last] : [first - 0.5, first + 0.5];
+  // A margin above and below the values (and a band around a flat series), so no point sits on the frame.
   const [lo, hi] = [Math.min(...ys.map(ty)), Math.max(...ys.map(ty))];
-  const band = hi - lo > 1e-12 ? 0 : Math.abs(hi) * 0.05 || 1;
+  const band = hi - lo > 1e-12 ? 0.08 * (hi - lo) : Math.abs(hi) * 0.05 || 1;
   const [y0, y1] = [lo - band, hi + band];
-  const pad = { l: 64, r: 150, t: 12, b: 28 };
+  const pad = { l: 76, r: 150, t: 12, b: 34 };
   const px = (x: number) => pad.l + ((x - x0) / (x1 - x0)) * (w - pad.l - pad.r);
   const py = (y: number) => h - pad.b - ((ty(y) - y0) / (y1 - y0 || 1)) * (h - pad.t - pad.b);
   g.strokeStyle = '#999';
@@ -72,10 +82,18 @@ function drawChart(canvas: HTMLCanvasElement, series: Array<{ label: string; col
   for (let i = 0; i <= 4; i++) {
     const v = y0 + ((y1 - y0) * i) / 4;
     const value = log ? 10 ** v : v;
-    g.fillText(value.toPrecision(3), 4, h - pad.b - ((h - pad.t - pad.b) * i) / 4 + 4);
+    g.fillText(value.toPrecision(3), 22, h - pad.b - ((h - pad.t - pad.b) * i) / 4 + 4);
   }
-  g.fillText(`epoch ${x0}`, pad.l, h - 8);
-  g.fillText(`${x1}`, w - pad.r - 16, h - 8);
+  if (last > first) {
+    g.fillText(`${first}`, pad.l, h - pad.b + 14);
+    g.fillText(`${last}`, w - pad.r - 16, h - pad.b + 14);
+  } else g.fillText(`${first}`, px(first) - 3, h - pad.b + 14);
+  g.fillText('epoch', (pad.l + w - pad.r) / 2 - 14, h - 4);
+  g.save();
+  g.translate(12, (pad.t + h - pad.b) / 2 + 30);
+  g.rotate(-Math.PI / 2);
+  g.fillText(log ? 'loss (log scale)' : 'loss', 0, 0);
+  g.restore();
   series.forEach((s, i) => {
     g.strokeStyle = s.colour;
     g.fillStyle = s.colour;
@@ -153,6 +171,7 @@ async function drawOverlay(): Promise<void> {
   drawChart(
     canvas,
     [...selected].map((name, i) => ({ label: name, colour: PALETTE[i % PALETTE.length]!, points: (histories.get(name) ?? []).map((h) => [h.epoch, h.val_loss] as [number, number]) })),
+    selected.size === 0 ? 'tick runs in the table to overlay their validation loss' : 'no finished epoch yet in the runs ticked',
   );
 }
 
