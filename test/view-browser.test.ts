@@ -81,6 +81,11 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
     await page.screenshot({ path: path.join(SCREENS, 'overview.png'), fullPage: true });
 
     await page.click('a[href="#/run/finished"]');
+    // The interactive map comes before the folded pictures, within the first screen (it began ~3,000 px down).
+    await page.waitForSelector('#map');
+    assert.ok((await page.locator('#map').boundingBox())!.y < 900, 'the map starts within the first screen');
+    assert.equal(await page.locator('.pictures img').first().isVisible(), false, 'the pictures are folded away');
+    await page.click('#files summary');
     await page.waitForSelector('.pictures img');
     await page.waitForFunction(() =>
       [...document.querySelectorAll<HTMLImageElement>('.pictures img')].every((i) => i.complete && i.naturalWidth > 0),
@@ -221,6 +226,12 @@ test('the map in Chromium: class search and #index search say what matched; a dr
     const labels = arr('labels');
     const screenOf = (i: number) =>
       page.evaluate((k) => (window as unknown as { aeMap: { screenOf(i: number): { x: number; y: number } } }).aeMap.screenOf(k), i);
+    // Where point i is on the map canvas (not the viewport: clicks may scroll the page).
+    const onCanvas = async (i: number) => {
+      const p = await screenOf(i);
+      const b = (await page.locator('#map').boundingBox())!;
+      return { x: p.x - b.x, y: p.y - b.y };
+    };
     const search = async (q: string) => {
       await page.fill('#map-search', q);
       await page.dispatchEvent('#map-search', 'change');
@@ -239,6 +250,7 @@ test('the map in Chromium: class search and #index search say what matched; a dr
 
     // 3. A drag that ends on the canvas keeps the clicked point and its neighbours.
     const p5 = await screenOf(5);
+    const start5 = await onCanvas(5);
     await page.mouse.click(p5.x, p5.y);
     await page.waitForSelector('#neighbours li');
     const before = await page.$$eval('#neighbours li', (items) => items.map((li) => li.getAttribute('data-index')));
@@ -249,31 +261,52 @@ test('the map in Chromium: class search and #index search say what matched; a dr
     await page.mouse.up();
     assert.deepEqual(await page.$$eval('#neighbours li', (items) => items.map((li) => li.getAttribute('data-index'))), before);
 
+    // 13. The neighbours sit in a compact grid, and clicking one moves the selection to it.
+    const listBox = (await page.locator('#neighbours').boundingBox())!;
+    assert.ok(listBox.height < 260, `the ten neighbours take ${listBox.height} px of height`);
+    const { nearest } = await latentNeighbours(project, 40, 10);
+    const next = Number(before[3]);
+    await page.click(`#neighbours li[data-index="${next}"]`);
+    await page.waitForFunction((j) => document.getElementById('neighbours')?.dataset.of === String(j), next);
+    assert.deepEqual(
+      await page.$$eval('#neighbours li', (items) => items.map((li) => Number(li.getAttribute('data-index')))),
+      nearest(next),
+      "the clicked neighbour's own 10 nearest neighbours",
+    );
+
     // 5. Double-click (and the button) restore the first view after a pan and a zoom.
-    const home = await screenOf(5);
-    assert.ok(Math.abs(home.x - p5.x - 60) < 1 && Math.abs(home.y - p5.y - 40) < 1, 'the drag moved the map by the pointer');
-    await page.mouse.move(box.x + 450, box.y + 320);
+    const moved5 = await onCanvas(5);
+    assert.ok(Math.abs(moved5.x - start5.x - 60) < 1 && Math.abs(moved5.y - start5.y - 40) < 1, 'the drag moved the map by the pointer');
+    await page.locator('#map').scrollIntoViewIfNeeded();
+    const box2 = (await page.locator('#map').boundingBox())!;
+    await page.mouse.move(box2.x + 450, box2.y + 320);
     await page.mouse.wheel(0, -300);
     await page.waitForTimeout(250);
     await page.dblclick('#map', { position: { x: 20, y: 20 } });
-    const reset = await screenOf(5);
-    assert.ok(Math.abs(reset.x - p5.x) < 0.5 && Math.abs(reset.y - p5.y) < 0.5, `double-click resets: ${JSON.stringify([reset, p5])}`);
-    await page.mouse.move(box.x + 300, box.y + 300);
+    const reset = await onCanvas(5);
+    assert.ok(
+      Math.abs(reset.x - start5.x) < 0.5 && Math.abs(reset.y - start5.y) < 0.5,
+      `double-click resets: ${JSON.stringify([reset, start5])}`,
+    );
+    await page.mouse.move(box2.x + 300, box2.y + 300);
     await page.mouse.down();
-    await page.mouse.move(box.x + 200, box.y + 250, { steps: 3 });
+    await page.mouse.move(box2.x + 200, box2.y + 250, { steps: 3 });
     await page.mouse.up();
     await page.click('#map-reset');
-    const again = await screenOf(5);
-    assert.ok(Math.abs(again.x - p5.x) < 0.5 && Math.abs(again.y - p5.y) < 0.5, 'the button resets too');
+    const again = await onCanvas(5);
+    assert.ok(Math.abs(again.x - start5.x) < 0.5 && Math.abs(again.y - start5.y) < 0.5, 'the button resets too');
 
     // 4. The hover box describes a ringed point, and goes when the pointer leaves the map.
-    await page.mouse.move(p5.x, p5.y);
+    await page.locator('#map').scrollIntoViewIfNeeded();
+    const box3 = (await page.locator('#map').boundingBox())!;
+    const h5 = await screenOf(5);
+    await page.mouse.move(h5.x, h5.y);
     await page.waitForSelector('#map-tooltip:not(.hidden)');
     const hovered = await page.getAttribute('#map-tooltip', 'data-index');
     assert.equal(await page.getAttribute('#map', 'data-hovered'), hovered, 'the ring marks the described point');
     const tip = (await page.locator('#map-tooltip').boundingBox())!;
-    assert.ok(Math.hypot(tip.x - p5.x, tip.y - p5.y) < 260, 'the box sits beside the pointer');
-    await page.mouse.move(box.x - 30, box.y - 30);
+    assert.ok(Math.hypot(tip.x - h5.x, tip.y - h5.y) < 260, 'the box sits beside the pointer');
+    await page.mouse.move(box3.x - 30, box3.y - 30);
     await page.waitForSelector('#map-tooltip.hidden', { state: 'attached' });
     assert.equal(await page.getAttribute('#map', 'data-hovered'), '', 'no ring once the pointer has left');
     await page.screenshot({ path: path.join(SCREENS, 'map-tools.png'), fullPage: true });

@@ -203,11 +203,16 @@ async function renderRun(name: string): Promise<void> {
     live,
     ...run.notes.map((n) => el('p', { class: 'note' }, n)),
     canvas,
-    el('h3', {}, 'Pictures'),
-    pictures.length
-      ? el('div', { class: 'pictures' }, ...pictures.map((f) => el('img', { src: `/runs/${encodeURIComponent(name)}/${f}`, alt: f })))
-      : el('p', { class: 'empty' }, `No pictures yet: ae test ${name} makes them (reconstructions, latent map, loss curve).`),
+    // The interactive map first; the static pictures of the same results (the map, the curves) fold away.
     mapBox,
+    pictures.length
+      ? el(
+          'details',
+          { id: 'files' },
+          el('summary', {}, `files: ${pictures.length} pictures from ae test`),
+          el('div', { class: 'pictures' }, ...pictures.map((f) => el('img', { src: `/runs/${encodeURIComponent(name)}/${f}`, alt: f }))),
+        )
+      : el('p', { class: 'empty' }, `No pictures yet: ae test ${name} makes them (reconstructions, latent map, loss curve).`),
     el('h3', {}, 'Config'),
     el('pre', {}, JSON.stringify(run.config, null, 2)),
   );

@@ -252,12 +252,16 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   const neighbourList = el('ol', { id: 'neighbours' });
   const select = (i: number) => {
     selected = i;
+    neighbourList.dataset.of = i >= 0 ? String(i) : '';
     neighbourList.replaceChildren(
       ...(i < 0
         ? []
         : Array.from({ length: header.k }, (_, r) => {
             const j = neighbours[i * header.k + r]!;
-            return el('li', { 'data-index': String(j) }, thumbnail(images, j, header, 2), ` ${describe(j)}`);
+            // A neighbour is a button: clicking it moves the selection there (and its neighbours are listed).
+            const item = el('li', { 'data-index': String(j), title: 'select this point' }, thumbnail(images, j, header, 2), el('div', {}, describe(j)));
+            item.onclick = () => select(j);
+            return item;
           })),
     );
     draw();
