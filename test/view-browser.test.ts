@@ -362,3 +362,43 @@ test('charts in Chromium: the overview says to tick runs when none is ticked; a 
     await viewer.close();
   }
 });
+
+test('colour by reconstruction error in Chromium: a continuous scale with its MSE values replaces the class legend, and the worst image is the darkest red', {
+  skip,
+}, async () => {
+  const project = await fixtureProject();
+  const viewer = await startViewer({ project });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${viewer.url}#/run/finished`);
+    await page.waitForSelector('#latent-map[data-ready="1"]');
+    await page.locator('#map').scrollIntoViewIfNeeded();
+    const errs = readMap(path.join(project, 'finished', 'vis_outputs'), 'pca').arr('errors');
+    const order = [...errs.keys()].sort((a, b) => errs[a]! - errs[b]!);
+    assert.equal(await page.isVisible('#error-scale'), false);
+    await page.selectOption('#colour-by', 'error');
+    assert.equal(await page.isVisible('#legend'), false, 'the class legend hides');
+    assert.equal(await page.isVisible('#error-scale'), true, 'the error scale shows');
+    assert.equal(await page.getAttribute('#error-scale', 'data-min'), errs[order[0]!]!.toPrecision(3));
+    assert.equal(await page.textContent('#error-scale .scale-max'), errs[order[order.length - 1]!]!.toPrecision(3));
+    // The colour drawn at a point: the worst reconstructed is the scale's dark red end, the best its light end.
+    const colourAt = (i: number) =>
+      page.evaluate((k) => {
+        const map = (window as unknown as { aeMap: { screenOf(i: number): { x: number; y: number } } }).aeMap;
+        const c = document.getElementById('map') as HTMLCanvasElement;
+        const r = c.getBoundingClientRect();
+        const p = map.screenOf(k);
+        const d = c.getContext('2d')!.getImageData(Math.floor(p.x - r.left), Math.floor(p.y - r.top), 1, 1).data;
+        return [d[0]!, d[1]!, d[2]!];
+      }, i);
+    assert.deepEqual(await colourAt(order[order.length - 1]!), [128, 0, 38], 'highest error: dark red');
+    assert.deepEqual(await colourAt(order[0]!), [255, 255, 204], 'lowest error: light yellow');
+    await page.selectOption('#colour-by', 'class');
+    assert.equal(await page.isVisible('#legend'), true);
+    assert.equal(await page.isVisible('#error-scale'), false);
+  } finally {
+    await browser.close();
+    await viewer.close();
+  }
+});

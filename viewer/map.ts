@@ -10,7 +10,26 @@ import type { MapArray, MapHeader } from '../src/evaluate/map-format.js';
 export type { MapHeader };
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
-const RAMP = ['#fde725', '#b5de2b', '#6ece58', '#35b779', '#1f9e89', '#26828e', '#31688e', '#3e4989', '#482878', '#440154'];
+/** Reconstruction error, low to high: light yellow to dark red (ColorBrewer's YlOrRd), so high error stands out. */
+const ERROR_STOPS: Array<[number, number, number]> = [
+  [255, 255, 204],
+  [254, 217, 118],
+  [253, 141, 60],
+  [227, 26, 28],
+  [128, 0, 38],
+];
+/** Colour levels of the error scale (points are drawn in batches per colour). */
+const ERROR_LEVELS = 64;
+
+/** The colour at t in [0, 1] along ERROR_STOPS. */
+export function errorColour(t: number): string {
+  const x = Math.min(1, Math.max(0, t)) * (ERROR_STOPS.length - 1);
+  const k = Math.min(ERROR_STOPS.length - 2, Math.floor(x));
+  const f = x - k;
+  const [a, b] = [ERROR_STOPS[k]!, ERROR_STOPS[k + 1]!];
+  const hex = (c: number) => Math.round(a[c]! + f * (b[c]! - a[c]!)).toString(16).padStart(2, '0');
+  return `#${hex(0)}${hex(1)}${hex(2)}`;
+}
 
 function view<T>(buffer: ArrayBuffer, a: MapArray | undefined, make: (b: ArrayBuffer, o: number, n: number) => T): T | null {
   if (!a) return null;
@@ -106,17 +125,17 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   let selected = -1;
   let hovered = -1;
   let drawnCount = 0;
-  const sortedErrors = Float32Array.from(errors).sort();
-  const errorRank = (e: number) => {
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (sortedErrors[mid]! < e) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo / Math.max(1, n - 1);
-  };
+  // Colour by error: by value on a log scale from the smallest error to the largest (errors are skewed: a few
+  // images reconstruct far worse than the rest), quantised to ERROR_LEVELS colours.
+  let minError = Infinity;
+  let maxError = 0;
+  for (const e of errors) {
+    if (e > 0) minError = Math.min(minError, e);
+    maxError = Math.max(maxError, e);
+  }
+  const logSpan = Math.log(maxError / minError) || 1;
+  const errorT = (e: number) => (e > 0 && Number.isFinite(minError) ? Math.log(e / minError) / logSpan : 0);
+  const errorLevel = (e: number) => errorColour(Math.round(errorT(e) * (ERROR_LEVELS - 1)) / (ERROR_LEVELS - 1));
 
   // View transform: data -> canvas pixels.
   let minX = Infinity;
@@ -177,7 +196,7 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
             ? data.scores?.flagged[i]
               ? '#d62728'
               : '#c8c8c8'
-            : RAMP[Math.min(9, Math.floor(errorRank(errors[i]!) * 10))]!;
+            : errorLevel(errors[i]!);
       let list = buckets.get(colour);
       if (!list) buckets.set(colour, (list = []));
       list.push(i);
@@ -353,8 +372,30 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
     el('option', { value: 'error' }, 'colour by reconstruction error'),
     ...(data.scores ? [el('option', { value: 'flagged' }, 'colour by ae score: flagged anomalies')] : []),
   );
+  // The scale shown while colouring by error (the class legend then hides: its colours no longer apply).
+  const gradient = el('canvas', { width: '240', height: '12', class: 'scale-bar' });
+  {
+    const g = gradient.getContext('2d')!;
+    for (let x = 0; x < 240; x++) {
+      g.fillStyle = errorColour(x / 239);
+      g.fillRect(x, 0, 1, 12);
+    }
+  }
+  const fmtError = (e: number) => (Number.isFinite(e) ? e.toPrecision(3) : '?');
+  const errorScale = el(
+    'div',
+    { id: 'error-scale', class: 'hidden', 'data-min': fmtError(minError), 'data-max': fmtError(maxError) },
+    'reconstruction error (MSE, log scale): ',
+    el('span', { class: 'scale-min' }, fmtError(minError)),
+    ' ',
+    gradient,
+    ' ',
+    el('span', { class: 'scale-max' }, fmtError(maxError)),
+  );
   colourSelect.onchange = () => {
     colourBy = colourSelect.value as 'class' | 'error' | 'flagged';
+    legend.classList.toggle('hidden', colourBy !== 'class');
+    errorScale.classList.toggle('hidden', colourBy !== 'error');
     draw();
   };
   // A class by its name ("7" on MNIST is the class of sevens); a point by "#" and its index ("#7"). The line
@@ -402,6 +443,7 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
     el('h3', {}, `Latent map: ${header.description}, ${n} points`),
     el('div', { class: 'map-controls' }, colourSelect, ' ', search, ' ', searchStatus, ' ', reset, ' ', download),
     legend,
+    errorScale,
     el('div', { class: 'map-wrap' }, canvas, tooltip),
     el('h4', {}, 'Nearest latent neighbours of the clicked point'),
     neighbourList,
