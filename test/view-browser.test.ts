@@ -402,3 +402,38 @@ test('colour by reconstruction error in Chromium: a continuous scale with its MS
     await viewer.close();
   }
 });
+
+test('a run validating, in Chromium: the overview and the run page name the same epoch, and the page says it is validating, not training', {
+  skip,
+}, async () => {
+  const project = await fixtureProject();
+  // A run that has finished one of five epochs and is validating the second: progress.json as the trainer writes
+  // it, and writer.lock held by this (live) process, as `ae resume` would hold it.
+  const dir = path.join(project, 'validating');
+  fs.cpSync(path.join(project, 'interrupted'), dir, { recursive: true });
+  const now = new Date().toISOString();
+  fs.writeFileSync(
+    path.join(dir, 'progress.json'),
+    JSON.stringify({ phase: 'validation', epoch: 1, epochs: 5, step: 4, steps: 4, epoch_loss: 0.123456, updated: now, pid: process.pid }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'writer.lock'),
+    JSON.stringify({ pid: process.pid, host: os.hostname(), command: 'ae resume', started: now, heartbeat: now }),
+  );
+  const viewer = await startViewer({ project });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(viewer.url);
+    await page.waitForSelector('#runs tr[data-run="validating"] .status.training');
+    assert.equal(await page.textContent('#runs tr[data-run="validating"] td.num'), '2 / 5', 'the epoch in progress, as the run page says');
+    await page.click('a[href="#/run/validating"]');
+    await page.waitForSelector('#live-progress');
+    const line = (await page.textContent('#live-progress')) ?? '';
+    assert.equal(line, 'epoch 2 of 5: validating; training loss of the epoch 0.12346');
+    assert.equal(await page.locator('#epoch-progress').count(), 0, 'no training-step bar while validating');
+  } finally {
+    await browser.close();
+    await viewer.close();
+  }
+});

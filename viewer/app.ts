@@ -140,7 +140,8 @@ function renderOverview(): void {
       else selected.delete(r.name);
       void drawOverlay();
     };
-    const epoch = `${r.epoch} / ${r.epochs ?? '?'}`;
+    // Finished epochs; for a run training, the epoch in progress, as its page says ("epoch 2 of 5").
+    const epoch = r.status === 'training' && r.progress ? `${r.progress.epoch + 1} / ${r.progress.epochs}` : `${r.epoch} / ${r.epochs ?? '?'}`;
     return el(
       'tr',
       { 'data-run': r.name },
@@ -190,9 +191,23 @@ async function renderRun(name: string): Promise<void> {
   const fill = el('div');
   fill.style.width = `${progress && progress.steps ? Math.round((100 * progress.step) / progress.steps) : 0}%`;
   const bar = el('div', { class: 'progress', id: 'epoch-progress' }, fill);
+  // While validating, the epoch's training is done: its loss is final, and no training step is in progress.
   const live =
     run.status === 'training' && progress
-      ? el('p', { id: 'live-progress' }, `epoch ${progress.epoch + 1} of ${progress.epochs}, ${progress.phase}: step ${progress.step} / ${progress.steps} `, bar, progress.epoch_loss === null ? '' : ` loss so far ${progress.epoch_loss.toPrecision(5)}`)
+      ? progress.phase === 'validation'
+        ? el(
+            'p',
+            { id: 'live-progress' },
+            `epoch ${progress.epoch + 1} of ${progress.epochs}: validating`,
+            progress.epoch_loss === null ? '' : `; training loss of the epoch ${progress.epoch_loss.toPrecision(5)}`,
+          )
+        : el(
+            'p',
+            { id: 'live-progress' },
+            `epoch ${progress.epoch + 1} of ${progress.epochs}, ${progress.phase}: step ${progress.step} / ${progress.steps} `,
+            bar,
+            progress.epoch_loss === null ? '' : ` loss so far ${progress.epoch_loss.toPrecision(5)}`,
+          )
       : el('p', {}, `status: ${run.status}, ${run.epoch} of ${run.epochs ?? '?'} epochs`);
   const canvas = el('canvas', { class: 'chart', id: 'run-chart' });
   const pictures = run.outputs.filter((f) => f.endsWith('.png'));
