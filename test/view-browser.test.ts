@@ -113,6 +113,13 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
     const flaggedFirst = scored.filter((r) => r.flagged).sort((a, b) => b.score - a.score || a.index - b.index);
     assert.ok(flaggedFirst.length > 0, 'some of the 40 mapped images are flagged');
     await page.selectOption('#recon-mode', 'flagged');
+    const summary = JSON.parse(fs.readFileSync(path.join(project, 'finished', 'scores_test', 'summary.json'), 'utf8'));
+    assert.equal(summary.percentile, 50);
+    assert.ok(scored.every((r) => r.flagged === r.score > summary.threshold), 'summary.json holds the threshold the flags used');
+    assert.equal(
+      await page.textContent('#recon-summary'),
+      `${flaggedFirst.length} of the map's 40 images flagged by ae score (score above ${summary.threshold.toPrecision(4)}, the 50th percentile of the training images' scores); the ${Math.min(12, flaggedFirst.length)} most anomalous shown. The score is the reconstruction error, so they also lead 'worst reconstructed'.`,
+    );
     assert.deepEqual(
       await page.$$eval('#recon-grid figure', (fs) => fs.map((f) => Number(f.getAttribute('data-index')))),
       flaggedFirst.slice(0, 12).map((r) => r.index),

@@ -236,7 +236,11 @@ async function renderRun(name: string): Promise<void> {
   if (mapFile) {
     const data = await loadMapData(`/runs/${encodeURIComponent(name)}`, mapFile);
     const scoresFile = `scores_${data.header.split}/scores.csv`;
-    if (run.outputs.includes(scoresFile)) data.scores = await loadScores(`/runs/${encodeURIComponent(name)}/${scoresFile}`, data.header.count);
+    const summaryFile = `scores_${data.header.split}/summary.json`;
+    if (run.outputs.includes(scoresFile)) {
+      const base = `/runs/${encodeURIComponent(name)}`;
+      data.scores = await loadScores(`${base}/${scoresFile}`, data.header.count, run.outputs.includes(summaryFile) ? `${base}/${summaryFile}` : null);
+    }
     window.aeMap = renderMap(mapBox, data);
     mapBox.dataset.ready = '1';
     // The reconstructions browser after the map has painted: the map is what the page is opened for.

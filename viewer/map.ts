@@ -80,11 +80,14 @@ export interface MapData {
   recons: Uint8Array | null;
   classes: string[];
   /** `ae score`'s results for the map's split, by point (when scores_<split>/scores.csv exists). */
-  scores: { score: Float32Array; flagged: Uint8Array } | null;
+  scores: { score: Float32Array; flagged: Uint8Array; threshold: number | null; percentile: number | null } | null;
 }
 
-/** Reads `ae score`'s scores.csv (index,label,class,path,score,flagged; quoted fields allowed) into per-point arrays. */
-export async function loadScores(url: string, n: number): Promise<MapData['scores']> {
+/**
+ * Reads `ae score`'s scores.csv (index,label,class,path,score,flagged; quoted fields allowed) into per-point arrays,
+ * and the threshold from summary.json beside it when there is one (`summaryUrl`).
+ */
+export async function loadScores(url: string, n: number, summaryUrl: string | null = null): Promise<MapData['scores']> {
   const r = await fetch(url);
   if (!r.ok) return null;
   const lines = (await r.text()).trim().split('\n');
@@ -98,7 +101,15 @@ export async function loadScores(url: string, n: number): Promise<MapData['score
       flagged[index] = fields[5] === 'true' || fields[5] === '1' ? 1 : 0;
     }
   }
-  return { score, flagged };
+  let threshold: number | null = null;
+  let percentile: number | null = null;
+  if (summaryUrl) {
+    const s = await fetch(summaryUrl);
+    const summary = s.ok ? ((await s.json()) as { threshold?: unknown; percentile?: unknown }) : {};
+    if (typeof summary.threshold === 'number') threshold = summary.threshold;
+    if (typeof summary.percentile === 'number') percentile = summary.percentile;
+  }
+  return { score, flagged, threshold, percentile };
 }
 
 export async function loadMapData(base: string, jsonFile: string): Promise<MapData> {

@@ -69,8 +69,22 @@ export function renderReconstructions(container: HTMLElement, data: MapData): vo
   );
   const seed = el('input', { id: 'recon-seed', type: 'number', value: '0', size: '5' });
   const grid = el('div', { id: 'recon-grid', class: 'recon-grid' });
+  // In the flagged list: how many are flagged, above which threshold, and how many of them are shown.
+  const summary = el('p', { id: 'recon-summary', class: 'muted' });
   const show = () => {
     const picks = pick(data, mode.value, 12, Number(seed.value) || 0);
+    summary.textContent = '';
+    if (mode.value === 'flagged' && data.scores) {
+      const { flagged, threshold, percentile } = data.scores;
+      const count = flagged.reduce((s, f) => s + f, 0);
+      const rule =
+        threshold === null
+          ? ''
+          : ` (score above ${threshold.toPrecision(4)}${percentile === null ? '' : `, the ${percentile}th percentile of the training images' scores`})`;
+      summary.textContent =
+        `${count} of the map's ${data.header.count} images flagged by ae score${rule}; the ${Math.min(12, count)} most anomalous shown. ` +
+        "The score is the reconstruction error, so they also lead 'worst reconstructed'.";
+    }
     grid.replaceChildren(
       ...picks.map((i) =>
         el(
@@ -89,6 +103,7 @@ export function renderReconstructions(container: HTMLElement, data: MapData): vo
   container.replaceChildren(
     el('h3', {}, 'Reconstructions'),
     el('p', {}, mode, ' seed ', seed, ' each: input, reconstruction, per-pixel error'),
+    summary,
     data.images ? grid : el('p', { class: 'empty' }, 'This map was saved without thumbnails (too many or too large images).'),
   );
   show();

@@ -162,9 +162,11 @@ export async function score(runDirPath: string, opts: ScoreOptions = {}): Promis
   try {
     const outDir = opts.outDir ?? path.join(run.dir, `scores_${inputTag(opts.input)}`);
     const csvFile = path.join(outDir, 'scores.csv'),
-      pngFile = path.join(outDir, 'anomalies.png');
+      pngFile = path.join(outDir, 'anomalies.png'),
+      summaryFile = path.join(outDir, 'summary.json');
     checkOutput(csvFile, opts.force);
     checkOutput(pngFile, opts.force);
+    checkOutput(summaryFile, opts.force);
     const source = await openInput(config, opts.input, say);
     // The inputs are scored first, so input that cannot be read fails before anything is stored; the flags
     // follow once the threshold is known.
@@ -201,11 +203,14 @@ export async function score(runDirPath: string, opts: ScoreOptions = {}): Promis
       csv.abort();
       throw e;
     }
+    // The threshold and how it was chosen, for readers of scores.csv (ae view says it beside its list).
+    const summary = { images: rows.length, flagged, threshold, percentile, training_images: train.length };
+    writeFileAtomic(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
     const title = `${config.model_type} ${config.name}: the ${top.items.length} most anomalous of ${rows.length} (threshold ${threshold.toPrecision(4)}, p${percentile})`;
     await drawAnomalies(top, shape, title, pngFile);
     for (const f of source.failed) say(`skipped ${f.path}: ${f.reason}`);
     say(`${flagged} of ${rows.length} images flagged as anomalous (score above ${threshold.toPrecision(6)})`);
-    return { rows, threshold, percentile, flagged, files: [csvFile, pngFile], failed: source.failed };
+    return { rows, threshold, percentile, flagged, files: [csvFile, pngFile, summaryFile], failed: source.failed };
   } finally {
     model.params.dispose();
   }
