@@ -115,7 +115,10 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
     await page.selectOption('#recon-mode', 'flagged');
     const summary = JSON.parse(fs.readFileSync(path.join(project, 'finished', 'scores_test', 'summary.json'), 'utf8'));
     assert.equal(summary.percentile, 50);
-    assert.ok(scored.every((r) => r.flagged === r.score > summary.threshold), 'summary.json holds the threshold the flags used');
+    assert.ok(
+      scored.every((r) => r.flagged === r.score > summary.threshold),
+      'summary.json holds the threshold the flags used',
+    );
     assert.equal(
       await page.textContent('#recon-summary'),
       `${flaggedFirst.length} of the map's 40 images flagged by ae score (score above ${summary.threshold.toPrecision(4)}, the 50th percentile of the training images' scores); the ${Math.min(12, flaggedFirst.length)} most anomalous shown. The score is the reconstruction error, so they also lead 'worst reconstructed'.`,
@@ -143,7 +146,12 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
     await page.mouse.move(at.x, at.y);
     await page.waitForSelector('#map-tooltip:not(.hidden)');
     const hovered = Number(await page.getAttribute('#map-tooltip', 'data-index'));
-    assert.match((await page.textContent('#map-tooltip')) ?? '', new RegExp(`#${hovered} · \\d · error 0\\.\\d+`));
+    assert.match(
+      (await page.textContent('#map-tooltip')) ?? '',
+      new RegExp(`^point #${hovered} · class \\d · MSE 0\\.\\d+$`),
+      'each number named',
+    );
+    assert.match((await page.textContent('#recon-grid figcaption')) ?? '', /^point #\d+ · class \d · MSE 0\.\d+$/);
     assert.equal(await page.locator('#map-tooltip canvas').count(), 2, 'the image and its reconstruction');
     await page.mouse.click(at.x, at.y);
     await page.waitForSelector('#neighbours li');

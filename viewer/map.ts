@@ -278,7 +278,8 @@ export function renderMap(container: HTMLElement, data: MapData): MapHandle {
   };
 
   const tooltip = el('div', { id: 'map-tooltip', class: 'tooltip hidden' });
-  const describe = (i: number) => `#${i} · ${classes[labels[i]!] ?? labels[i]} · error ${errors[i]!.toPrecision(3)}`;
+  // Each number says what it is: the point, its class, its reconstruction error.
+  const describe = (i: number) => `point #${i} · class ${classes[labels[i]!] ?? labels[i]} · MSE ${errors[i]!.toPrecision(3)}`;
   const neighbourList = el('ol', { id: 'neighbours' });
   const select = (i: number) => {
     selected = i;

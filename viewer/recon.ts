@@ -93,7 +93,7 @@ export function renderReconstructions(container: HTMLElement, data: MapData): vo
           thumbnail(data.images, i, data.header),
           thumbnail(data.recons, i, data.header),
           errorMap(data, i),
-          el('figcaption', {}, `#${i} · ${data.classes[data.labels[i]!] ?? data.labels[i]} · error ${data.errors[i]!.toPrecision(3)}`),
+          el('figcaption', {}, `point #${i} · class ${data.classes[data.labels[i]!] ?? data.labels[i]} · MSE ${data.errors[i]!.toPrecision(3)}`),
         ),
       ),
     );
