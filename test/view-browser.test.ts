@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
 import YAML from 'yaml';
+import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { score } from '../src/use/score.js';
 import { startViewer } from '../src/view/server.js';
 import { MNIST_DIR, startCli } from './helpers.js';
@@ -447,6 +448,26 @@ test('a run validating, in Chromium: the overview and the run page name the same
     const line = (await page.textContent('#live-progress')) ?? '';
     assert.equal(line, 'epoch 2 of 5: validating; training loss of the epoch 0.12346');
     assert.equal(await page.locator('#epoch-progress').count(), 0, 'no training-step bar while validating');
+  } finally {
+    await browser.close();
+    await viewer.close();
+  }
+});
+
+test('a run page open in Chromium shows the outputs of an ae test run after it opened, without a reload', { skip }, async () => {
+  const project = await fixtureProject();
+  const viewer = await startViewer({ project });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${viewer.url}#/run/interrupted`);
+    await page.waitForSelector('text=No pictures yet: ae test interrupted makes them');
+    assert.equal(await page.locator('#map').count(), 0);
+    await evaluateRun(path.join(project, 'interrupted'), { embed: 'pca', limit: 40, count: 4 });
+    // The server polls once a second; the page redraws the run when its summary changes.
+    await page.waitForSelector('#latent-map[data-ready="1"]', { timeout: 15_000 });
+    assert.equal(await page.getAttribute('#map', 'data-drawn'), '40');
+    assert.equal(await page.locator('#files .pictures img').count(), 3, 'its pictures too');
   } finally {
     await browser.close();
     await viewer.close();

@@ -94,8 +94,9 @@ export function readRun(project: string, name: string): RunDetail {
         ? 'interrupted'
         : 'failed';
   const losses = history.map((h) => h.val_loss).filter((v) => typeof v === 'number');
-  const files = ['config.yaml', 'history.jsonl', 'progress.json', 'weights/last.ckpt'].map((f) => mtime(path.join(dir, f)));
   const outputs = outputFiles(dir);
+  // Outputs count as writes: a fresh `ae test` or `ae score` changes the summary, so an open run page shows them.
+  const files = ['config.yaml', 'history.jsonl', 'progress.json', 'weights/last.ckpt', ...outputs].map((f) => mtime(path.join(dir, f)));
   return {
     name,
     status,
