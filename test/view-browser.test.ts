@@ -49,6 +49,18 @@ async function inkWhenOver(page: Page, selector: string, min: number, timeoutMs 
   return ink;
 }
 
+/** Runs `fn` on a page of Chromium at 1280 x 900 against `ae view` of `project`; closes both after. */
+async function inBrowser(project: string, fn: (page: Page, url: string) => Promise<void>): Promise<void> {
+  const viewer = await startViewer({ project });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    await fn(await browser.newPage({ viewport: { width: 1280, height: 900 } }), viewer.url);
+  } finally {
+    await browser.close();
+    await viewer.close();
+  }
+}
+
 test('ae view in Chromium: the overview lists and sorts the runs, overlays curves, and a run page shows its pictures; a training run goes live', {
   skip,
 }, async () => {
@@ -231,11 +243,8 @@ test('the map in Chromium: class search and #index search say what matched; a dr
   skip,
 }, async () => {
   const project = await fixtureProject();
-  const viewer = await startViewer({ project });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(`${viewer.url}#/run/finished`);
+  await inBrowser(project, async (page, url) => {
+    await page.goto(`${url}#/run/finished`);
     await page.waitForSelector('#map');
     await page.locator('#map').scrollIntoViewIfNeeded();
     const { arr } = readMap(path.join(project, 'finished', 'vis_outputs'), 'pca');
@@ -326,21 +335,15 @@ test('the map in Chromium: class search and #index search say what matched; a dr
     await page.waitForSelector('#map-tooltip.hidden', { state: 'attached' });
     assert.equal(await page.getAttribute('#map', 'data-hovered'), '', 'no ring once the pointer has left');
     await page.screenshot({ path: path.join(SCREENS, 'map-tools.png'), fullPage: true });
-  } finally {
-    await browser.close();
-    await viewer.close();
-  }
+  });
 });
 
 test('charts in Chromium: the overview says to tick runs when none is ticked; a one-epoch run is drawn mid-axis, not in the corners', {
   skip,
 }, async () => {
   const project = await fixtureProject();
-  const viewer = await startViewer({ project });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(viewer.url);
+  await inBrowser(project, async (page, url) => {
+    await page.goto(url);
     await page.waitForSelector('#runs tbody tr');
     await page.waitForFunction(() => (document.getElementById('overlay') as HTMLCanvasElement | null)?.dataset.note !== undefined);
     assert.equal(await page.getAttribute('#overlay', 'data-note'), 'tick runs in the table to overlay their validation loss');
@@ -348,7 +351,7 @@ test('charts in Chromium: the overview says to tick runs when none is ticked; a 
     await page.waitForFunction(() => document.getElementById('overlay')?.dataset.note === '');
 
     // The finished run has one epoch: its two points (train, validation) in the middle of the plot's width, apart.
-    await page.goto(`${viewer.url}#/run/finished`);
+    await page.goto(`${url}#/run/finished`);
     await page.waitForSelector('#run-chart');
     await inkWhenOver(page, '#run-chart', 100);
     const dots = await page.evaluate(() => {
@@ -373,21 +376,15 @@ test('charts in Chromium: the overview says to tick runs when none is ticked; a 
       assert.ok(Math.abs(x! - plotMiddle) < 4, `${series} dot at x ${x}, the plot's middle is ${plotMiddle}`);
       assert.ok(y! > 16 && y! < dots.height - 40, `${series} dot off the frame (y ${y})`);
     }
-  } finally {
-    await browser.close();
-    await viewer.close();
-  }
+  });
 });
 
 test('colour by reconstruction error in Chromium: a continuous scale with its MSE values replaces the class legend, and the worst image is the darkest red', {
   skip,
 }, async () => {
   const project = await fixtureProject();
-  const viewer = await startViewer({ project });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(`${viewer.url}#/run/finished`);
+  await inBrowser(project, async (page, url) => {
+    await page.goto(`${url}#/run/finished`);
     await page.waitForSelector('#latent-map[data-ready="1"]');
     await page.locator('#map').scrollIntoViewIfNeeded();
     const errs = readMap(path.join(project, 'finished', 'vis_outputs'), 'pca').arr('errors');
@@ -413,10 +410,7 @@ test('colour by reconstruction error in Chromium: a continuous scale with its MS
     await page.selectOption('#colour-by', 'class');
     assert.equal(await page.isVisible('#legend'), true);
     assert.equal(await page.isVisible('#error-scale'), false);
-  } finally {
-    await browser.close();
-    await viewer.close();
-  }
+  });
 });
 
 test('a run validating, in Chromium: the overview and the run page name the same epoch, and the page says it is validating, not training', {
@@ -436,11 +430,8 @@ test('a run validating, in Chromium: the overview and the run page name the same
     path.join(dir, 'writer.lock'),
     JSON.stringify({ pid: process.pid, host: os.hostname(), command: 'ae resume', started: now, heartbeat: now }),
   );
-  const viewer = await startViewer({ project });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(viewer.url);
+  await inBrowser(project, async (page, url) => {
+    await page.goto(url);
     await page.waitForSelector('#runs tr[data-run="validating"] .status.training');
     assert.equal(await page.textContent('#runs tr[data-run="validating"] td.num'), '2 / 5', 'the epoch in progress, as the run page says');
     await page.click('a[href="#/run/validating"]');
@@ -448,19 +439,13 @@ test('a run validating, in Chromium: the overview and the run page name the same
     const line = (await page.textContent('#live-progress')) ?? '';
     assert.equal(line, 'epoch 2 of 5: validating; training loss of the epoch 0.12346');
     assert.equal(await page.locator('#epoch-progress').count(), 0, 'no training-step bar while validating');
-  } finally {
-    await browser.close();
-    await viewer.close();
-  }
+  });
 });
 
 test('a run page open in Chromium shows the outputs of an ae test run after it opened, without a reload', { skip }, async () => {
   const project = await fixtureProject();
-  const viewer = await startViewer({ project });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(`${viewer.url}#/run/interrupted`);
+  await inBrowser(project, async (page, url) => {
+    await page.goto(`${url}#/run/interrupted`);
     await page.waitForSelector('text=No pictures yet: ae test interrupted makes them');
     assert.equal(await page.locator('#map').count(), 0);
     await evaluateRun(path.join(project, 'interrupted'), { embed: 'pca', limit: 40, count: 4 });
@@ -468,8 +453,5 @@ test('a run page open in Chromium shows the outputs of an ae test run after it o
     await page.waitForSelector('#latent-map[data-ready="1"]', { timeout: 15_000 });
     assert.equal(await page.getAttribute('#map', 'data-drawn'), '40');
     assert.equal(await page.locator('#files .pictures img').count(), 3, 'its pictures too');
-  } finally {
-    await browser.close();
-    await viewer.close();
-  }
+  });
 });

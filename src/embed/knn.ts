@@ -155,8 +155,7 @@ export function queryKnn(
   k: number,
   native: TsneNative | null = tsneNative(),
 ): Neighbours {
-  if (!native)
-    return knnSearch(ref, nRef, queries, nQuery, dim, k, false, Math.max(1, Math.min(512, Math.floor((16 * 1024 * 1024) / nRef))));
+  if (!native) return knnSearch(ref, nRef, queries, nQuery, dim, k, false);
   if (k > nRef) throw new Error(`k = ${k} neighbours needs at least ${k} points`);
   const indices = new Int32Array(nQuery * k);
   const distances = new Float32Array(nQuery * k);
