@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import YAML from 'yaml';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { score } from '../src/use/score.js';
@@ -49,12 +50,19 @@ async function inkWhenOver(page: Page, selector: string, min: number, timeoutMs 
   return ink;
 }
 
+/** The colour on screen at page position (x, y), from a screenshot: what the person sees, whatever drew it. */
+async function pixelAt(page: Page, x: number, y: number): Promise<[number, number, number]> {
+  const png = await page.screenshot({ clip: { x: Math.floor(x), y: Math.floor(y), width: 1, height: 1 } });
+  const { data } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return [data[0]!, data[1]!, data[2]!];
+}
+
 /** Runs `fn` on a page of Chromium at 1280 x 900 against `ae view` of `project`; closes both after. */
-async function inBrowser(project: string, fn: (page: Page, url: string) => Promise<void>): Promise<void> {
+async function inBrowser(project: string, fn: (page: Page, url: string) => Promise<void>, deviceScaleFactor = 1): Promise<void> {
   const viewer = await startViewer({ project });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {
-    await fn(await browser.newPage({ viewport: { width: 1280, height: 900 } }), viewer.url);
+    await fn(await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor }), viewer.url);
   } finally {
     await browser.close();
     await viewer.close();
@@ -141,13 +149,11 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
       flaggedFirst.slice(0, 12).map((r) => r.index),
     );
     await page.selectOption('#colour-by', 'flagged');
-    const red = await page.evaluate(() => {
-      const c = document.getElementById('map') as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let k = 0;
-      for (let i = 0; i < d.length; i += 4) if (d[i] === 0xd6 && d[i + 1] === 0x27 && d[i + 2] === 0x28) k++;
-      return k;
-    });
+    await page.waitForSelector('#map[data-complete="1"]');
+    const shot = await page.locator('#map').screenshot();
+    const { data: px } = await sharp(shot).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    let red = 0;
+    for (let i = 0; i < px.length; i += 3) if (px[i] === 0xd6 && px[i + 1] === 0x27 && px[i + 2] === 0x28) red++;
     assert.ok(red >= 4 * flaggedFirst.length, `flagged points drawn in red: ${red} px`);
     await page.selectOption('#colour-by', 'class');
     const { arr } = readMap(path.join(project, 'finished', 'vis_outputs'), 'pca');
@@ -202,12 +208,15 @@ test('ae view in Chromium: the overview lists and sorts the runs, overlays curve
       .readFileSync((await download.path())!, 'utf8')
       .trim()
       .split('\n');
-    assert.equal(csv[0], 'index,label,class,x,y,error');
+    // With ae score's results on the map, each row carries the image's score and flag too.
+    assert.equal(csv[0], 'index,label,class,x,y,error,score,flagged');
     assert.equal(csv.length, 41);
     const coords = arr('coords');
     for (const i of [0, 17, 39]) {
-      const [index, , , x, y] = csv[i + 1]!.split(',');
+      const [index, , , x, y, , s, flag] = csv[i + 1]!.split(',');
+      const row = scored.find((r) => r.index === i)!;
       assert.deepEqual([Number(index), Math.fround(Number(x)), Math.fround(Number(y))], [i, coords[2 * i], coords[2 * i + 1]]);
+      assert.deepEqual([Math.fround(Number(s)), flag === '1'], [Math.fround(row.score), row.flagged]);
     }
     await page.goto(`${viewer.url}#/run/interrupted`);
     await page.waitForSelector('text=No pictures yet: ae test interrupted makes them');
@@ -396,15 +405,14 @@ test('colour by reconstruction error in Chromium: a continuous scale with its MS
     assert.equal(await page.getAttribute('#error-scale', 'data-min'), errs[order[0]!]!.toPrecision(3));
     assert.equal(await page.textContent('#error-scale .scale-max'), errs[order[order.length - 1]!]!.toPrecision(3));
     // The colour drawn at a point: the worst reconstructed is the scale's dark red end, the best its light end.
-    const colourAt = (i: number) =>
-      page.evaluate((k) => {
-        const map = (window as unknown as { aeMap: { screenOf(i: number): { x: number; y: number } } }).aeMap;
-        const c = document.getElementById('map') as HTMLCanvasElement;
-        const r = c.getBoundingClientRect();
-        const p = map.screenOf(k);
-        const d = c.getContext('2d')!.getImageData(Math.floor(p.x - r.left), Math.floor(p.y - r.top), 1, 1).data;
-        return [d[0]!, d[1]!, d[2]!];
-      }, i);
+    await page.waitForSelector('#map[data-complete="1"]');
+    const colourAt = async (i: number) => {
+      const p = await page.evaluate(
+        (k) => (window as unknown as { aeMap: { screenOf(i: number): { x: number; y: number } } }).aeMap.screenOf(k),
+        i,
+      );
+      return pixelAt(page, p.x, p.y);
+    };
     assert.deepEqual(await colourAt(order[order.length - 1]!), [128, 0, 38], 'highest error: dark red');
     assert.deepEqual(await colourAt(order[0]!), [255, 255, 204], 'lowest error: light yellow');
     await page.selectOption('#colour-by', 'class');
@@ -454,4 +462,131 @@ test('a run page open in Chromium shows the outputs of an ae test run after it o
     assert.equal(await page.getAttribute('#map', 'data-drawn'), '40');
     assert.equal(await page.locator('#files .pictures img').count(), 3, 'its pictures too');
   });
+});
+
+type MapWindow = { aeMap: { screenOf(i: number): { x: number; y: number } } };
+
+/** Pixels of a screenshot that are not white or near-white. */
+async function inkOfShot(png: Buffer): Promise<number> {
+  const { data } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  let ink = 0;
+  for (let i = 0; i < data.length; i += 3) if (data[i]! < 240 || data[i + 1]! < 240 || data[i + 2]! < 240) ink++;
+  return ink;
+}
+
+test('the map in Chromium on a 2x screen: fills the width at full pixel density; a lasso lists the images inside with their CSV; zoomed in, points become thumbnails; the address restores view, colouring and selection', {
+  skip,
+}, async () => {
+  const project = await fixtureProject();
+  await inBrowser(
+    project,
+    async (page, url) => {
+      await page.goto(`${url}#/run/finished`);
+      await page.waitForSelector('#latent-map[data-ready="1"]');
+      await page.locator('#map').scrollIntoViewIfNeeded();
+      await page.waitForSelector('#map[data-complete="1"]');
+      // Defect 14: the canvas takes the page's width and draws at the device's pixel ratio.
+      const size = await page.$eval('#map', (c) => {
+        const canvas = c as HTMLCanvasElement;
+        return {
+          w: canvas.width,
+          h: canvas.height,
+          cssW: canvas.clientWidth,
+          cssH: canvas.clientHeight,
+          main: document.getElementById('main')!.clientWidth,
+        };
+      });
+      assert.ok(size.cssW >= size.main - 40, `the map fills the width: ${size.cssW} of ${size.main} px`);
+      assert.deepEqual([size.w, size.h], [2 * size.cssW, 2 * size.cssH], 'two device pixels per CSS pixel');
+      const dots = await inkOfShot(await page.locator('#map').screenshot({ scale: 'device' }));
+      assert.ok(dots >= 40 * 25, `each 3-px point covers 6 x 6 device pixels: ${dots} drawn`);
+
+      // A lasso (shift-drag) around the left half of the points: exactly those inside are listed.
+      const where = await page.evaluate(() => Array.from({ length: 40 }, (_, i) => (window as unknown as MapWindow).aeMap.screenOf(i)));
+      const xs = where.map((p) => p.x).sort((a, b) => a - b);
+      const cut = (xs[19]! + xs[20]!) / 2;
+      const box = (await page.locator('#map').boundingBox())!;
+      const [x0, y0, x1, y1] = [box.x + 5, box.y + 5, cut, box.y + box.height - 5];
+      const inside = where.flatMap((p, i) => (p.x > x0 && p.x < x1 && p.y > y0 && p.y < y1 ? [i] : []));
+      assert.ok(inside.length >= 15 && inside.length <= 25, `about half the points: ${inside.length}`);
+      await page.keyboard.down('Shift');
+      await page.mouse.move(x0, y0);
+      await page.mouse.down();
+      for (const [x, y] of [
+        [x1, y0],
+        [x1, y1],
+        [x0, y1],
+        [x0, y0 + 1],
+      ] as const)
+        await page.mouse.move(x, y, { steps: 4 });
+      await page.mouse.up();
+      await page.keyboard.up('Shift');
+      await page.waitForSelector('#map-selection:not(.hidden)');
+      assert.match((await page.textContent('#selection-count')) ?? '', new RegExp(`^${inside.length} points selected$`));
+      const grid = await page.$$eval('#selection-grid figure', (fs) => fs.map((f) => Number(f.getAttribute('data-index'))));
+      assert.deepEqual(grid, inside);
+      assert.equal(await page.locator('#selection-grid figure canvas').count(), inside.length, 'each with its image');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#selection-csv')]);
+      const rows = fs
+        .readFileSync((await download.path())!, 'utf8')
+        .trim()
+        .split('\n');
+      assert.deepEqual(
+        rows.slice(1).map((r) => Number(r.split(',')[0])),
+        inside,
+      );
+      await page.locator('#latent-map').screenshot({ path: path.join(SCREENS, 'map-lasso.png') });
+      await page.click('#selection-clear');
+      assert.equal(await page.isVisible('#map-selection'), false);
+
+      // Point size: bigger points cover more pixels.
+      await page.$eval('#point-size', (e) => {
+        (e as HTMLInputElement).value = '6';
+        e.dispatchEvent(new Event('input'));
+      });
+      await page.waitForSelector('#map[data-complete="1"]');
+      const bigger = await inkOfShot(await page.locator('#map').screenshot({ scale: 'device' }));
+      // 40 points of 12 x 12 device pixels instead of 6 x 6, less where they overlap.
+      assert.ok(bigger > dots + 40 * 50, `6-px points: ${bigger} device pixels against ${dots}`);
+
+      // Zoomed in on a point, the points on screen are drawn as their images.
+      assert.equal(await page.getAttribute('#map-overlay', 'data-thumbnails'), '0');
+      await page.locator('#map').scrollIntoViewIfNeeded();
+      const target = await page.evaluate((i) => (window as unknown as MapWindow).aeMap.screenOf(i), inside[0]!);
+      for (let k = 0; k < 8; k++) {
+        await page.mouse.move(target.x, target.y);
+        await page.mouse.wheel(0, -100);
+      }
+      await page.waitForFunction(() => document.getElementById('map-overlay')?.dataset.thumbnails === '1');
+      await page.locator('#map').screenshot({ path: path.join(SCREENS, 'map-thumbnails.png') });
+
+      // Colour by error, select a point: the address now carries the view, and a new page opened on it shows
+      // the same view, colouring and selection.
+      await page.selectOption('#colour-by', 'error');
+      await page.evaluate(() => (document.getElementById('map-search') as HTMLInputElement).scrollIntoView());
+      await page.fill('#map-search', `#${inside[0]}`);
+      await page.dispatchEvent('#map-search', 'change');
+      await page.waitForFunction(() => /view=/.test(location.hash) && /point=/.test(location.hash));
+      await page.waitForSelector('#map[data-complete="1"]');
+      const shared = page.url();
+      const placeAt = await page.evaluate((i) => {
+        const p = (window as unknown as MapWindow).aeMap.screenOf(i);
+        const r = document.getElementById('map')!.getBoundingClientRect();
+        return { x: p.x - r.left, y: p.y - r.top };
+      }, inside[1]!);
+      await page.goto('about:blank');
+      const again = page;
+      await again.goto(shared);
+      await again.waitForSelector('#latent-map[data-ready="1"]');
+      assert.equal(await again.$eval('#colour-by', (e) => (e as HTMLSelectElement).value), 'error');
+      assert.equal(await again.getAttribute('#neighbours', 'data-of'), String(inside[0]));
+      const placeAgain = await again.evaluate((i) => {
+        const p = (window as unknown as MapWindow).aeMap.screenOf(i);
+        const r = document.getElementById('map')!.getBoundingClientRect();
+        return { x: p.x - r.left, y: p.y - r.top };
+      }, inside[1]!);
+      assert.ok(Math.abs(placeAgain.x - placeAt.x) < 1 && Math.abs(placeAgain.y - placeAt.y) < 1, 'the same view');
+    },
+    2,
+  );
 });

@@ -184,6 +184,30 @@ test('ae test saves the map data ae view reads: coordinates, labels, errors, lat
   }
 });
 
+test('ae view serves byte ranges of run files (the page reads a large map part by part): 206 with the exact bytes, 416 past the end', async () => {
+  const project = await fixtureProject();
+  const viewer = await startViewer({ project });
+  try {
+    const file = path.join(project, 'finished', 'vis_outputs', 'map_pca.bin');
+    const bytes = fs.readFileSync(file);
+    const url = `${viewer.url}runs/finished/vis_outputs/map_pca.bin`;
+    const part = await fetch(url, { headers: { Range: 'bytes=320-799' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 320-799/${bytes.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(320, 800));
+    const tail = await fetch(url, { headers: { Range: `bytes=${bytes.length - 5}-` } });
+    assert.deepEqual(Buffer.from(await tail.arrayBuffer()), bytes.subarray(bytes.length - 5));
+    const past = await fetch(url, { headers: { Range: `bytes=${bytes.length}-${bytes.length + 10}` } });
+    assert.equal(past.status, 416);
+    const whole = await fetch(url);
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+    assert.deepEqual(Buffer.from(await whole.arrayBuffer()), bytes);
+  } finally {
+    await viewer.close();
+  }
+});
+
 test('ae view security: read-only, Host header checked, nothing served from outside a listed run', async () => {
   const project = await fixtureProject();
   const outside = tempDir('ae-view-outside-');

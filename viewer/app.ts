@@ -5,7 +5,8 @@
  */
 
 import type { HistoryRow, RunDetail, RunListEntry } from '../src/view/api-types.js';
-import { loadMapData, loadScores, type MapHandle, renderMap } from './map.js';
+import { loadMapData, loadRest, loadScores } from './map-data.js';
+import { type MapHandle, type MapState, renderMap } from './map.js';
 import { renderReconstructions } from './recon.js';
 
 declare global {
@@ -234,16 +235,19 @@ async function renderRun(name: string): Promise<void> {
   const mapFile = run.outputs.find((f) => /^vis_outputs\/map_\w+\.json$/.test(f));
   window.aeMap = undefined;
   if (mapFile) {
-    const data = await loadMapData(`/runs/${encodeURIComponent(name)}`, mapFile);
+    const base = `/runs/${encodeURIComponent(name)}`;
+    const data = await loadMapData(base, mapFile);
     const scoresFile = `scores_${data.header.split}/scores.csv`;
     const summaryFile = `scores_${data.header.split}/summary.json`;
     if (run.outputs.includes(scoresFile)) {
-      const base = `/runs/${encodeURIComponent(name)}`;
       data.scores = await loadScores(`${base}/${scoresFile}`, data.header.count, run.outputs.includes(summaryFile) ? `${base}/${summaryFile}` : null);
     }
-    window.aeMap = renderMap(mapBox, data);
+    const map = renderMap(mapBox, data, { state: stateFromUrl(), onState: (s) => keepInUrl(name, s) });
+    window.aeMap = map;
+    // Neighbours and thumbnails arrive after the first picture; then the page is fully interactive.
+    await loadRest(data);
+    map.refresh();
     mapBox.dataset.ready = '1';
-    // The reconstructions browser after the map has painted: the map is what the page is opened for.
     const reconBox = el('div', { id: 'reconstructions' });
     mapBox.after(reconBox);
     setTimeout(() => renderReconstructions(reconBox, data), 0);
@@ -254,9 +258,44 @@ async function renderRun(name: string): Promise<void> {
   ]);
 }
 
+/** The run a page shows, from its address: #/run/<name>?<map state>. */
+function shownRun(): string | null {
+  const m = /^#\/run\/([^?]+)/.exec(location.hash);
+  return m ? decodeURIComponent(m[1]!) : null;
+}
+
+/** The map state a shared address carries (colour, view, selected point, point size, hidden classes). */
+function stateFromUrl(): MapState {
+  const q = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const numbers = (k: string) => (q.get(k) ?? '').split(',').filter((v) => v !== '').map(Number);
+  const view = numbers('view');
+  const colour = q.get('colour');
+  return {
+    ...(colour === 'class' || colour === 'error' || colour === 'flagged' ? { colour } : {}),
+    ...(view.length === 3 && view.every(Number.isFinite) ? { view: view as [number, number, number] } : {}),
+    ...(q.has('point') && Number.isInteger(Number(q.get('point'))) ? { point: Number(q.get('point')) } : {}),
+    ...(q.has('size') && Number(q.get('size')) > 0 ? { size: Number(q.get('size')) } : {}),
+    ...(q.has('hidden') ? { hidden: numbers('hidden').filter(Number.isInteger) } : {}),
+  };
+}
+
+/** Writes the map's state into the address (no history entry, no reload), so the link shows this view. */
+function keepInUrl(name: string, s: MapState): void {
+  const q = new URLSearchParams();
+  if (s.colour && s.colour !== 'class') q.set('colour', s.colour);
+  if (s.view) q.set('view', s.view.map((v) => Number(v.toPrecision(6))).join(','));
+  if (s.point !== undefined) q.set('point', String(s.point));
+  if (s.size !== undefined) q.set('size', String(s.size));
+  if (s.hidden?.length) q.set('hidden', s.hidden.join(','));
+  history.replaceState(null, '', `#/run/${encodeURIComponent(name)}?${q.toString().replace(/%2C/g, ',')}`);
+}
+
+let routed = '';
 function route(): void {
-  const m = /^#\/run\/(.+)$/.exec(location.hash);
-  if (m) void renderRun(decodeURIComponent(m[1]!));
+  const name = shownRun();
+  // A change of the address's map state alone (the page wrote it) is not a new page.
+  routed = name ?? '';
+  if (name !== null) void renderRun(name);
   else renderOverview();
 }
 
@@ -270,11 +309,8 @@ function connect(): void {
     status.textContent = `live · ${new Date().toLocaleTimeString()}`;
     status.classList.remove('down');
     // A run page is redrawn only when its run changed (the map keeps its zoom and selection otherwise).
-    const shown = /^#\/run\/(.+)$/.exec(location.hash);
-    if (shown) {
-      const name = decodeURIComponent(shown[1]!);
-      if (previous.get(name) === JSON.stringify(runs.find((r) => r.name === name))) return;
-    }
+    const name = shownRun();
+    if (name !== null && previous.get(name) === JSON.stringify(runs.find((r) => r.name === name))) return;
     route();
   });
   events.onerror = () => {
@@ -283,7 +319,9 @@ function connect(): void {
   };
 }
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => {
+  if (shownRun() !== routed || shownRun() === null) route();
+});
 void fetch('/api/runs')
   .then((r) => r.json())
   .then((d: { project: string; runs: RunListEntry[] }) => {

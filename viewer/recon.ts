@@ -3,7 +3,8 @@
  * class), each as input, reconstruction and per-pixel squared error (a heat map), with the image's error. Built
  * from the map data `ae test` saved (thumbnails and errors), so it needs no model in the browser.
  */
-import { el, type MapData, thumbnail } from './map.js';
+import { el, thumbnail } from './dom.js';
+import type { MapData } from './map-data.js';
 
 /** mulberry32: a small seeded generator, so a seed always picks the same images. */
 function seeded(seed: number): () => number {

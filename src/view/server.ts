@@ -135,7 +135,7 @@ function handle(
   }
   if (url.includes('\0')) return send(res, 400, 'text/plain; charset=utf-8', 'bad path');
   const app = APP_FILES[url];
-  if (app) return serveFile(res, path.join(APP_DIR, app));
+  if (app) return serveFile(req, res, path.join(APP_DIR, app));
   if (url === '/api/runs') return json(res, 200, { project, runs: runSummaries(project) });
   if (url === '/api/events') return openStream(req, res, project, streams);
   const api = /^\/api\/runs\/([^/]+)$/.exec(url);
@@ -150,7 +150,7 @@ function handle(
     if (!isRunName(name) || !listRuns(project).includes(name)) return send(res, 404, 'text/plain; charset=utf-8', `no run ${name}`);
     const inside = resolveInside(path.join(project, name), rel);
     if (!inside) return send(res, 403, 'text/plain; charset=utf-8', 'outside the run directory');
-    return serveFile(res, inside);
+    return serveFile(req, res, inside);
   }
   send(res, 404, 'text/plain; charset=utf-8', 'not found');
 }
@@ -173,16 +173,40 @@ export function resolveInside(root: string, rel: string): string | null {
   return real === realRoot || real.startsWith(realRoot + path.sep) ? real : null;
 }
 
-function serveFile(res: http.ServerResponse, file: string) {
-  let body: Buffer;
+/**
+ * A file, whole or (with a `Range: bytes=a-b` header) in part: the page reads a large map's arrays separately, the
+ * ones the first picture needs first. Only the requested bytes are read from disk.
+ */
+function serveFile(req: http.IncomingMessage, res: http.ServerResponse, file: string) {
+  let size: number;
   try {
-    if (!fs.statSync(file).isFile()) return send(res, 404, 'text/plain; charset=utf-8', 'not found');
-    body = fs.readFileSync(file);
+    const stat = fs.statSync(file);
+    if (!stat.isFile()) return send(res, 404, 'text/plain; charset=utf-8', 'not found');
+    size = stat.size;
   } catch {
     const app = file.startsWith(APP_DIR) ? ' (the viewer app is not built: run npm run build)' : '';
     return send(res, 404, 'text/plain; charset=utf-8', `not found${app}`);
   }
-  send(res, 200, TYPES[path.extname(file)] ?? 'application/octet-stream', body);
+  const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
+  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  if (!range) return send(res, 200, type, fs.readFileSync(file), { 'Accept-Ranges': 'bytes' });
+  const from = Number(range[1]);
+  const to = Math.min(size - 1, range[2] ? Number(range[2]) : size - 1);
+  if (from > to || from >= size)
+    return send(res, 416, 'text/plain; charset=utf-8', 'range not satisfiable', { 'Content-Range': `bytes */${size}` });
+  const body = Buffer.alloc(to - from + 1);
+  const fd = fs.openSync(file, 'r');
+  try {
+    let got = 0;
+    while (got < body.length) {
+      const n = fs.readSync(fd, body, got, body.length - got, from + got);
+      if (n === 0) break;
+      got += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  send(res, 206, type, body, { 'Content-Range': `bytes ${from}-${to}/${size}`, 'Accept-Ranges': 'bytes' });
 }
 
 /** Server-sent events: `runs` with every run's summary now, and again whenever a run's files change. */
