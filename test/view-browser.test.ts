@@ -12,6 +12,7 @@ import { chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import YAML from 'yaml';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
+import { encode } from '../src/use/encode.js';
 import { score } from '../src/use/score.js';
 import { startViewer } from '../src/view/server.js';
 import { MNIST_DIR, startCli } from './helpers.js';
@@ -589,4 +590,81 @@ test('the map in Chromium on a 2x screen: fills the width at full pixel density;
     },
     2,
   );
+});
+
+test('images dropped on the map in Chromium: encoded by the run model in the page, scored as ae score scores them (within 1e-5), placed where ae encode --onto places them', {
+  skip,
+}, async () => {
+  const project = await fixtureProject();
+  const runDir = path.join(project, 'finished');
+  // Four MNIST test images past the 40 on the map, as 28 x 28 grey PNG files.
+  const { set } = await latentNeighbours(project, 44, 1);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-drop-'));
+  const files: string[] = [];
+  for (const i of [40, 41, 42, 43]) {
+    const bytes = Buffer.from(Array.from(set.images.subarray(i * 784, (i + 1) * 784), (v) => Math.round(v * 255)));
+    const file = path.join(dir, `digit-${i}.png`);
+    await sharp(bytes, { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toFile(file);
+    files.push(file);
+  }
+  const mapFile = path.join(runDir, 'vis_outputs', 'map_pca.json');
+  const cli = await encode(runDir, { input: files, onto: mapFile, out: path.join(dir, 'codes.csv'), format: 'csv' });
+  const scored = await score(runDir, { input: files, outDir: path.join(dir, 'scores'), percentile: 50 });
+  const scoreOf = new Map(scored.rows.map((r) => [path.basename(r.path!), r.score]));
+  const coords = readMap(path.join(runDir, 'vis_outputs'), 'pca').arr('coords');
+  let extent = 0;
+  for (let i = 0; i < coords.length; i += 2) extent = Math.max(extent, Math.abs(coords[i]!), Math.abs(coords[i + 1]!));
+  await inBrowser(project, async (page, url) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    let uploads = 0;
+    page.on('request', (r) => {
+      if (r.method() !== 'GET') uploads++;
+    });
+    await page.goto(`${url}#/run/finished`);
+    await page.waitForSelector('#latent-map[data-ready="1"]');
+    // Three through the file button, one dropped on the map (a drop event carrying the file).
+    await page.setInputFiles('#place-files', files.slice(0, 3));
+    await page.waitForSelector('#placed[data-count="3"]', { timeout: 60_000 });
+    const dropped = fs.readFileSync(files[3]!).toString('base64');
+    await page.evaluate(
+      ([b64, name]) => {
+        const bytes = Uint8Array.from(atob(b64!), (ch) => ch.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], name!, { type: 'image/png' }));
+        document
+          .getElementById('latent-map')!
+          .dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      },
+      [dropped, path.basename(files[3]!)],
+    );
+    await page.waitForSelector('#placed[data-count="4"]', { timeout: 60_000 });
+    const shown = await page.$$eval('#placed figure', (fs) =>
+      fs.map((f) => ({
+        name: f.getAttribute('data-name')!,
+        x: Number(f.getAttribute('data-x')),
+        y: Number(f.getAttribute('data-y')),
+        score: Number(f.getAttribute('data-score')),
+      })),
+    );
+    assert.deepEqual(
+      shown.map((s) => s.name),
+      files.map((f) => path.basename(f)),
+    );
+    shown.forEach((s, i) => {
+      const want = scoreOf.get(s.name)!;
+      assert.ok(Math.abs(s.score - want) <= 1e-5, `${s.name}: score ${s.score} in the page, ${want} by ae score`);
+      const [x, y] = [cli.placed!.coords[2 * i]!, cli.placed!.coords[2 * i + 1]!];
+      const d = Math.hypot(s.x - x, s.y - y);
+      // The page runs transformPoints' TypeScript path, ae encode the native one: the same steps, float rounding
+      // apart (measured: at most 1.4e-6 of a map 1.8 units wide; the bound is 1e-4 of the extent).
+      assert.ok(d <= 1e-4 * extent, `${s.name}: placed ${d} map units from ae encode --onto's place (map extent ${extent})`);
+    });
+    assert.equal(await page.locator('#placed figure canvas').count(), 8, 'each image beside its reconstruction');
+    assert.equal(uploads, 0, 'nothing but GET requests: the images never leave the page');
+    await page.locator('#latent-map').screenshot({ path: path.join(SCREENS, 'map-dropped.png') });
+    assert.deepEqual(errors, []);
+  });
 });

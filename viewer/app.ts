@@ -5,6 +5,8 @@
  */
 
 import type { HistoryRow, RunDetail, RunListEntry } from '../src/view/api-types.js';
+import type { Config } from '../src/config/schema.js';
+import { enableDrop } from './drop.js';
 import { loadMapData, loadRest, loadScores } from './map-data.js';
 import { type MapHandle, type MapState, renderMap } from './map.js';
 import { renderReconstructions } from './recon.js';
@@ -247,6 +249,7 @@ async function renderRun(name: string): Promise<void> {
     // Neighbours and thumbnails arrive after the first picture; then the page is fully interactive.
     await loadRest(data);
     map.refresh();
+    if (run.config) enableDrop(mapBox, data, map, run.config as unknown as Config, base);
     mapBox.dataset.ready = '1';
     const reconBox = el('div', { id: 'reconstructions' });
     mapBox.after(reconBox);

@@ -71,6 +71,8 @@ export interface MapHandle {
   locate(i: number): void;
   /** Draws placed points over the map. */
   place(points: PlacedPoint[]): void;
+  /** Centres the view on a map position (zoomed in to at least twice the fitted view). */
+  centreOn(x: number, y: number): void;
   state(): MapState;
   /** Redraws after the neighbours and thumbnails have arrived. */
   refresh(): void;
@@ -648,6 +650,10 @@ export function renderMap(container: HTMLElement, data: MapData, opts: MapOption
       setCentreZoom([coords[2 * i]!, coords[2 * i + 1]!, Math.max(zoom, 2)]);
       moved();
       select(i);
+    },
+    centreOn: (x, y) => {
+      setCentreZoom([x, y, Math.max(centreZoom()[2], 2)]);
+      moved();
     },
     place: (points) => {
       placed = points;

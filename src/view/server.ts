@@ -136,6 +136,8 @@ function handle(
   if (url.includes('\0')) return send(res, 400, 'text/plain; charset=utf-8', 'bad path');
   const app = APP_FILES[url];
   if (app) return serveFile(req, res, path.join(APP_DIR, app));
+  // The page's code split into chunks by esbuild (TensorFlow.js, loaded when images are dropped on the map).
+  if (/^\/chunks\/[\w-]+\.js$/.test(url)) return serveFile(req, res, path.join(APP_DIR, url));
   if (url === '/api/runs') return json(res, 200, { project, runs: runSummaries(project) });
   if (url === '/api/events') return openStream(req, res, project, streams);
   const api = /^\/api\/runs\/([^/]+)$/.exec(url);
