@@ -15,6 +15,7 @@ import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { encode } from '../src/use/encode.js';
 import { score } from '../src/use/score.js';
 import { startViewer } from '../src/view/server.js';
+import { smooth } from '../viewer/chart.js';
 import { MNIST_DIR, startCli } from './helpers.js';
 import { fixtureProject, latentNeighbours, readMap } from './view-fixture.js';
 
@@ -540,15 +541,24 @@ test('the map in Chromium on a 2x screen: fills the width at full pixel density;
       await page.click('#selection-clear');
       assert.equal(await page.isVisible('#map-selection'), false);
 
-      // Point size: bigger points cover more pixels.
+      // Point size: 2.5 px right of the most isolated point's centre is background at 3 px, the point at 6 px.
+      await page.locator('#map').scrollIntoViewIfNeeded();
+      await page.mouse.move(0, 0);
+      const ps = await page.evaluate(() => Array.from({ length: 40 }, (_, i) => (window as unknown as MapWindow).aeMap.screenOf(i)));
+      const gap = (i: number) => Math.min(...ps.map((q, j) => (j === i ? Infinity : Math.hypot(q.x - ps[i]!.x, q.y - ps[i]!.y))));
+      const lonely = ps.reduce((best, p, i) => (gap(i) > gap(ps.indexOf(best)) ? p : best), ps[0]!);
+      const centreColour = await pixelAt(page, lonely.x, lonely.y);
+      assert.ok(
+        centreColour.some((v) => v < 200),
+        `the point itself is drawn: ${centreColour}`,
+      );
+      assert.deepEqual(await pixelAt(page, lonely.x + 2.5, lonely.y), [255, 255, 255], 'beside a 3-px point: background');
       await page.$eval('#point-size', (e) => {
         (e as HTMLInputElement).value = '6';
         e.dispatchEvent(new Event('input'));
       });
       await page.waitForSelector('#map[data-complete="1"]');
-      const bigger = await inkOfShot(await page.locator('#map').screenshot({ scale: 'device' }));
-      // 40 points of 12 x 12 device pixels instead of 6 x 6, less where they overlap.
-      assert.ok(bigger > dots + 40 * 50, `6-px points: ${bigger} device pixels against ${dots}`);
+      assert.deepEqual(await pixelAt(page, lonely.x + 2.5, lonely.y), centreColour, 'within a 6-px point: its colour');
 
       // Zoomed in on a point, the points on screen are drawn as their images.
       assert.equal(await page.getAttribute('#map-overlay', 'data-thumbnails'), '0');
@@ -666,5 +676,193 @@ test('images dropped on the map in Chromium: encoded by the run model in the pag
     assert.equal(uploads, 0, 'nothing but GET requests: the images never leave the page');
     await page.locator('#latent-map').screenshot({ path: path.join(SCREENS, 'map-dropped.png') });
     assert.deepEqual(errors, []);
+  });
+});
+
+test('results first in Chromium: the run page opens with its metrics and key settings; the overview has their columns, filters and colours its rows as their curves; charts show values on hover and switch scale; the anomaly view pages the flagged images over a histogram with the threshold', {
+  skip,
+}, async () => {
+  const project = await fixtureProject();
+  const runDir = path.join(project, 'finished');
+  await score(runDir, { percentile: 10, outDir: path.join(runDir, 'scores_test') });
+  const metrics = JSON.parse(fs.readFileSync(path.join(runDir, 'vis_outputs', 'metrics.json'), 'utf8'));
+  const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'scores_test', 'summary.json'), 'utf8'));
+  const history = fs
+    .readFileSync(path.join(runDir, 'history.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  // The trainer's step-by-step losses (progress.json) average to the epoch's training loss (4 steps of 64 images).
+  const progress = JSON.parse(fs.readFileSync(path.join(runDir, 'progress.json'), 'utf8'));
+  assert.deepEqual(
+    progress.step_losses.map((s: number[]) => s[0]),
+    [1, 2, 3, 4],
+  );
+  const mean = progress.step_losses.reduce((t: number, s: number[]) => t + s[1]!, 0) / 4;
+  assert.ok(Math.abs(mean - history[0].train_loss) < 1e-6, `step losses average ${mean}, the epoch's loss ${history[0].train_loss}`);
+  // TensorBoard's smoothing by hand, weight 0.5: EMAs 0.5 and 1.75, debiased by 1 - 0.5 and 1 - 0.25.
+  const smoothed = smooth([1, 3], 0.5);
+  assert.ok(Math.abs(smoothed[0]! - 1) < 1e-12 && Math.abs(smoothed[1]! - 7 / 3) < 1e-12, `${smoothed}`);
+  await inBrowser(project, async (page, url) => {
+    await page.goto(url);
+    await page.waitForSelector('#runs tr[data-run="finished"]');
+    const cell = (run: string, col: string) => page.textContent(`#runs tr[data-run="${run}"] td[data-col="${col}"]`);
+    assert.equal(await cell('finished', 'mse'), metrics.test_mse.toPrecision(5));
+    assert.equal(await cell('finished', 'knn'), metrics.latent.knn5_accuracy.toFixed(3));
+    assert.equal(await cell('finished', 'latent_dim'), '32');
+    assert.equal(await cell('finished', 'lr'), '0.001');
+    assert.match((await cell('finished', 'updated')) ?? '', /^\d+ (s|min|h|d) ago$/);
+    await page.fill('#runs-filter', 'interr');
+    await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr').length === 1);
+    assert.equal(await page.getAttribute('#runs tbody tr', 'data-run'), 'interrupted');
+    assert.equal(await page.textContent('#runs-shown'), '1 of 4 shown');
+    await page.fill('#runs-filter', '');
+    await page.waitForFunction(() => document.querySelectorAll('#runs tbody tr').length === 4);
+    // The row's swatch colour is the colour its curve is drawn in.
+    const swatch = await page.$eval('#runs tr[data-run="interrupted"] .run-colour', (e) => getComputedStyle(e).backgroundColor);
+    const [r, g, b] = swatch.match(/\d+/g)!.map(Number);
+    await page.check('input[data-run="interrupted"]');
+    await page.waitForFunction(() => document.getElementById('overlay')?.dataset.note === '');
+    const inColour = await page.evaluate(
+      ([r0, g0, b0]) => {
+        const c = document.getElementById('overlay') as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let k = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] === r0 && d[i + 1] === g0 && d[i + 2] === b0) k++;
+        return k;
+      },
+      [r!, g!, b!],
+    );
+    assert.ok(inColour > 10, `the curve is drawn in the row's colour rgb(${r}, ${g}, ${b}): ${inColour} px`);
+
+    await page.goto(`${url}#/run/finished`);
+    await page.waitForSelector('#latent-map[data-ready="1"]');
+    const card = (key: string) => page.textContent(`#results .card[data-metric="${key}"] .card-value`);
+    assert.equal(await card('mse'), metrics.test_mse.toPrecision(4));
+    assert.equal(await card('knn'), metrics.latent.knn5_accuracy.toFixed(3));
+    assert.equal(await card('trust'), metrics.embedding.trustworthiness_k10.toFixed(3));
+    assert.equal(await card('threshold'), summary.threshold.toPrecision(4));
+    assert.equal(
+      (await page.textContent('#results .card[data-metric="threshold"] .card-note')) ?? '',
+      `10th percentile of training scores; ${summary.flagged.toLocaleString('en')} of ${summary.images.toLocaleString('en')} flagged`,
+    );
+    assert.equal(
+      await page.textContent('#key-config'),
+      `AE · mnist · latent 32 · lr 0.001 · batch 64 · 1 epochs · ${history[0].seconds.toFixed(1)} s of training`,
+    );
+    const top = async (sel: string) => (await page.locator(sel).boundingBox())!.y;
+    assert.ok(
+      (await top('#results')) < (await top('#run-chart')) && (await top('#run-chart')) < (await top('#map')),
+      'results, then the chart, then the map',
+    );
+    assert.ok((await top('#results')) < 300, 'the metrics are the first thing on the page');
+
+    // Hover on the chart: the values at the nearest epoch.
+    const chart = (await page.locator('#run-chart').boundingBox())!;
+    await page.mouse.move(chart.x + chart.width / 2, chart.y + chart.height / 2);
+    await page.waitForSelector('#run-chart-tip:not(.hidden)');
+    const tip = (await page.textContent('#run-chart-tip')) ?? '';
+    assert.ok(
+      tip.includes(`train loss: ${history[0].train_loss.toPrecision(5)}`) &&
+        tip.includes(`validation loss: ${history[0].val_loss.toPrecision(5)}`),
+      tip,
+    );
+    await page.selectOption('#chart-scale', 'log');
+    assert.equal(await page.getAttribute('#run-chart', 'data-scale'), 'log');
+    await page.selectOption('#chart-scale', 'linear');
+    assert.equal(await page.getAttribute('#run-chart', 'data-scale'), 'linear');
+
+    // The anomaly view: every scored map image in the histogram, flagged ones highest score first, a page at a time.
+    const scored = fs
+      .readFileSync(path.join(runDir, 'scores_test', 'scores.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','))
+      .map((f) => ({ index: Number(f[0]), score: Number(f[4]), flagged: f[5] === '1' }))
+      .filter((s) => s.index < 40);
+    const flagged = scored.filter((s) => s.flagged).sort((a, b) => b.score - a.score || a.index - b.index);
+    assert.ok(flagged.length > 24, `more than a page flagged: ${flagged.length}`);
+    const counts = ((await page.getAttribute('#anomaly-histogram', 'data-counts')) ?? '').split(',').map(Number);
+    assert.equal(
+      counts.reduce((s, c) => s + c, 0),
+      40,
+    );
+    assert.ok(Number(await page.getAttribute('#anomaly-histogram', 'data-threshold-x')) > 0, 'the threshold drawn');
+    assert.match(
+      (await page.textContent('#anomaly-summary')) ?? '',
+      new RegExp(`^${flagged.length} of the map's 40 scored images are flagged: score above ${summary.threshold.toPrecision(4)}`),
+    );
+    const shownIndices = () => page.$$eval('#anomaly-grid figure', (fs) => fs.map((f) => Number(f.getAttribute('data-index'))));
+    assert.deepEqual(
+      await shownIndices(),
+      flagged.slice(0, 24).map((s) => s.index),
+    );
+    await page.click('#anomaly-next');
+    assert.deepEqual(
+      await shownIndices(),
+      flagged.slice(24).map((s) => s.index),
+    );
+    assert.equal(await page.textContent('#anomaly-page'), `page 2 of 2: flagged images 25-${flagged.length} of ${flagged.length}`);
+    await page.click(`#anomaly-grid figure[data-index="${flagged[24]!.index}"]`);
+    await page.waitForFunction((i) => document.getElementById('neighbours')?.dataset.of === String(i), flagged[24]!.index);
+    await page.screenshot({ path: path.join(SCREENS, 'run-results.png'), fullPage: true });
+  });
+});
+
+test('a run training, in Chromium: the chart draws the epoch in progress step by step, and the progress line gives images/s and the time left', {
+  skip,
+}, async () => {
+  const project = await fixtureProject();
+  const dir = path.join(project, 'training');
+  fs.cpSync(path.join(project, 'interrupted'), dir, { recursive: true });
+  const now = new Date().toISOString();
+  // Epoch 2 of 5, 50 of 100 steps done in 25 s (2 steps/s, 256 images/s); the finished epoch took 60 s.
+  const stepLosses = Array.from({ length: 50 }, (_, k) => [k + 1, 0.3 - 0.001 * k]);
+  fs.writeFileSync(
+    path.join(dir, 'progress.json'),
+    JSON.stringify({
+      phase: 'train',
+      epoch: 1,
+      epochs: 5,
+      step: 50,
+      steps: 100,
+      epoch_loss: 0.275,
+      updated: now,
+      pid: process.pid,
+      step_losses: stepLosses,
+      epoch_seconds: 25,
+      images_per_second: 256,
+    }),
+  );
+  const history = fs
+    .readFileSync(path.join(dir, 'history.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  fs.writeFileSync(path.join(dir, 'history.jsonl'), `${JSON.stringify({ ...history[0], seconds: 60 })}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'writer.lock'),
+    JSON.stringify({ pid: process.pid, host: os.hostname(), command: 'ae resume', started: now, heartbeat: now }),
+  );
+  await inBrowser(project, async (page, url) => {
+    await page.goto(`${url}#/run/training`);
+    await page.waitForSelector('#live-progress');
+    // 50 steps left at 2 a second: 25 s; then 3 more epochs of 60 s.
+    assert.equal(
+      await page.textContent('#live-progress'),
+      'epoch 2 of 5, train: step 50 / 100  loss so far 0.27500; 256 images/s; 25.0 s left in the epoch, about 3 min 25 s in the run',
+    );
+    // Hovering the chart at epoch 1.5 (step 50 of 100 in epoch 2) shows the step-by-step loss there.
+    await inkWhenOver(page, '#run-chart', 100);
+    const chart = (await page.locator('#run-chart').boundingBox())!;
+    // x of epoch 1.5 on the axis from 1 to 1.5 (the last step-loss point): the right end of the plot.
+    await page.mouse.move(chart.x + chart.width - 150 - 2, chart.y + chart.height / 2);
+    await page.waitForSelector('#run-chart-tip:not(.hidden)');
+    assert.equal(await page.getAttribute('#run-chart-tip', 'data-x'), '1.5');
+    assert.ok(
+      ((await page.textContent('#run-chart-tip')) ?? '').includes(`train loss, this epoch by step: ${(0.3 - 0.049).toPrecision(5)}`),
+    );
+    await page.screenshot({ path: path.join(SCREENS, 'run-training.png'), fullPage: false });
   });
 });

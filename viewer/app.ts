@@ -10,6 +10,9 @@ import { enableDrop } from './drop.js';
 import { loadMapData, loadRest, loadScores } from './map-data.js';
 import { type MapHandle, type MapState, renderMap } from './map.js';
 import { renderReconstructions } from './recon.js';
+import { renderAnomalies } from './anomalies.js';
+import { chartControls, lineChart, type Series } from './chart.js';
+import { el } from './dom.js';
 
 declare global {
   interface Window {
@@ -20,17 +23,10 @@ declare global {
 
 const main = document.getElementById('main')!;
 let runs: RunListEntry[] = [];
-let sortKey: keyof RunListEntry = 'updated';
+let sortKey = 'updated';
 let ascending = false;
 const selected = new Set<string>();
 const histories = new Map<string, HistoryRow[]>();
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
 
 const fmt = (v: number | null) => (v === null ? '—' : v.toPrecision(5));
 
@@ -40,144 +36,137 @@ async function fetchRun(name: string): Promise<RunDetail> {
   return (await r.json()) as RunDetail;
 }
 
-/**
- * Lines on a canvas: one series per entry, log scale when the values span more than 10x, axis titles. `empty` is
- * what the chart says when there is nothing to draw (also kept in data-note).
- */
-function drawChart(
-  canvas: HTMLCanvasElement,
-  series: Array<{ label: string; colour: string; points: Array<[number, number]> }>,
-  empty = 'no finished epoch yet',
-): void {
-  const ratio = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth || 900;
-  const h = canvas.clientHeight || 320;
-  canvas.width = w * ratio;
-  canvas.height = h * ratio;
-  const g = canvas.getContext('2d')!;
-  g.scale(ratio, ratio);
-  g.clearRect(0, 0, w, h);
-  const all = series.flatMap((s) => s.points);
-  canvas.dataset.note = all.length === 0 ? empty : '';
-  if (all.length === 0) {
-    g.fillStyle = '#666';
-    g.fillText(empty, 20, 30);
-    return;
-  }
-  const xs = all.map((p) => p[0]);
-  const ys = all.map((p) => p[1]).filter((v) => v > 0);
-  const log = ys.length > 0 && Math.max(...ys) / Math.min(...ys) > 10;
-  const ty = (v: number) => (log ? Math.log10(v) : v);
-  // One epoch: the points sit in the middle of an axis from epoch - 0.5 to epoch + 0.5, not on its left edge.
-  const [first, last] = [Math.min(...xs), Math.max(...xs)];
-  const [x0, x1] = last > first ? [first, last] : [first - 0.5, first + 0.5];
-  // A margin above and below the values (and a band around a flat series), so no point sits on the frame.
-  const [lo, hi] = [Math.min(...ys.map(ty)), Math.max(...ys.map(ty))];
-  const band = hi - lo > 1e-12 ? 0.08 * (hi - lo) : Math.abs(hi) * 0.05 || 1;
-  const [y0, y1] = [lo - band, hi + band];
-  const pad = { l: 76, r: 150, t: 12, b: 34 };
-  const px = (x: number) => pad.l + ((x - x0) / (x1 - x0)) * (w - pad.l - pad.r);
-  const py = (y: number) => h - pad.b - ((ty(y) - y0) / (y1 - y0 || 1)) * (h - pad.t - pad.b);
-  g.strokeStyle = '#999';
-  g.strokeRect(pad.l, pad.t, w - pad.l - pad.r, h - pad.t - pad.b);
-  g.fillStyle = '#333';
-  g.font = '11px system-ui';
-  for (let i = 0; i <= 4; i++) {
-    const v = y0 + ((y1 - y0) * i) / 4;
-    const value = log ? 10 ** v : v;
-    g.fillText(value.toPrecision(3), 22, h - pad.b - ((h - pad.t - pad.b) * i) / 4 + 4);
-  }
-  if (last > first) {
-    g.fillText(`${first}`, pad.l, h - pad.b + 14);
-    g.fillText(`${last}`, w - pad.r - 16, h - pad.b + 14);
-  } else g.fillText(`${first}`, px(first) - 3, h - pad.b + 14);
-  g.fillText('epoch', (pad.l + w - pad.r) / 2 - 14, h - 4);
-  g.save();
-  g.translate(12, (pad.t + h - pad.b) / 2 + 30);
-  g.rotate(-Math.PI / 2);
-  g.fillText(log ? 'loss (log scale)' : 'loss', 0, 0);
-  g.restore();
-  series.forEach((s, i) => {
-    g.strokeStyle = s.colour;
-    g.fillStyle = s.colour;
-    g.lineWidth = 2;
-    g.beginPath();
-    s.points.forEach(([x, y], k) => (k === 0 ? g.moveTo(px(x), py(y)) : g.lineTo(px(x), py(y))));
-    g.stroke();
-    for (const [x, y] of s.points) g.fillRect(px(x) - 2, py(y) - 2, 4, 4);
-    g.fillText(s.label, w - pad.r + 8, pad.t + 14 + i * 16);
-  });
-}
-
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
+/** A run's colour: its row's swatch and its curve on the overlay chart (stable: by name among all runs). */
+function colourOf(name: string): string {
+  const names = runs.map((r) => r.name).sort();
+  return PALETTE[Math.max(0, names.indexOf(name)) % PALETTE.length]!;
+}
+
+/** "12 s ago", "5 min ago", "3 h ago", "2 d ago". */
+function ago(iso: string): string {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${Math.round(s)} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+/** 75 -> "1 min 15 s", 7500 -> "2 h 5 min". */
+function duration(seconds: number): string {
+  if (!(seconds > 0)) return '—';
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+let filterText = '';
+type Column = { key: string; label: string; value: (r: RunListEntry) => string | number | null; show: (r: RunListEntry) => Node | string; num?: boolean; title?: string };
+const COLUMNS: Column[] = [
+  { key: 'name', label: 'run', value: (r) => r.name, show: (r) => el('a', { href: `#/run/${encodeURIComponent(r.name)}` }, r.name) },
+  { key: 'model_type', label: 'model', value: (r) => r.model_type, show: (r) => r.model_type ?? '?' },
+  { key: 'dataset', label: 'dataset', value: (r) => r.dataset, show: (r) => r.dataset ?? '?' },
+  { key: 'status', label: 'status', value: (r) => r.status, show: (r) => el('span', { class: `status ${r.status}` }, r.status) },
+  {
+    key: 'epoch',
+    label: 'epoch',
+    num: true,
+    value: (r) => r.epoch,
+    // Finished epochs; for a run training, the epoch in progress, as its page says ("epoch 2 of 5").
+    show: (r) => (r.status === 'training' && r.progress ? `${r.progress.epoch + 1} / ${r.progress.epochs}` : `${r.epoch} / ${r.epochs ?? '?'}`),
+  },
+  { key: 'best_val_loss', label: 'best val loss', num: true, value: (r) => r.best_val_loss, show: (r) => fmt(r.best_val_loss) },
+  { key: 'mse', label: 'test MSE', num: true, title: "ae test's reconstruction MSE", value: (r) => r.results.mse, show: (r) => fmt(r.results.mse) },
+  { key: 'knn', label: '5-NN acc.', num: true, title: 'labels predicted by the 5 nearest codes (ae test)', value: (r) => r.results.knn_accuracy, show: (r) => (r.results.knn_accuracy === null ? '—' : r.results.knn_accuracy.toFixed(3)) },
+  { key: 'latent_dim', label: 'latent', num: true, value: (r) => r.latent_dim, show: (r) => String(r.latent_dim ?? '—') },
+  { key: 'lr', label: 'lr', num: true, value: (r) => r.lr, show: (r) => (r.lr === null ? '—' : String(r.lr)) },
+  { key: 'seconds', label: 'time', num: true, title: 'training and validation time of the finished epochs', value: (r) => r.seconds, show: (r) => duration(r.seconds) },
+  { key: 'updated', label: 'updated', value: (r) => r.updated, show: (r) => el('span', { 'data-time': r.updated, title: new Date(r.updated).toLocaleString() }, ago(r.updated)) },
+];
+
 function renderOverview(): void {
-  const sorted = [...runs].sort((a, b) => {
-    const x = a[sortKey] ?? '';
-    const y = b[sortKey] ?? '';
+  const column = COLUMNS.find((c) => c.key === sortKey) ?? COLUMNS[COLUMNS.length - 1]!;
+  const q = filterText.trim().toLowerCase();
+  const shown = runs.filter((r) => q === '' || [r.name, r.model_type, r.dataset, r.status].some((v) => (v ?? '').toLowerCase().includes(q)));
+  const sorted = [...shown].sort((a, b) => {
+    const x = column.value(a) ?? '';
+    const y = column.value(b) ?? '';
     return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
   });
-  const columns: Array<[keyof RunListEntry, string]> = [
-    ['name', 'run'],
-    ['model_type', 'model'],
-    ['dataset', 'dataset'],
-    ['status', 'status'],
-    ['epoch', 'epoch'],
-    ['best_val_loss', 'best val loss'],
-    ['updated', 'updated'],
-  ];
-  const head = el('tr', {}, el('th', {}, ''), ...columns.map(([k, label]) => {
-    const th = el('th', { class: k === sortKey ? `sorted${ascending ? ' asc' : ''}` : '', 'data-key': String(k) }, label);
-    th.onclick = () => {
-      ascending = sortKey === k ? !ascending : true;
-      sortKey = k;
-      renderOverview();
-    };
-    return th;
-  }));
+  const head = el(
+    'tr',
+    {},
+    el('th', {}, ''),
+    ...COLUMNS.map((c) => {
+      const th = el('th', { class: c.key === column.key ? `sorted${ascending ? ' asc' : ''}` : '', 'data-key': c.key, ...(c.title ? { title: c.title } : {}) }, c.label);
+      th.onclick = () => {
+        ascending = sortKey === c.key ? !ascending : true;
+        sortKey = c.key;
+        renderOverview();
+      };
+      return th;
+    }),
+  );
   const rows = sorted.map((r) => {
-    const box = el('input', { type: 'checkbox', 'data-run': r.name });
+    const box = el('input', { type: 'checkbox', 'data-run': r.name, title: 'overlay its validation loss' });
     box.checked = selected.has(r.name);
     box.onchange = () => {
       if (box.checked) selected.add(r.name);
       else selected.delete(r.name);
       void drawOverlay();
     };
-    // Finished epochs; for a run training, the epoch in progress, as its page says ("epoch 2 of 5").
-    const epoch = r.status === 'training' && r.progress ? `${r.progress.epoch + 1} / ${r.progress.epochs}` : `${r.epoch} / ${r.epochs ?? '?'}`;
-    return el(
-      'tr',
-      { 'data-run': r.name },
-      el('td', {}, box),
-      el('td', {}, el('a', { href: `#/run/${encodeURIComponent(r.name)}` }, r.name)),
-      el('td', {}, r.model_type ?? '?'),
-      el('td', {}, r.dataset ?? '?'),
-      el('td', {}, el('span', { class: `status ${r.status}` }, r.status)),
-      el('td', { class: 'num' }, epoch),
-      el('td', { class: 'num' }, fmt(r.best_val_loss)),
-      el('td', {}, new Date(r.updated).toLocaleString()),
-    );
+    const swatch = el('span', { class: 'run-colour' });
+    swatch.style.background = colourOf(r.name);
+    return el('tr', { 'data-run': r.name }, el('td', {}, box, swatch), ...COLUMNS.map((c) => el('td', c.num ? { class: 'num', 'data-col': c.key } : { 'data-col': c.key }, c.show(r))));
   });
-  const canvas = el('canvas', { class: 'chart', id: 'overlay' });
+  const filter = el('input', { id: 'runs-filter', type: 'search', placeholder: 'filter runs: name, model, dataset, status', size: '36', value: filterText });
+  filter.oninput = () => {
+    filterText = filter.value;
+    renderOverview();
+    const again = document.getElementById('runs-filter') as HTMLInputElement | null;
+    again?.focus();
+    again?.setSelectionRange(filterText.length, filterText.length);
+  };
+  overlay = lineChart('overlay', overlaySpec());
   main.replaceChildren(
     el('h2', {}, `Runs (${runs.length})`),
-    runs.length === 0 ? el('p', { class: 'empty' }, 'No runs in this folder yet: start one with ae train --config configs/mnist-ae.yaml') : el('table', { id: 'runs' }, el('thead', {}, head), el('tbody', {}, ...rows)),
-    el('p', {}, 'Select runs to overlay their validation loss curves.'),
-    canvas,
+    runs.length === 0
+      ? el('p', { class: 'empty' }, 'No runs in this folder yet: start one with ae train --config configs/mnist-ae.yaml')
+      : el(
+          'div',
+          {},
+          el('p', {}, filter, ' ', el('span', { class: 'muted', id: 'runs-shown' }, q ? `${shown.length} of ${runs.length} shown` : '')),
+          el('table', { id: 'runs' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+        ),
+    el('p', {}, 'Tick runs to overlay their validation loss curves (each in its row’s colour). ', chartControls()),
+    overlay.element,
   );
   void drawOverlay();
 }
 
+let overlay: ReturnType<typeof lineChart> | null = null;
+const overlaySpec = () => ({
+  series: [...selected].map((name) => ({
+    label: name,
+    colour: colourOf(name),
+    points: (histories.get(name) ?? []).map((h) => [h.epoch, h.val_loss] as [number, number]),
+  })),
+  xTitle: 'epoch',
+  yTitle: 'validation loss',
+  empty: selected.size === 0 ? 'tick runs in the table to overlay their validation loss' : 'no finished epoch yet in the runs ticked',
+});
+
 async function drawOverlay(): Promise<void> {
-  const canvas = document.getElementById('overlay') as HTMLCanvasElement | null;
-  if (!canvas) return;
   for (const name of selected) if (!histories.has(name)) histories.set(name, (await fetchRun(name)).history);
-  drawChart(
-    canvas,
-    [...selected].map((name, i) => ({ label: name, colour: PALETTE[i % PALETTE.length]!, points: (histories.get(name) ?? []).map((h) => [h.epoch, h.val_loss] as [number, number]) })),
-    selected.size === 0 ? 'tick runs in the table to overlay their validation loss' : 'no finished epoch yet in the runs ticked',
-  );
+  overlay?.update(overlaySpec());
 }
+
+// Relative times move on while the page stays open.
+setInterval(() => {
+  for (const e of document.querySelectorAll<HTMLElement>('[data-time]')) e.textContent = ago(e.dataset.time!);
+}, 15_000);
 
 async function renderRun(name: string): Promise<void> {
   let run: RunDetail;
@@ -190,37 +179,33 @@ async function renderRun(name: string): Promise<void> {
   histories.set(name, run.history);
   const summary = runs.find((r) => r.name === name);
   const progress = summary?.progress ?? null;
-  // Widths are set through the CSSOM: the page's Content-Security-Policy forbids inline style attributes.
-  const fill = el('div');
-  fill.style.width = `${progress && progress.steps ? Math.round((100 * progress.step) / progress.steps) : 0}%`;
-  const bar = el('div', { class: 'progress', id: 'epoch-progress' }, fill);
-  // While validating, the epoch's training is done: its loss is final, and no training step is in progress.
-  const live =
-    run.status === 'training' && progress
-      ? progress.phase === 'validation'
-        ? el(
-            'p',
-            { id: 'live-progress' },
-            `epoch ${progress.epoch + 1} of ${progress.epochs}: validating`,
-            progress.epoch_loss === null ? '' : `; training loss of the epoch ${progress.epoch_loss.toPrecision(5)}`,
-          )
-        : el(
-            'p',
-            { id: 'live-progress' },
-            `epoch ${progress.epoch + 1} of ${progress.epochs}, ${progress.phase}: step ${progress.step} / ${progress.steps} `,
-            bar,
-            progress.epoch_loss === null ? '' : ` loss so far ${progress.epoch_loss.toPrecision(5)}`,
-          )
-      : el('p', {}, `status: ${run.status}, ${run.epoch} of ${run.epochs ?? '?'} epochs`);
-  const canvas = el('canvas', { class: 'chart', id: 'run-chart' });
+  const live = run.status === 'training' && progress ? liveProgress(run, progress) : el('p', {}, `status: ${run.status}, ${run.epoch} of ${run.epochs ?? '?'} epochs`);
+  // The epochs' losses, and while training the epoch in progress step by step (so a long epoch visibly moves).
+  const series: Series[] = [
+    { label: 'train loss', colour: PALETTE[0]!, points: run.history.map((h) => [h.epoch, h.train_loss]) },
+    { label: 'validation loss', colour: PALETTE[1]!, points: run.history.map((h) => [h.epoch, h.val_loss]) },
+  ];
+  if (run.status === 'training' && progress?.step_losses?.length && progress.steps > 0) {
+    series.push({
+      label: 'train loss, this epoch by step',
+      colour: '#7fb3d5',
+      thin: true,
+      points: progress.step_losses.map(([step, loss]) => [progress.epoch + step / progress.steps, loss]),
+    });
+  }
+  const chart = lineChart('run-chart', { series, xTitle: 'epoch', yTitle: 'loss', empty: 'no finished epoch yet' });
   const pictures = run.outputs.filter((f) => f.endsWith('.png'));
   const mapBox = el('div', { id: 'latent-map' });
   main.replaceChildren(
     el('p', {}, el('a', { href: '#/' }, '← all runs')),
     el('h2', {}, `${run.name} `, el('span', { class: `status ${run.status}` }, run.status)),
+    // Results first: what ae test and ae score measured, and the settings that matter.
+    resultsOf(run),
+    keyConfig(run),
     live,
     ...run.notes.map((n) => el('p', { class: 'note' }, n)),
-    canvas,
+    el('p', { class: 'chart-bar' }, chartControls()),
+    chart.element,
     // The interactive map first; the static pictures of the same results (the map, the curves) fold away.
     mapBox,
     pictures.length
@@ -253,12 +238,85 @@ async function renderRun(name: string): Promise<void> {
     mapBox.dataset.ready = '1';
     const reconBox = el('div', { id: 'reconstructions' });
     mapBox.after(reconBox);
+    if (data.scores) {
+      const anomalyBox = el('div', { id: 'anomalies' });
+      mapBox.after(anomalyBox);
+      renderAnomalies(anomalyBox, data, map);
+    }
     setTimeout(() => renderReconstructions(reconBox, data), 0);
   } else mapBox.append(el('p', { class: 'empty' }, `No latent map yet: ae test ${name} writes it (vis_outputs/map_<method>.bin).`));
-  drawChart(canvas, [
-    { label: 'train loss', colour: PALETTE[0]!, points: run.history.map((h) => [h.epoch, h.train_loss]) },
-    { label: 'validation loss', colour: PALETTE[1]!, points: run.history.map((h) => [h.epoch, h.val_loss]) },
-  ]);
+}
+
+/** The metric cards at the top of a run page. */
+function resultsOf(run: RunDetail): HTMLElement {
+  const r = run.results;
+  const card = (key: string, label: string, value: string, note = '') =>
+    el('div', { class: 'card', 'data-metric': key }, el('div', { class: 'card-label' }, label), el('div', { class: 'card-value' }, value), note ? el('div', { class: 'card-note' }, note) : '');
+  const cards: HTMLElement[] = [];
+  if (r.mse !== null) cards.push(card('mse', `${r.split ?? 'test'} MSE`, r.mse.toPrecision(4), 'reconstruction error, per pixel'));
+  if (r.knn_accuracy !== null) cards.push(card('knn', 'latent 5-NN accuracy', r.knn_accuracy.toFixed(3), 'labels from the 5 nearest codes'));
+  if (r.trustworthiness !== null) cards.push(card('trust', 'map trustworthiness', r.trustworthiness.toFixed(3), 'k = 10: neighbours on the map are neighbours in the codes'));
+  if (r.elbo !== null) cards.push(card('elbo', 'ELBO', `${r.elbo.toFixed(2)} nats`, 'per image'));
+  if (r.nll !== null) cards.push(card('nll', 'NLL', `${r.nll.toFixed(2)} nats`, 'importance-sampled, per image'));
+  if (r.threshold !== null)
+    cards.push(
+      card(
+        'threshold',
+        'anomaly threshold',
+        r.threshold.toPrecision(4),
+        `${r.percentile ?? '?'}th percentile of training scores${r.flagged !== null && r.scored !== null ? `; ${r.flagged.toLocaleString('en')} of ${r.scored.toLocaleString('en')} flagged` : ''}`,
+      ),
+    );
+  if (cards.length === 0) return el('p', { id: 'results', class: 'empty' }, `No results yet: ae test ${run.name} measures them (ae score ${run.name} the anomaly threshold).`);
+  return el('div', { id: 'results', class: 'cards' }, ...cards);
+}
+
+/** The settings that matter, on one line: model, latent size, learning rate, batch, epochs, time. */
+function keyConfig(run: RunDetail): HTMLElement {
+  const parts = [
+    run.model_type ?? '?',
+    run.dataset ?? '?',
+    `latent ${run.latent_dim ?? '?'}`,
+    `lr ${run.lr ?? '?'}`,
+    `batch ${run.batch_size ?? '?'}`,
+    `${run.epochs ?? '?'} epochs`,
+    `${duration(run.seconds)} of training`,
+  ];
+  return el('p', { id: 'key-config', class: 'muted' }, parts.join(' · '));
+}
+
+/** The epoch in progress: step, loss so far, images per second, time left in the epoch and the run. */
+function liveProgress(run: RunDetail, progress: NonNullable<RunListEntry['progress']>): HTMLElement {
+  // While validating, the epoch's training is done: its loss is final, and no training step is in progress.
+  if (progress.phase === 'validation') {
+    return el(
+      'p',
+      { id: 'live-progress' },
+      `epoch ${progress.epoch + 1} of ${progress.epochs}: validating`,
+      progress.epoch_loss === null ? '' : `; training loss of the epoch ${progress.epoch_loss.toPrecision(5)}`,
+    );
+  }
+  // Widths are set through the CSSOM: the page's Content-Security-Policy forbids inline style attributes.
+  const fill = el('div');
+  fill.style.width = `${progress.steps ? Math.round((100 * progress.step) / progress.steps) : 0}%`;
+  const bar = el('div', { class: 'progress', id: 'epoch-progress' }, fill);
+  const rate = progress.epoch_seconds && progress.step > 0 ? progress.step / progress.epoch_seconds : null;
+  let eta = '';
+  if (rate) {
+    const epochLeft = (progress.steps - progress.step) / rate;
+    // Later epochs: as long as the finished ones took (validation included), else this one's pace.
+    const perEpoch = run.history.length ? run.history.reduce((t, h) => t + h.seconds, 0) / run.history.length : progress.steps / rate;
+    eta = `; ${duration(epochLeft)} left in the epoch, about ${duration(epochLeft + perEpoch * Math.max(0, progress.epochs - progress.epoch - 1))} in the run`;
+  }
+  return el(
+    'p',
+    { id: 'live-progress' },
+    `epoch ${progress.epoch + 1} of ${progress.epochs}, ${progress.phase}: step ${progress.step} / ${progress.steps} `,
+    bar,
+    progress.epoch_loss === null ? '' : ` loss so far ${progress.epoch_loss.toPrecision(5)}`,
+    progress.images_per_second ? `; ${Math.round(progress.images_per_second).toLocaleString('en')} images/s` : '',
+    eta,
+  );
 }
 
 /** The run a page shows, from its address: #/run/<name>?<map state>. */

@@ -23,16 +23,14 @@ interface Preprocessing {
   background: 'black' | 'white';
 }
 
-/** The run's preprocessing: the map's image shape, and the image folder's fit and background when it has one. */
+/** The run's preprocessing of image files (as src/data/folder.ts's preprocessingOf: the same for MNIST runs). */
 function preprocessingOf(data: MapData, config: Config): Preprocessing {
-  const custom = (config as unknown as { CUSTOM?: { fit?: string; background?: string } }).CUSTOM;
-  const useFolder = (config as unknown as { dataset?: string }).dataset === 'CUSTOM';
   return {
     height: data.header.height,
     width: data.header.width,
     channels: data.header.channels,
-    fit: useFolder && custom?.fit === 'pad' ? 'pad' : 'fill',
-    background: useFolder && custom?.background === 'white' ? 'white' : 'black',
+    fit: config.CUSTOM?.fit === 'pad' ? 'pad' : 'fill',
+    background: config.CUSTOM?.background === 'white' ? 'white' : 'black',
   };
 }
 

@@ -161,6 +161,10 @@ export function renderMap(container: HTMLElement, data: MapData, opts: MapOption
   let pending = false;
   let settled = true;
   const schedule = () => {
+    // Marked at once, so a check right after a change waits for the frame that completes it.
+    canvas.dataset.complete = '';
+    canvas.dataset.drawn = String(drawn());
+    canvas.dataset.hovered = hovered >= 0 ? String(hovered) : '';
     if (pending) return;
     pending = true;
     requestAnimationFrame(tick);

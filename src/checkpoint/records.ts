@@ -29,6 +29,11 @@ export interface RunProgress {
   epoch_loss: number | null;
   updated: string;
   pid: number;
+  /** The current epoch's training loss step by step: [step, mean loss of the steps since the previous entry], at most ~100 entries an epoch (absent in older runs). */
+  step_losses?: Array<[number, number]>;
+  /** Seconds spent in the current epoch's training steps, and images trained per second in it. */
+  epoch_seconds?: number;
+  images_per_second?: number | null;
 }
 
 /** writer.lock: who is writing the run. */

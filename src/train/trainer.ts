@@ -131,6 +131,11 @@ async function runLoop(
   const save = (file: string) => saveTrainingCheckpoint(file, config, model, optimizer, state);
   // progress.json, for watchers (ae view): rewritten at most once a second, and at each epoch's end.
   let lastProgress = 0;
+  // The epoch's loss step by step for the live chart: means over chunks of about 1% of the epoch.
+  const chunk = Math.max(1, Math.floor(steps / 100));
+  let stepLosses: Array<[number, number]> = [];
+  let chunkSum = 0;
+  let chunkSteps = 0;
   const progress = (phase: RunProgress['phase'], force = false) => {
     if (!force && performance.now() - lastProgress < 1000) return;
     lastProgress = performance.now();
@@ -143,6 +148,9 @@ async function runLoop(
       epoch_loss: state.epochSamples > 0 ? state.epochLossSum / state.epochSamples : null,
       updated: new Date().toISOString(),
       pid: process.pid,
+      step_losses: stepLosses,
+      epoch_seconds: state.epochSeconds,
+      images_per_second: state.epochSeconds > 0 ? state.epochSamples / state.epochSeconds : null,
     });
   };
   const stop = async (): Promise<never> => {
@@ -156,6 +164,9 @@ async function runLoop(
     // Reads each batch while the previous one trains (streamed sets); the first is read where it is taken.
     const batches = new BatchReader(data.train, order, config.batch_size);
     emit({ type: 'epoch-start', epoch: state.epoch, epochs: config.epochs, step: state.step, steps });
+    stepLosses = [];
+    chunkSum = 0;
+    chunkSteps = 0;
     while (state.step < steps) {
       await yieldToEventLoop(); // lets signal handlers and progress rendering run
       if (opts.shouldStop?.()) await stop();
@@ -191,6 +202,12 @@ async function runLoop(
       state.epochSeconds += seconds;
       state.globalStep++;
       state.step++;
+      chunkSum += loss;
+      if (++chunkSteps === chunk || state.step === steps) {
+        stepLosses.push([state.step, chunkSum / chunkSteps]);
+        chunkSum = 0;
+        chunkSteps = 0;
+      }
       emit({ type: 'batch', epoch: state.epoch, step: state.step, steps, loss, samplesPerSec: (end - start) / seconds });
       progress('train');
     }

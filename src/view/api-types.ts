@@ -20,8 +20,34 @@ export interface RunSummary {
   best_val_loss: number | null;
   /** ISO time of the newest write among the run's files. */
   updated: string;
+  /** Key settings from the config (null where the config cannot be read). */
+  latent_dim: number | null;
+  lr: number | null;
+  batch_size: number | null;
+  /** Training and validation time of the finished epochs, in seconds. */
+  seconds: number;
+  /** What `ae test` and `ae score` measured, when they have run. */
+  results: RunResults;
   /** What could not be read, one line each. */
   notes: string[];
+}
+
+/** The run's measured results: `ae test`'s metrics.json and `ae score`'s summary.json (null: not measured). */
+export interface RunResults {
+  /** The split `ae test` evaluated, and its mean reconstruction MSE. */
+  split: string | null;
+  mse: number | null;
+  /** 5-NN accuracy of the labels in the latent space, and the 2-D map's trustworthiness (k = 10). */
+  knn_accuracy: number | null;
+  trustworthiness: number | null;
+  /** VAEs: the evidence lower bound (Bernoulli decoder) and the importance-sampled NLL, per image, in nats. */
+  elbo: number | null;
+  nll: number | null;
+  /** `ae score` of the same split: the threshold, its percentile of the training scores, images flagged of scored. */
+  threshold: number | null;
+  percentile: number | null;
+  flagged: number | null;
+  scored: number | null;
 }
 
 export interface RunDetail extends RunSummary {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { HistoryRow, RunProgress } from '../checkpoint/records.js';
 import { readRunLock } from '../checkpoint/run-lock.js';
-import type { RunDetail, RunStatus, RunSummary } from './api-types.js';
+import type { RunDetail, RunResults, RunStatus, RunSummary } from './api-types.js';
 
 export type { RunDetail, RunStatus, RunSummary } from './api-types.js';
 
@@ -97,9 +97,15 @@ export function readRun(project: string, name: string): RunDetail {
   const outputs = outputFiles(dir);
   // Outputs count as writes: a fresh `ae test` or `ae score` changes the summary, so an open run page shows them.
   const files = ['config.yaml', 'history.jsonl', 'progress.json', 'weights/last.ckpt', ...outputs].map((f) => mtime(path.join(dir, f)));
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   return {
     name,
     status,
+    latent_dim: num(config?.latent_dim),
+    lr: num(config?.lr),
+    batch_size: num(config?.batch_size),
+    seconds: history.reduce((s, h) => s + (num(h.seconds) ?? 0), 0),
+    results: resultsOf(dir, notes),
     model_type: typeof config?.model_type === 'string' ? config.model_type : null,
     dataset: datasetOf(config),
     epoch,
@@ -112,6 +118,31 @@ export function readRun(project: string, name: string): RunDetail {
     progress,
     writer: lock.held ? lock.info : null,
     outputs,
+  };
+}
+
+/** metrics.json of `ae test` and summary.json of `ae score` on the same split, read leniently (a field missing is null). */
+function resultsOf(dir: string, notes: string[]): RunResults {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const metricsFile = path.join(dir, 'vis_outputs', 'metrics.json');
+  const m = fs.existsSync(metricsFile) ? (readJson<Record<string, unknown>>(metricsFile, notes) ?? {}) : {};
+  const split = typeof m.split === 'string' ? m.split : null;
+  const part = (k: string) => (m[k] && typeof m[k] === 'object' ? (m[k] as Record<string, unknown>) : {});
+  const variational = part('variational');
+  const nll = variational.nll && typeof variational.nll === 'object' ? (variational.nll as Record<string, unknown>).value : null;
+  const summaryFile = path.join(dir, `scores_${split ?? 'test'}`, 'summary.json');
+  const s = fs.existsSync(summaryFile) ? (readJson<Record<string, unknown>>(summaryFile, notes) ?? {}) : {};
+  return {
+    split,
+    mse: split ? num(m[`${split}_mse`]) : null,
+    knn_accuracy: num(part('latent').knn5_accuracy),
+    trustworthiness: num(part('embedding').trustworthiness_k10),
+    elbo: num(variational.elbo),
+    nll: num(nll),
+    threshold: num(s.threshold),
+    percentile: num(s.percentile),
+    flagged: num(s.flagged),
+    scored: num(s.images),
   };
 }
 
@@ -146,6 +177,7 @@ function outputFiles(dir: string): string[] {
 }
 
 export function summaryOf(detail: RunDetail): RunSummary {
-  const { name, status, model_type, dataset, epoch, epochs, best_val_loss, updated, notes } = detail;
-  return { name, status, model_type, dataset, epoch, epochs, best_val_loss, updated, notes };
+  const { name, status, model_type, dataset, epoch, epochs, best_val_loss, updated, notes, latent_dim, lr, batch_size, seconds, results } =
+    detail;
+  return { name, status, model_type, dataset, epoch, epochs, best_val_loss, updated, notes, latent_dim, lr, batch_size, seconds, results };
 }
