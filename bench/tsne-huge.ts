@@ -7,6 +7,9 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { MAP_FORMAT, packArrays } from '../src/evaluate/map-data.js';
+import { writeFileAtomic } from '../src/util/fs.js';
 import { loadIdxDataset, MNIST, FASHION_MNIST } from '../src/data/mnist.js';
 import { concatSets, type MemorySet } from '../src/data/dataset.js';
 import { loadModel } from '../src/checkpoint/model-state.js';
@@ -192,7 +195,55 @@ export interface HugeDataset {
   run: () => Promise<string>;
 }
 
-export async function hugeBenchmark(sets: HugeDataset[]): Promise<void> {
+/**
+ * Saves a million-point map as a run `ae view` opens: the encoding AE's config, history and best weights (so images
+ * dropped on the map are encoded by it) and vis_outputs/map_tsne.json/.bin with the coordinates, labels, codes and
+ * each point's image index (errors are not computed: zeros; no thumbnails, no neighbours).
+ */
+function saveMapRun(
+  out: string,
+  aeRun: string,
+  name: string,
+  coords: Float32Array,
+  labels: Uint8Array,
+  codes: Float32Array,
+  dim: number,
+  images: number,
+  classes: string[],
+): string {
+  const dir = path.join(out, name);
+  fs.mkdirSync(path.join(dir, 'vis_outputs'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'weights'), { recursive: true });
+  for (const f of ['config.yaml', 'history.jsonl', path.join('weights', 'best.ckpt'), path.join('weights', 'last.ckpt')])
+    fs.copyFileSync(path.join(aeRun, f), path.join(dir, f));
+  const n = labels.length;
+  const packed = packArrays([
+    ['coords', 'float32', [n, 2], coords],
+    ['labels', 'uint8', [n], labels],
+    ['indices', 'int32', [n], Int32Array.from({ length: n }, (_, i) => i % images)],
+    ['errors', 'float32', [n], new Float32Array(n)],
+    ['neighbours', 'int32', [n, 0], new Int32Array(0)],
+    ['codes', 'float32', [n, dim], codes],
+  ]);
+  const header = {
+    format: MAP_FORMAT,
+    method: 'tsne',
+    description: `t-SNE of ${n.toLocaleString('en')} AE codes (${COPIES} versions of ${images.toLocaleString('en')} images)`,
+    split: 'all',
+    count: n,
+    height: 28,
+    width: 28,
+    channels: 1,
+    k: 0,
+    classes,
+    arrays: packed.index,
+  };
+  writeFileAtomic(path.join(dir, 'vis_outputs', 'map_tsne.bin'), packed.bytes);
+  writeFileAtomic(path.join(dir, 'vis_outputs', 'map_tsne.json'), JSON.stringify(header));
+  return dir;
+}
+
+export async function hugeBenchmark(sets: HugeDataset[], mapOut?: string): Promise<void> {
   const rows: HugeRow[] = [];
   for (const s of sets) {
     if (!fs.existsSync(s.dir)) {
@@ -248,6 +299,21 @@ export async function hugeBenchmark(sets: HugeDataset[]): Promise<void> {
     });
     let trust = 0;
     for (let seed = 0; seed < 5; seed++) trust += trustworthiness(codes, dim, r.embedding, 2, n, 10, 2000, seed) / 5;
+    if (mapOut) {
+      const classes = Array.from({ length: 10 }, (_, c) => String(c));
+      const saved = saveMapRun(
+        mapOut,
+        run.dir,
+        `${s.name.toLowerCase()}-1m-map`,
+        Float32Array.from(r.embedding),
+        labels,
+        codes,
+        dim,
+        data.count,
+        splits.classNames ?? classes,
+      );
+      console.log(`  map saved as a run: ${saved} (ae view ${mapOut})`);
+    }
     const row: HugeRow = { dataset: s.name, n, phases, total, recall, knn5: correct / queries.length, trust, peakGiB, kl: r.kl };
     rows.push(row);
     console.log(`  ${JSON.stringify(row)}`);

@@ -10,6 +10,7 @@
  *   npm run bench:tsne -- --transform          only: the 10k test codes placed onto a map of the 60k training codes,
  *                                              against embedding all 70k jointly (see tsne-extras.ts)
  *   npm run bench:tsne -- --multiscale         only: perplexity 30 against multiscale [30, 300] on all 70k codes
+ *   npm run bench:tsne -- --huge --map-out runs   also save each million-point map as a run `ae view runs` opens
  *   npm run bench:tsne -- --huge               only the 1,050,000-point runs (MNIST and Fashion-MNIST, 15 versions
  *                                              of every image; see tsne-huge.ts); --huge mnist or fashion-mnist: one
  */
@@ -40,6 +41,7 @@ const opts = new Command('bench:tsne')
   .option('--large-only', 'only the 70,000-point run')
   .option('--no-reference', 'skip scikit-learn')
   .option('--huge [dataset]', 'only t-SNE of 1,050,000 AE codes (15 versions of every image): mnist, fashion-mnist, or both')
+  .option('--map-out <dir>', "with --huge: save each map as a run folder there (the AE's config and weights, the map), for ae view")
   .option('--transform', "only: test codes placed onto the training codes' map vs embedded jointly")
   .option('--multiscale', 'only: perplexity 30 vs multiscale [30, 300] on all 70,000 codes')
   .option('--fashion <dir>', 'Fashion-MNIST folder', path.resolve('..', 'shared', 'data', 'fashion-mnist'))
@@ -52,6 +54,7 @@ const opts = new Command('bench:tsne')
     largeOnly?: boolean;
     reference: boolean;
     huge?: string | true;
+    mapOut?: string;
     transform?: boolean;
     multiscale?: boolean;
   }>();
@@ -168,7 +171,7 @@ if (opts.huge) {
       run: () => benchAe('bench-ae-fashion', 'fashion-ae.yaml', { FASHION_MNIST: { path: opts.fashion } }),
     },
   ].filter((s) => which === null || s.name.toLowerCase() === which);
-  await hugeBenchmark(sets);
+  await hugeBenchmark(sets, opts.mapOut);
   process.exit(0);
 }
 const data = await loadMnist(mnistDir, 0.2, 0);

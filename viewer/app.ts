@@ -187,7 +187,7 @@ async function renderRun(name: string): Promise<void> {
   ];
   if (run.status === 'training' && progress?.step_losses?.length && progress.steps > 0) {
     series.push({
-      label: 'train loss, this epoch by step',
+      label: 'train loss by step',
       colour: '#7fb3d5',
       thin: true,
       points: progress.step_losses.map(([step, loss]) => [progress.epoch + step / progress.steps, loss]),
@@ -285,7 +285,7 @@ function keyConfig(run: RunDetail): HTMLElement {
   return el('p', { id: 'key-config', class: 'muted' }, parts.join(' · '));
 }
 
-/** The epoch in progress: step, loss so far, images per second, time left in the epoch and the run. */
+/** The epoch in progress: step, loss so far, images per second, time spent training, time left in the epoch and the run. */
 function liveProgress(run: RunDetail, progress: NonNullable<RunListEntry['progress']>): HTMLElement {
   // While validating, the epoch's training is done: its loss is final, and no training step is in progress.
   if (progress.phase === 'validation') {
@@ -308,6 +308,7 @@ function liveProgress(run: RunDetail, progress: NonNullable<RunListEntry['progre
     const perEpoch = run.history.length ? run.history.reduce((t, h) => t + h.seconds, 0) / run.history.length : progress.steps / rate;
     eta = `; ${duration(epochLeft)} left in the epoch, about ${duration(epochLeft + perEpoch * Math.max(0, progress.epochs - progress.epoch - 1))} in the run`;
   }
+  const elapsed = run.seconds + (progress.epoch_seconds ?? 0);
   return el(
     'p',
     { id: 'live-progress' },
@@ -315,6 +316,7 @@ function liveProgress(run: RunDetail, progress: NonNullable<RunListEntry['progre
     bar,
     progress.epoch_loss === null ? '' : ` loss so far ${progress.epoch_loss.toPrecision(5)}`,
     progress.images_per_second ? `; ${Math.round(progress.images_per_second).toLocaleString('en')} images/s` : '',
+    elapsed > 0 ? `; ${duration(elapsed)} elapsed` : '',
     eta,
   );
 }
