@@ -6,7 +6,7 @@
  *      written in the map format by this script; no thumbnails);
  *   3. the same at 1,000,000 points (each MNIST image's place repeated with a small seeded jitter, 14-15 times), and
  *      from navigation to the first picture, to the complete picture, and to neighbours and hover being ready.
- *   npm run bench:view [-- --chromium /usr/bin/chromium]
+ *   npm run bench:view [-- --chromium /usr/bin/chromium] [--map-run runs/mnist-1m-map]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,8 +27,9 @@ const opts = new Command('bench:view')
   .option('--chromium <path>', 'Chromium executable', process.env.AE_CHROMIUM ?? '/usr/bin/chromium')
   .option('--mnist <dir>', 'MNIST folder', process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist'))
   .option('--keep', 'keep the project of runs it made (and print where), to open it with ae view')
+  .option('--map-run <dir>', "also measure this run's map (e.g. one saved by bench:tsne --huge --map-out)")
   .parse()
-  .opts<{ chromium: string; mnist: string; keep?: boolean }>();
+  .opts<{ chromium: string; mnist: string; keep?: boolean; mapRun?: string }>();
 
 const project = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-bench-view-'));
 await initBackend('wasm');
@@ -124,6 +125,7 @@ async function inPageMotion(kind: 'pan' | 'zoom'): Promise<{ fps: number; median
 }
 
 const viewer = await startViewer({ project });
+let extra: Awaited<ReturnType<typeof startViewer>> | null = null;
 const browser = await chromium.launch({ executablePath: opts.chromium, args: ['--no-sandbox'] });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -140,14 +142,17 @@ try {
     `10,000-point map: navigation to drawn and interactive ${Math.min(...times).toFixed(0)} ms (best of 3; ${times.map((t) => t.toFixed(0)).join(', ')})`,
   );
 
-  for (const [run, count] of [
-    ['all-mnist', n],
-    ['million', MILLION],
-  ] as const) {
-    const label = `${count.toLocaleString('en')}-point map`;
+  // The extra run (--map-run) is served by a viewer of its own project.
+  extra = opts.mapRun ? await startViewer({ project: path.dirname(path.resolve(opts.mapRun)) }) : null;
+  const maps: Array<[string, string, string]> = [
+    [viewer.url, 'all-mnist', `${n.toLocaleString('en')}-point map`],
+    [viewer.url, 'million', `${MILLION.toLocaleString('en')}-point map`],
+    ...(extra ? [[extra.url, path.basename(opts.mapRun!), `${path.basename(opts.mapRun!)} map`] as [string, string, string]] : []),
+  ];
+  for (const [server, run, label] of maps) {
     await page.goto('about:blank');
     const t0 = performance.now();
-    await page.goto(`${viewer.url}#/run/${run}`);
+    await page.goto(`${server}#/run/${run}`);
     await page.waitForFunction(() => Number(document.getElementById('map')?.dataset.frames ?? 0) > 0, null, { timeout: 120_000 });
     const first = performance.now() - t0;
     await page.waitForSelector('#map[data-complete="1"]', { timeout: 120_000 });
@@ -214,7 +219,7 @@ try {
       await page.mouse.move(p.x, p.y);
       await page.waitForSelector('#map-tooltip:not(.hidden)');
       hovers.push(performance.now() - h0);
-      await page.mouse.move(area.x + 2, area.y + 2);
+      await page.mouse.move(area.x + area.width / 2, area.y - 20); // off the map: the box goes
       await page.waitForSelector('#map-tooltip.hidden', { state: 'attached' });
     }
     hovers.sort((a, b) => a - b);
@@ -224,6 +229,7 @@ try {
 } finally {
   await browser.close();
   await viewer.close();
+  await extra?.close();
   if (opts.keep) console.log(`the runs are kept in ${project}: ae view ${project}`);
   else fs.rmSync(project, { recursive: true, force: true });
 }

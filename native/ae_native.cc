@@ -65,6 +65,15 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Which vector path the matrix products take on this CPU: "avx512", "avx2" or "baseline" (benchmarks print it,
+// tests compare the paths).
+napi_value GemmPath(napi_env env, napi_callback_info) {
+  const char* path = simd::HasAvx512() ? "avx512" : simd::HasAvx2() ? "avx2" : "baseline";
+  napi_value out;
+  napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
 napi_value SumRows(napi_env env, napi_callback_info info) {
   Options o(env, info, "sumRows");
   const int rows = o.Int("rows"), cols = o.Int("cols"), threads = o.Int("threads");
@@ -232,6 +241,7 @@ constexpr Export kExports[] = {
     {"conv2dBackpropInput", ConvOp<1>},
     {"conv2dBackpropFilter", ConvOp<2>},
     {"matmul", MatMul},
+    {"gemmPath", GemmPath},
     {"sumRows", SumRows},
     {"denseForward", DenseForward},
     {"denseBackpropParams", DenseBackpropParams},

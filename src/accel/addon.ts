@@ -133,6 +133,8 @@ export interface NativeAddon {
   conv2d(o: ConvArgs & Threaded): void;
   conv2dBackpropInput(o: ConvArgs & Threaded): void;
   conv2dBackpropFilter(o: ConvArgs & Threaded): void;
+  /** The vector path of the matrix products on this CPU (AE_NO_AVX512=1 holds back AVX-512). */
+  gemmPath(): 'avx512' | 'avx2' | 'baseline';
   /** For each batch index c = op(a) op(b) (m x k times k x n); broadcastB: b has batch 1. */
   matmul(
     o: {
