@@ -13,7 +13,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { nativeBuilt, nativeFile } from '../src/accel/index.js';
+import { countFlops, nativeBuilt, nativeFile } from '../src/accel/index.js';
 import { tf, initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
 import { createModel, type ModelKind, reconstruct } from '../src/models/registry.js';
@@ -56,6 +56,8 @@ interface Row {
   train: number;
   infer: number;
   rssMB: number;
+  /** Operations of the native matrix kernels per training sample (0 without them). */
+  flopsPerSample: number;
 }
 
 /**
@@ -124,6 +126,7 @@ function benchOurs(kind: ModelKind): Row {
     trainStep(model, optimizer, vars, x, config, 0, step++);
   };
   const train = measure(oneStep, TRAIN_BATCH, 1, slow ? 20 : 5, slow ? 2 : 20);
+  const flopsPerSample = countFlops(oneStep).flops / TRAIN_BATCH;
   profileSteps(`${kind} training step profile`, oneStep, slow ? 2 : 20);
   // The CAE's activations for 1000 images at once exceed what the 32-bit wasm heap can hold, so it infers the
   // same 1000 images as 4 chunks of 250.
@@ -142,7 +145,26 @@ function benchOurs(kind: ModelKind): Row {
   tf.dispose([x, xi]);
   optimizer.dispose();
   model.params.dispose();
-  return { model: kind, train, infer, rssMB };
+  return { model: kind, train, infer, rssMB, flopsPerSample };
+}
+
+/**
+ * The machine's limit for the roofline: OpenBLAS's best sgemm (1024^3, through Debian's numpy, on this many threads,
+ * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for that command only); null without numpy on OpenBLAS.
+ */
+function gemmCeiling(threads: number): number | null {
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(threads) };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference_gemm.py');
+  const r = spawnSync('/usr/bin/python3', [script, '1024,1024,1024'], { env, encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { blas?: string[]; gflops?: number });
+  if (!lines[0]?.blas?.some((b) => b.includes('openblas'))) return null;
+  return lines[1]?.gflops ?? null;
 }
 
 function benchPytorch(kinds: string[]): Record<string, { train: number; infer: number; threads: number }> | null {
@@ -189,6 +211,20 @@ for (const r of ours) {
     ? [fmt(p.train), fmt(p.infer), `${(r.train / p.train).toFixed(2)}x`, `${(r.infer / p.infer).toFixed(2)}x`]
     : ['-', '-', '-', '-'];
   console.log(`| ${r.model} | ${fmt(r.train)} | ${fmt(r.infer)} | ${cells.join(' | ')} |`);
+}
+// The roofline: each model's training step in GFLOP/s (the native matrix kernels' operations, counted as they run)
+// against the machine's GEMM limit.
+const ceiling = nativeBuilt() ? gemmCeiling(os.availableParallelism()) : null;
+console.log('');
+console.log(
+  `| model | GFLOP per training sample | training GFLOP/s | OpenBLAS sgemm 1024^3, ${os.availableParallelism()} threads | fraction of it |`,
+);
+console.log('| --- | ---: | ---: | ---: | ---: |');
+for (const r of ours) {
+  const gflops = (r.flopsPerSample * r.train) / 1e9;
+  console.log(
+    `| ${r.model} | ${r.flopsPerSample ? (r.flopsPerSample / 1e9).toFixed(4) : '- (no native kernels)'} | ${r.flopsPerSample ? gflops.toFixed(0) : '-'} | ${ceiling ? ceiling.toFixed(0) : '- (no numpy on OpenBLAS)'} | ${ceiling && r.flopsPerSample ? (gflops / ceiling).toFixed(2) : '-'} |`,
+  );
 }
 if (ref)
   console.log(

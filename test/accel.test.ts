@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../src/backend/index.js';
-import { accelSettings, NATIVE_KERNELS, nativeBuilt, nativeFile, WASM_PATCHED_KERNELS, withAccel } from '../src/accel/index.js';
+import { accelSettings, countFlops, NATIVE_KERNELS, nativeBuilt, nativeFile, WASM_PATCHED_KERNELS, withAccel } from '../src/accel/index.js';
 
 /** The wasm paths to check: with the native training kernels (when the addon is built) and without them. */
 const NATIVE = nativeBuilt();
@@ -339,4 +339,26 @@ test("native kernels called from two JavaScript threads at once give the same re
   const there = await inWorker;
   assert.deepEqual(there, here);
   assert.ok(Number.isFinite(here[0]) && here[0] !== here[1], 'both operand layouts ran');
+});
+
+test('the native matrix kernels count their operations, 2 per multiply-add: a product, a convolution and its two gradients', {
+  skip: NATIVE ? false : 'no native addon here',
+}, async () => {
+  await initBackend('wasm');
+  const a = tf.randomUniform([64, 100], -1, 1, 'float32', 1);
+  const b = tf.randomUniform([100, 30], -1, 1, 'float32', 2);
+  assert.equal(countFlops(() => tf.matMul(a, b).dataSync()).flops, 2 * 64 * 100 * 30);
+  // A 3x3 convolution, 3 -> 5 channels, on 2 images of 8 x 8 ('same'): forward, then its gradients for x and the filter.
+  const x = tf.randomUniform([2, 8, 8, 3], -1, 1, 'float32', 3) as tf.Tensor4D;
+  const w = tf.randomUniform([3, 3, 3, 5], -1, 1, 'float32', 4) as tf.Tensor4D;
+  const product = 2 * (2 * 8 * 8 * 5) * (3 * 3 * 3);
+  assert.equal(countFlops(() => tf.conv2d(x, w, 1, 'same').dataSync()).flops, product);
+  const grads = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same')));
+  assert.equal(countFlops(() => grads([x, w]).forEach((g) => g.dataSync())).flops, 3 * product);
+  // Without the native kernels nothing is counted.
+  assert.equal(
+    withAccel({ native: false }, () => countFlops(() => tf.matMul(a, b).dataSync()).flops),
+    0,
+  );
+  tf.dispose([a, b, x, w]);
 });

@@ -13,7 +13,6 @@ import { UserError } from '../src/errors.js';
 import { reconstruct } from '../src/models/registry.js';
 import { train } from '../src/train/trainer.js';
 import { encode } from '../src/use/encode.js';
-import { knnSearch } from '../src/embed/knn.js';
 import { interpolate } from '../src/use/interpolate.js';
 import { score } from '../src/use/score.js';
 import { MNIST_DIR, runCli, smallMnist, tempDir } from './helpers.js';
@@ -304,17 +303,31 @@ test('ae encode --onto: new images are placed on the saved t-SNE map by transfor
     codes,
     200,
   );
-  // landed_among: the most common label among the 15 nearest map codes (ties to the smaller label), recomputed.
-  const near = knnSearch(map.arrays.codes as Float32Array, 300, codes, 200, 32, 15, false).indices;
+  // landed_among: the most common label among the 15 nearest map codes (ties to the smaller label), recomputed from
+  // float64 distances. Where the 15th and 16th nearest are closer than float32 can tell apart (seen: 1.203095 and
+  // 1.203098), either may be the 15th, and either vote is right.
+  const mapCodes = map.arrays.codes as Float32Array;
   const mapLabels = map.arrays.labels as Uint8Array;
+  const winner = (set: number[]) => {
+    const votes = new Array(10).fill(0);
+    for (const j of set) votes[mapLabels[j]!]++;
+    return String(votes.indexOf(Math.max(...votes)));
+  };
   lines.slice(1).forEach((line, i) => {
     const f = line.split(',');
     assert.equal(Number(f[0]), i);
     assert.ok(Math.abs(Number(f[1]) - direct.coords[2 * i]!) < 1e-3 && Math.abs(Number(f[2]) - direct.coords[2 * i + 1]!) < 1e-3);
     assert.equal(f[3], String(data.validation.labels[i]));
-    const votes = new Array(10).fill(0);
-    for (let t = 0; t < 15; t++) votes[mapLabels[near[i * 15 + t]!]!]++;
-    assert.equal(f[4], String(votes.indexOf(Math.max(...votes))));
+    const byDistance = Array.from({ length: 300 }, (_, j) => {
+      let d = 0;
+      for (let t = 0; t < 32; t++) d += (mapCodes[j * 32 + t]! - codes[i * 32 + t]!) ** 2;
+      return [j, d] as [number, number];
+    }).sort((p, q) => p[1] - q[1]);
+    const nearest = byDistance.slice(0, 15).map((p) => p[0]);
+    const allowed = new Set([winner(nearest)]);
+    if (byDistance[15]![1] - byDistance[14]![1] < 1e-5 * byDistance[14]![1])
+      allowed.add(winner([...nearest.slice(0, 14), byDistance[15]![0]]));
+    assert.ok(allowed.has(f[4]!), `point ${i}: landed among ${f[4]}, expected ${[...allowed].join(' or ')}`);
   });
   const png = await sharp(r.files[3]!).metadata();
   assert.deepEqual([png.width, png.height], [1200, 1100]);

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { ConvArgs, NativeAddon } from './addon.js';
 import { accelThreads } from './context.js';
+import { addFlops } from './flops.js';
 import { allFloat, view, type Info, type KernelArgs, type KernelFunc } from './wasm-memory.js';
 
 type Shape4 = [number, number, number, number];
@@ -163,6 +164,8 @@ function nativeConv(spec: ConvSpec) {
       if (!g) return null;
       const backend = args.backend as BackendWasm;
       const out = backend.makeOutput(spec.outputShape(g, attrs), 'float32');
+      // Each of the three is one product of the same size: batch x outH x outW x outC x (kH x kW x inC).
+      addFlops(2 * g[0]! * g[4]! * g[5]! * g[6]! * g[7]! * g[8]! * g[3]!);
       spec.run(native, {
         a: view(backend, first),
         b: view(backend, second),

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeAddon } from './addon.js';
 import { accelThreads } from './context.js';
+import { addFlops } from './flops.js';
 import { fusedKernelAvailable } from './fused.js';
 import { view, type Info, type KernelArgs } from './wasm-memory.js';
 
@@ -33,6 +34,7 @@ export function nativeDense(native: NativeAddon) {
       outFeatures = w.shape[1]!;
     const backend = args.backend as BackendWasm;
     const y = backend.makeOutput([batch, outFeatures], 'float32');
+    addFlops(2 * batch * inFeatures * outFeatures);
     native.denseForward({
       x: view(backend, x),
       w: view(backend, w),
@@ -59,6 +61,7 @@ export function nativeDenseParams(native: NativeAddon) {
     const dz = backend.makeOutput([batch, outFeatures], 'float32'),
       dw = backend.makeOutput([inFeatures, outFeatures], 'float32');
     const db = backend.makeOutput([outFeatures], 'float32');
+    addFlops(2 * batch * inFeatures * outFeatures); // dW = x^T dz
     native.denseBackpropParams({
       dy: view(backend, dy),
       x: view(backend, x),

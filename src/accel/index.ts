@@ -11,3 +11,4 @@ export { meanSquaredError } from './mse.js';
 export { adamUpdateInPlace, setScalarVariable, type AdamHyper, type AdamSlot } from './adam.js';
 export { fillDropoutMask } from './dropout.js';
 export { tsneNative, type TsneNative } from './tsne.js';
+export { countFlops } from './flops.js';

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeAddon } from './addon.js';
 import { accelThreads } from './context.js';
+import { addFlops } from './flops.js';
 import { allFloat, view, type Info, type KernelArgs, type KernelFunc } from './wasm-memory.js';
 
 type Inputs = Record<string, tf.Tensor | undefined>;
@@ -52,6 +53,7 @@ export function nativeBatchMatMul(native: NativeAddon) {
     const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
     const backend = args.backend as BackendWasm;
     const c = backend.makeOutput([...a.shape.slice(0, -2), m, n], 'float32');
+    addFlops(2 * batchA * m * n * k);
     native.matmul({
       a: view(backend, a),
       b: view(backend, b),
