@@ -354,7 +354,7 @@ test('the native matrix kernels count their operations, 2 per multiply-add: a pr
   const product = 2 * (2 * 8 * 8 * 5) * (3 * 3 * 3);
   assert.equal(countFlops(() => tf.conv2d(x, w, 1, 'same').dataSync()).flops, product);
   const grads = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same')));
-  assert.equal(countFlops(() => grads([x, w]).forEach((g) => g.dataSync())).flops, 3 * product);
+  assert.equal(countFlops(() => grads([x, w]).map((g) => g.dataSync())).flops, 3 * product);
   // Without the native kernels nothing is counted.
   assert.equal(
     withAccel({ native: false }, () => countFlops(() => tf.matMul(a, b).dataSync()).flops),
