@@ -6,12 +6,10 @@
  * float64 products. Without python3-numpy the ceiling column says so.
  *   npm run bench:kernels [-- --threads 1,2] [--shapes 128x784x256,...]
  */
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { loadAddon } from '../src/accel/addon.js';
+import { openblasSgemm } from './openblas.js';
 
 /** M x K x N: the AE's first layer forward (batch 128) and its transpose's shape, a square, a CAE im2col product. */
 const DEFAULT_SHAPES = ['128x784x256', '128x256x784', '1024x1024x1024', '6272x288x64'];
@@ -62,41 +60,22 @@ function ours(m: number, k: number, n: number, threads: number): { gflops: numbe
   return { gflops: flops / best / 1e9, error };
 }
 
-/** OpenBLAS through numpy, per thread count; null when numpy is not there. */
-function ceiling(threads: number): Map<string, { gflops: number; error: number }> | null {
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(threads) };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference_gemm.py');
-  const r = spawnSync(opts.python, [script, ...shapes.map((s) => s.join(','))], { env, encoding: 'utf8' });
-  if (r.status !== 0) return null;
-  const out = new Map<string, { gflops: number; error: number }>();
-  for (const line of r.stdout.trim().split('\n')) {
-    const row = JSON.parse(line) as { shape: number[]; gflops: number; max_abs_error_vs_float64: number; blas?: string[] };
-    if (row.blas) {
-      const openblas = row.blas.some((b) => b.includes('openblas'));
-      if (threads === threadCounts[0])
-        console.log(
-          `ceiling: numpy on ${row.blas.join(', ') || 'no BLAS library'}${openblas ? '' : ' (not OpenBLAS: apt-get install libopenblas0-pthread for the real ceiling)'}`,
-        );
-      continue;
-    }
-    out.set(row.shape.join('x'), { gflops: row.gflops, error: row.max_abs_error_vs_float64 });
-  }
-  return out;
-}
-
 console.log(
   `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model.trim()}; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`,
 );
-const refs = new Map(threadCounts.map((t) => [t, ceiling(t)]));
+const refs = new Map(threadCounts.map((t) => [t, openblasSgemm(shapes, t, opts.python)]));
+const first = refs.get(threadCounts[0]!);
+if (first)
+  console.log(
+    `ceiling: numpy on ${first.blas.join(', ') || 'no BLAS library'}${first.openblas ? '' : ' (not OpenBLAS: apt-get install libopenblas0-pthread for the real ceiling)'}`,
+  );
 console.log('| shape (M x K x N) | threads | ours GFLOP/s | OpenBLAS GFLOP/s | fraction | ours max error | OpenBLAS max error |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const threads of threadCounts) {
   const ref = refs.get(threads);
   for (const [m, k, n] of shapes) {
     const o = ours(m, k, n, threads);
-    const r = ref?.get(`${m}x${k}x${n}`);
+    const r = ref?.shapes.get(`${m}x${k}x${n}`);
     console.log(
       `| ${m} x ${k} x ${n} | ${threads} | ${o.gflops.toFixed(0)} | ${r ? r.gflops.toFixed(0) : 'no numpy'} | ${r ? (o.gflops / r.gflops).toFixed(2) : '—'} | ${o.error.toExponential(1)} | ${r ? r.error.toExponential(1) : '—'} |`,
     );

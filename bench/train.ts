@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { openblasSgemm } from './openblas.js';
 import { Command, Option } from 'commander';
 import { countFlops, nativeBuilt, nativeFile } from '../src/accel/index.js';
 import { tf, initBackend } from '../src/backend/index.js';
@@ -148,25 +149,6 @@ function benchOurs(kind: ModelKind): Row {
   return { model: kind, train, infer, rssMB, flopsPerSample };
 }
 
-/**
- * The machine's limit for the roofline: OpenBLAS's best sgemm (1024^3, through Debian's numpy, on this many threads,
- * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for that command only); null without numpy on OpenBLAS.
- */
-function gemmCeiling(threads: number): number | null {
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(threads) };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference_gemm.py');
-  const r = spawnSync('/usr/bin/python3', [script, '1024,1024,1024'], { env, encoding: 'utf8' });
-  if (r.status !== 0) return null;
-  const lines = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { blas?: string[]; gflops?: number });
-  if (!lines[0]?.blas?.some((b) => b.includes('openblas'))) return null;
-  return lines[1]?.gflops ?? null;
-}
-
 function benchPytorch(kinds: string[]): Record<string, { train: number; infer: number; threads: number }> | null {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference_torch.py');
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
@@ -214,7 +196,9 @@ for (const r of ours) {
 }
 // The roofline: each model's training step in GFLOP/s (the native matrix kernels' operations, counted as they run)
 // against the machine's GEMM limit.
-const ceiling = nativeBuilt() ? gemmCeiling(os.availableParallelism()) : null;
+// The limit: OpenBLAS's best sgemm (1024^3) on as many threads, when numpy runs on OpenBLAS.
+const reference = nativeBuilt() ? openblasSgemm([[1024, 1024, 1024]], os.availableParallelism()) : null;
+const ceiling = reference?.openblas ? (reference.shapes.get('1024x1024x1024')?.gflops ?? null) : null;
 console.log('');
 console.log(
   `| model | GFLOP per training sample | training GFLOP/s | OpenBLAS sgemm 1024^3, ${os.availableParallelism()} threads | fraction of it |`,

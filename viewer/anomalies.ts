@@ -3,7 +3,7 @@
  * a histogram of every score with the threshold drawn on it, and every flagged image, most anomalous first, a page
  * at a time (input beside reconstruction, score); clicking one locates it on the map.
  */
-import { el, thumbnail } from './dom.js';
+import { el, hidpiContext, thumbnail } from './dom.js';
 import type { MapHandle } from './map.js';
 import type { MapData } from './map-data.js';
 
@@ -29,14 +29,7 @@ export function renderAnomalies(container: HTMLElement, data: MapData, map: MapH
   for (const v of values) counts[Math.min(BINS - 1, Math.floor(((v - lo) / (hi - lo || 1)) * BINS))]!++;
   const hist = el('canvas', { id: 'anomaly-histogram', class: 'histogram' });
   const drawHistogram = () => {
-    const ratio = window.devicePixelRatio || 1;
-    const w = hist.clientWidth || 700;
-    const h = hist.clientHeight || 180;
-    hist.width = w * ratio;
-    hist.height = h * ratio;
-    const g = hist.getContext('2d')!;
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.clearRect(0, 0, w, h);
+    const { g, w, h } = hidpiContext(hist, 700, 180);
     const pad = { l: 50, r: 20, t: 10, b: 34 };
     const max = Math.max(...counts, 1);
     const px = (v: number) => pad.l + ((v - lo) / (hi - lo || 1)) * (w - pad.l - pad.r);

@@ -4,7 +4,7 @@
  * faint), and hover values (a guide at the nearest x, each series' value there). Drawn on a canvas at the screen's
  * pixel density; the settings are shared by the page's charts and kept while it stays open.
  */
-import { el } from './dom.js';
+import { el, hidpiContext } from './dom.js';
 
 export interface Series {
   label: string;
@@ -74,14 +74,7 @@ export function lineChart(id: string, spec: ChartSpec): { element: HTMLElement; 
       charts.delete(draw);
       return;
     }
-    const ratio = window.devicePixelRatio || 1;
-    const w = canvas.clientWidth || 900;
-    const h = canvas.clientHeight || 320;
-    canvas.width = w * ratio;
-    canvas.height = h * ratio;
-    const g = canvas.getContext('2d')!;
-    g.setTransform(ratio, 0, 0, ratio, 0, 0);
-    g.clearRect(0, 0, w, h);
+    const { g, w, h } = hidpiContext(canvas, 900, 320);
     const series = current.series.map((s) => ({ ...s, points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)) }));
     const all = series.flatMap((s) => s.points);
     canvas.dataset.note = all.length === 0 ? current.empty : '';

@@ -42,3 +42,31 @@ export function download(name: string, text: string, type = 'text/csv'): void {
 
 /** A CSV field, quoted when it needs to be. */
 export const csvField = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+/**
+ * Sizes a canvas's drawing buffer to its CSS size (or the fallback) times the device pixel ratio and returns its 2-D
+ * context scaled to CSS pixels and cleared, with that size: sharp on HiDPI screens.
+ */
+export function hidpiContext(canvas: HTMLCanvasElement, fallbackW: number, fallbackH: number): { g: CanvasRenderingContext2D; w: number; h: number } {
+  const ratio = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || fallbackW;
+  const h = canvas.clientHeight || fallbackH;
+  canvas.width = w * ratio;
+  canvas.height = h * ratio;
+  const g = canvas.getContext('2d')!;
+  g.setTransform(ratio, 0, 0, ratio, 0, 0);
+  g.clearRect(0, 0, w, h);
+  return { g, w, h };
+}
+
+/** mulberry32: a small seeded generator of numbers in [0, 1), so a seed always gives the same picks and order. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -4,6 +4,7 @@
  * to draw only what is on screen when zoomed in, to find the point under the pointer and the points inside a lasso,
  * all without scanning a million points per event.
  */
+import { seededRandom } from './dom.js';
 
 /** A rectangle in data coordinates. */
 export interface DataRect {
@@ -136,16 +137,9 @@ export class PointIndex {
   }
 }
 
-/** A seeded permutation of 0..n-1 (mulberry32 + Fisher-Yates): the same map always draws in the same order. */
+/** A seeded permutation of 0..n-1 (Fisher-Yates): the same map always draws in the same order. */
 export function shuffledIndices(n: number, seed = 1): Int32Array {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
   for (let i = n - 1; i > 0; i--) {

@@ -3,20 +3,8 @@
  * class), each as input, reconstruction and per-pixel squared error (a heat map), with the image's error. Built
  * from the map data `ae test` saved (thumbnails and errors), so it needs no model in the browser.
  */
-import { el, thumbnail } from './dom.js';
+import { el, seededRandom, thumbnail } from './dom.js';
 import type { MapData } from './map-data.js';
-
-/** mulberry32: a small seeded generator, so a seed always picks the same images. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Per-pixel squared error of image i as a heat map (black: none, yellow: the largest possible). */
 function errorMap(data: MapData, i: number, scale = 3): HTMLCanvasElement {
@@ -51,7 +39,7 @@ export function pick(data: MapData, mode: string, count: number, seed: number): 
     return all.filter((i) => flagged[i]).sort((a, b) => score[b]! - score[a]! || a - b).slice(0, count);
   }
   if (mode.startsWith('class:')) return all.filter((i) => data.labels[i] === Number(mode.slice(6))).slice(0, count);
-  const rng = seeded(seed);
+  const rng = seededRandom(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
     [all[i], all[j]] = [all[j]!, all[i]!];
