@@ -862,5 +862,28 @@ test('a run training, in Chromium: the chart draws the epoch in progress step by
     assert.equal(await page.getAttribute('#run-chart-tip', 'data-x'), '1.5');
     assert.ok(((await page.textContent('#run-chart-tip')) ?? '').includes(`train loss by step: ${(0.3 - 0.049).toPrecision(5)}`));
     await page.screenshot({ path: path.join(SCREENS, 'run-training.png'), fullPage: false });
+    assert.equal(await page.getAttribute('#run-chart', 'data-series'), 'train loss|validation loss|train loss by step');
+    // The next epoch has just begun (step 0): progress.json still holds the last epoch's steps, which are not drawn
+    // as this epoch's.
+    fs.writeFileSync(
+      path.join(dir, 'progress.json'),
+      JSON.stringify({
+        phase: 'train',
+        epoch: 2,
+        epochs: 5,
+        step: 0,
+        steps: 100,
+        epoch_loss: null,
+        updated: new Date().toISOString(),
+        pid: process.pid,
+        step_losses: stepLosses,
+        epoch_seconds: 0,
+        images_per_second: null,
+      }),
+    );
+    await page.waitForFunction(() => document.getElementById('live-progress')?.textContent?.startsWith('epoch 3 of 5'), null, {
+      timeout: 15_000,
+    });
+    await page.waitForFunction(() => document.getElementById('run-chart')?.dataset.series === 'train loss|validation loss');
   });
 });

@@ -185,12 +185,15 @@ async function renderRun(name: string): Promise<void> {
     { label: 'train loss', colour: PALETTE[0]!, points: run.history.map((h) => [h.epoch, h.train_loss]) },
     { label: 'validation loss', colour: PALETTE[1]!, points: run.history.map((h) => [h.epoch, h.val_loss]) },
   ];
-  if (run.status === 'training' && progress?.step_losses?.length && progress.steps > 0) {
+  // Only entries of the epoch in progress: at the start of an epoch, progress.json still holds the last epoch's
+  // (steps beyond the current one) until the first new entry is written.
+  const thisEpoch = progress?.step_losses?.filter(([step]) => step <= progress.step) ?? [];
+  if (run.status === 'training' && progress && thisEpoch.length && progress.steps > 0) {
     series.push({
       label: 'train loss by step',
       colour: '#7fb3d5',
       thin: true,
-      points: progress.step_losses.map(([step, loss]) => [progress.epoch + step / progress.steps, loss]),
+      points: thisEpoch.map(([step, loss]) => [progress.epoch + step / progress.steps, loss]),
     });
   }
   const chart = lineChart('run-chart', { series, xTitle: 'epoch', yTitle: 'loss', empty: 'no finished epoch yet' });

@@ -78,6 +78,7 @@ export function lineChart(id: string, spec: ChartSpec): { element: HTMLElement; 
     const series = current.series.map((s) => ({ ...s, points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)) }));
     const all = series.flatMap((s) => s.points);
     canvas.dataset.note = all.length === 0 ? current.empty : '';
+    canvas.dataset.series = series.map((s) => s.label).join('|');
     if (all.length === 0) {
       layout = null;
       g.fillStyle = '#666';
