@@ -177,6 +177,30 @@ napi_value MseGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value Bce(napi_env env, napi_callback_info info) {
+  Options o(env, info, "bce");
+  const double epsilon = o.Number("epsilon"), scale = o.Number("scale");
+  size_t n = 0;
+  const float* p = o.Array<float>("pred", 1, &n);
+  const float* t = o.Array<float>("target", n);
+  o.Require(epsilon > 0 && epsilon < 0.5, "epsilon must lie in (0, 0.5)");
+  if (!o.ok()) return o.Throw();
+  return o.Return(dense::BinaryCrossEntropy(p, t, n, epsilon, scale));
+}
+
+napi_value BceGrad(napi_env env, napi_callback_info info) {
+  Options o(env, info, "bceGrad");
+  const double epsilon = o.Number("epsilon"), scale = o.Number("scale");
+  size_t n = 0;
+  const float* p = o.Array<float>("pred", 1, &n);
+  const float* t = o.Array<float>("target", n);
+  float* out = o.Array<float>("out", n);
+  o.Require(epsilon > 0 && epsilon < 0.5, "epsilon must lie in (0, 0.5)");
+  if (!o.ok()) return o.Throw();
+  dense::BinaryCrossEntropyGrad(p, t, epsilon, scale, out, n);
+  return nullptr;
+}
+
 // Batch norm's sizes: rows x channels (n elements), c = channels values per statistic.
 struct BatchNormDims {
   int rows, channels, threads;
@@ -234,6 +258,8 @@ constexpr Export kExports[] = {
     {"klTerm", glue_tsne::KlTerm},
     {"descend", glue_tsne::Descend},
     {"conditionalP", glue_tsne::ConditionalP},
+    {"symmetrize", glue_tsne::Symmetrize},
+    {"permuteP", glue_tsne::PermuteP},
     {"knn", glue_tsne::Knn},
     {"knnQuery", glue_tsne::KnnQuery},
     {"approxKnn", glue_tsne::ApproxKnn},
@@ -249,6 +275,8 @@ constexpr Export kExports[] = {
     {"dropoutMask", DropoutMask},
     {"mse", Mse},
     {"mseGrad", MseGrad},
+    {"bce", Bce},
+    {"bceGrad", BceGrad},
     {"batchNormRelu", BatchNormRelu},
     {"batchNormReluGrad", BatchNormReluGrad},
 };

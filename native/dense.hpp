@@ -3,7 +3,7 @@
 //   BackpropParams:  dz = dy * act'(y) (* mask), db = sum over rows of dz, dW = x^T dz  (dx = dz W^T is a plain
 //                    matrix product, left to the BatchMatMul kernel so it runs only when x needs a gradient)
 //   Adam:            the whole update of one variable, in place, in one pass over memory.
-//   MeanSquaredError and its gradient: the reconstruction loss in one pass each.
+//   MeanSquaredError, BinaryCrossEntropy and their gradients: the reconstruction losses in one pass each.
 // TensorFlow.js runs each of these as 5-15 separate kernels, each a pass over memory plus JavaScript dispatch.
 #pragma once
 #include <algorithm>
@@ -23,21 +23,39 @@ struct AdamParams {
   float lr, beta1, beta2, oneMinusBeta1, oneMinusBeta2, eps, c1, c2;
 };
 
-// (The baseline copy passes 8-float vectors between inline functions, which GCC's -Wpsabi warns about: the ABI
-// differs from the AVX one, which does not matter inside one library. binding.gyp turns that warning off.)
+// One copy of the element-wise loops per instruction set, each with its vector width. (The baseline copy passes
+// 8-float vectors between inline functions, which GCC's -Wpsabi warns about: the ABI differs from the AVX one,
+// which does not matter inside one library. binding.gyp turns that warning off.)
 namespace baseline {
+typedef simd::V8 VF;
+typedef int32_t IF __attribute__((vector_size(32)));
 #include "dense_elementwise.inc"
 }  // namespace baseline
 #if SIMD_HAS_AVX2_PATH
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 namespace avx2 {
+typedef simd::V8 VF;
+typedef int32_t IF __attribute__((vector_size(32)));
 #include "dense_elementwise.inc"
 }  // namespace avx2
 #pragma GCC pop_options
 #endif
+#if SIMD_HAS_AVX512_PATH
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx2,fma")
+namespace avx512 {
+typedef float VF __attribute__((vector_size(64)));
+typedef int32_t IF __attribute__((vector_size(64)));
+#include "dense_elementwise.inc"
+}  // namespace avx512
+#pragma GCC pop_options
+#endif
 
-#if SIMD_HAS_AVX2_PATH
+#if SIMD_HAS_AVX512_PATH
+#define DENSE_DISPATCH(fn, ...) \
+  (simd::HasAvx512() ? avx512::fn(__VA_ARGS__) : simd::HasAvx2() ? avx2::fn(__VA_ARGS__) : baseline::fn(__VA_ARGS__))
+#elif SIMD_HAS_AVX2_PATH
 #define DENSE_DISPATCH(fn, ...) (simd::HasAvx2() ? avx2::fn(__VA_ARGS__) : baseline::fn(__VA_ARGS__))
 #else
 #define DENSE_DISPATCH(fn, ...) baseline::fn(__VA_ARGS__)
@@ -81,6 +99,15 @@ inline void Adam(float* p, const float* g, float* m, float* v, size_t n, const A
 inline double MeanSquaredError(const float* p, const float* t, size_t n) { return DENSE_DISPATCH(SquaredErrorSum, p, t, n) / static_cast<double>(n); }
 inline void MeanSquaredErrorGrad(const float* p, const float* t, float dLoss, float* out, size_t n) {
   DENSE_DISPATCH(ScaledDifference, p, t, static_cast<float>(2.0 * dLoss / static_cast<double>(n)), out, n);
+}
+
+/** Binary cross-entropy summed over n values (p clipped to [epsilon, 1 - epsilon] inside the logarithms) times
+ *  scale, and its gradient with respect to p (times dLoss). */
+inline double BinaryCrossEntropy(const float* p, const float* t, size_t n, double epsilon, double scale) {
+  return DENSE_DISPATCH(BceSum, p, t, n, static_cast<float>(epsilon), static_cast<float>(1.0 - epsilon)) * scale;
+}
+inline void BinaryCrossEntropyGrad(const float* p, const float* t, double epsilon, double scale, float* out, size_t n) {
+  DENSE_DISPATCH(BceGrad, p, t, static_cast<float>(epsilon), static_cast<float>(1.0 - epsilon), static_cast<float>(scale), out, n);
 }
 
 #undef DENSE_DISPATCH

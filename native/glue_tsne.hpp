@@ -1,10 +1,11 @@
-// The N-API glue of t-SNE's native functions (tsne.hpp, fft_repulsion.hpp, knn.hpp, nndescent.hpp): each reads
+// The N-API glue of t-SNE's native functions (tsne.hpp, affinities.hpp, fft_repulsion.hpp, knn.hpp, nndescent.hpp): each reads
 // its one options object with napi::Options, checks the sizes and calls the algorithm. ae_native.cc exports them.
 #pragma once
 #include <node_api.h>
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
+#include "affinities.hpp"
 #include "fft_repulsion.hpp"
 #include "knn.hpp"
 #include "napi_options.hpp"
@@ -118,6 +119,46 @@ inline napi_value ConditionalP(napi_env env, napi_callback_info info) {
   double* out = o.Array<double>("out", Size(n, k));
   if (!o.ok()) return o.Throw();
   tsne::ConditionalP(distances, n, k, perplexity, tol, maxIter, out, threads);
+  return nullptr;
+}
+
+inline napi_value Symmetrize(napi_env env, napi_callback_info info) {
+  Options o(env, info, "symmetrize");
+  const int n = o.Int("n"), k = o.Int("k"), threads = o.Int("threads");
+  o.Require(n >= 1 && k >= 1, "n and k must be at least 1");
+  o.Require(2.0 * n * k < 2147483647.0, "2 n k entries must fit a 32-bit row pointer");
+  const int32_t* indices = o.Array<int32_t>("indices", Size(n, k));
+  const double* cond = o.Array<double>("cond", Size(n, k));
+  int32_t* rowPtr = o.Array<int32_t>("rowPtr", Size(n) + 1);
+  int32_t* cols = o.Array<int32_t>("cols", 2 * Size(n, k));
+  double* vals = o.Array<double>("vals", 2 * Size(n, k));
+  bool inside = true;
+  for (size_t e = 0; o.ok() && e < Size(n, k); e++) inside = inside && indices[e] >= 0 && indices[e] < n && indices[e] != static_cast<int32_t>(e / k);
+  o.Require(inside, "indices must lie in [0, n), a point not among its own neighbours");
+  if (!o.ok()) return o.Throw();
+  return o.Return(static_cast<double>(affinities::Symmetrize(indices, cond, n, k, rowPtr, cols, vals, std::max(1, threads))));
+}
+
+inline napi_value PermuteP(napi_env env, napi_callback_info info) {
+  Options o(env, info, "permuteP");
+  const int n = o.Int("n"), threads = o.Int("threads");
+  o.Require(n >= 1, "n must be at least 1");
+  const int32_t* rowPtr = o.Array<int32_t>("rowPtr", Size(n) + 1);
+  const int32_t* order = o.Array<int32_t>("order", Size(n));
+  int32_t* outRowPtr = o.Array<int32_t>("outRowPtr", Size(n) + 1);
+  const size_t nnz = o.ok() && rowPtr[0] == 0 && rowPtr[n] >= 0 ? static_cast<size_t>(rowPtr[n]) : 0;
+  const int32_t* cols = o.Array<int32_t>("cols", nnz);
+  const double* vals = o.Array<double>("vals", nnz);
+  int32_t* outCols = o.Array<int32_t>("outCols", nnz);
+  double* outVals = o.Array<double>("outVals", nnz);
+  bool valid = o.ok() && rowPtr[0] == 0;
+  for (int i = 0; valid && i < n; i++) valid = rowPtr[i] <= rowPtr[i + 1];
+  for (size_t c = 0; valid && c < nnz; c++) valid = cols[c] >= 0 && cols[c] < n;
+  std::vector<uint8_t> seen(valid ? static_cast<size_t>(n) : 0, 0);
+  for (int r = 0; valid && r < n; r++) valid = order[r] >= 0 && order[r] < n && !seen[order[r]]++;
+  o.Require(valid, "rowPtr must rise from 0, cols lie in [0, n) and order be a permutation of [0, n)");
+  if (!o.ok()) return o.Throw();
+  affinities::Permute(n, rowPtr, cols, vals, order, outRowPtr, outCols, outVals, std::max(1, threads));
   return nullptr;
 }
 

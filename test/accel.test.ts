@@ -221,6 +221,42 @@ test('fused mean squared error and its gradients match cpu', async () => {
   }
 });
 
+test('fused binary cross-entropy and its gradients match cpu and a float64 sum, clipped probabilities included', async () => {
+  const { binaryCrossEntropy } = await import('../src/accel/index.js');
+  const probabilities = (shape: number[]) => {
+    const t = tf.sigmoid(tf.mul(random(shape), 4)).dataSync().slice();
+    for (let i = 0; i < t.length; i += 13) t[i] = i % 2 ? 1 : 0; // exactly 0 and 1: clipped, no gradient
+    return tf.tensor(t, shape);
+  };
+  for (const shape of [
+    [3, 5],
+    [128, 28, 28, 1],
+  ]) {
+    const d = await maxDiff(
+      () => [probabilities(shape), probabilities(shape)],
+      (p, t) => [
+        binaryCrossEntropy(p!, t!, 1e-7, 1 / shape[0]!),
+        ...tf.grads((pp: tf.Tensor, tt: tf.Tensor) => tf.mul(binaryCrossEntropy(pp, tt, 1e-7, 0.5), 3))([p!, t!]),
+      ],
+    );
+    assert.ok(d < TOL, `${shape}: ${d}`);
+  }
+  // The value against float64 arithmetic, on wasm with and without the native kernel.
+  await initBackend('wasm');
+  const p = probabilities([64, 49]);
+  const t = probabilities([64, 49]);
+  const [pv, tv] = [p.dataSync(), t.dataSync()];
+  let expected = 0;
+  for (let i = 0; i < pv.length; i++) {
+    const q = Math.min(Math.max(pv[i]!, Math.fround(1e-7)), Math.fround(1 - 1e-7));
+    expected -= tv[i]! * Math.log(q) + (1 - tv[i]!) * Math.log(1 - q);
+  }
+  for (const native of PATHS) {
+    const value = withAccel({ native }, () => binaryCrossEntropy(p, t, 1e-7, 1 / 64).dataSync()[0]!);
+    assert.ok(Math.abs(value - expected / 64) < 1e-5 * (expected / 64), `native ${native}: ${value} vs ${expected / 64}`);
+  }
+});
+
 test('_FusedMatMul with transposeB, bias and relu matches cpu', async () => {
   for (const [m, k, n] of [
     [8, 16, 4],

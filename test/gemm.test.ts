@@ -113,3 +113,43 @@ test('the AVX-512 matrix product agrees with the AVX2 one (where the CPU has AVX
   for (let i = 0; i < c.length; i++) worst = Math.max(worst, Math.abs(c[i]! - other.c[i]!));
   assert.ok(worst < 1e-4, `AVX-512 and AVX2 products differ by ${worst} at most (summation order only)`);
 });
+
+test('the AVX-512 element-wise kernels (losses, their gradients, Adam, activations) give the AVX2 copies\' bits', {
+  skip: skip || (!fs.readFileSync('/proc/cpuinfo', 'utf8').includes('avx512f') && 'this CPU has no AVX-512'),
+}, () => {
+  // One script, run with and without AE_NO_AVX512: odd sizes so every copy's vector loop, 8-lane remainder and
+  // padded tail run; probabilities reaching 0 and 1 so the clip and its zero gradient are exercised.
+  const script = `import { loadAddon } from './src/accel/addon.ts';
+    const a = loadAddon(); let s = 7; const u = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 2 ** 32; };
+    const v = (n, f = u) => Float32Array.from({ length: n }, f);
+    const n = 1021, p = v(n, (_, i) => (i % 97 === 0 ? 0 : i % 89 === 0 ? 1 : u())), t = v(n);
+    const out = { path: a.gemmPath() };
+    out.bce = a.bce({ pred: p, target: t, epsilon: 1e-7, scale: 1 / 3 });
+    const g = new Float32Array(n); a.bceGrad({ pred: p, target: t, epsilon: 1e-7, scale: 0.25, out: g }); out.bceGrad = Array.from(g);
+    out.mse = a.mse({ pred: p, target: t });
+    const mg = new Float32Array(n); a.mseGrad({ pred: p, target: t, dLoss: 1, out: mg }); out.mseGrad = Array.from(mg);
+    const w = v(n, () => u() - 0.5), m = v(n), vv = v(n), gr = v(n, () => u() - 0.5);
+    a.adam({ p: w, g: gr, m, v: vv, lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, c1: 0.1, c2: 0.001, threads: 2 });
+    out.adam = [...w, ...m, ...vv];
+    for (const activation of [1, 2]) {
+      const x = v(5, () => 8 * u() - 4), b = v(37, () => u() - 0.5), y = new Float32Array(5 * 37);
+      a.denseForward({ x, w: new Float32Array(37).fill(1), b, mask: null, y, batch: 5, inFeatures: 1, outFeatures: 37, activation, threads: 2 });
+      const dy = v(5 * 37), dz = new Float32Array(5 * 37), db = new Float32Array(37);
+      a.denseBackpropParams({ dy, x, y, mask: null, dz, dw: new Float32Array(37), db, batch: 5, inFeatures: 1, outFeatures: 37, activation, threads: 2 });
+      out['dense' + activation] = [...y, ...dz, ...db];
+    }
+    process.stdout.write(JSON.stringify(out));`;
+  const run = (env: NodeJS.ProcessEnv) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+  const wide = run({ ...process.env, AE_NO_AVX512: '0' });
+  const narrow = run({ ...process.env, AE_NO_AVX512: '1' });
+  assert.equal(wide.path, 'avx512');
+  assert.equal(narrow.path, 'avx2');
+  for (const key of ['bce', 'bceGrad', 'mse', 'mseGrad', 'adam', 'dense1', 'dense2']) assert.deepEqual(wide[key], narrow[key], key);
+  // Entries at 0 are clipped: their gradient is 0 (accel.test.ts checks the values against cpu and float64).
+  const clipped = (wide.bceGrad as number[]).filter((_, i) => i % 97 === 0);
+  assert.ok(clipped.length === 11 && clipped.every((x) => x === 0), String(clipped));
+});

@@ -81,6 +81,26 @@ export interface NativeAddon {
   conditionalP(
     o: { distances: Float32Array; n: number; k: number; perplexity: number; tol: number; maxIter: number; out: Float64Array } & Threaded,
   ): void;
+  /**
+   * P = (P_j|i + P_i|j) / 2n as CSR from each row's k neighbours and conditionals: rowPtr (n + 1) and the entries
+   * at the front of cols and vals (capacity 2nk each, also the work space); returns the entry count.
+   */
+  symmetrize(
+    o: { indices: Int32Array; cond: Float64Array; n: number; k: number; rowPtr: Int32Array; cols: Int32Array; vals: Float64Array } & Threaded,
+  ): number;
+  /** A CSR matrix with its points renumbered: new point r is old point order[r]. */
+  permuteP(
+    o: {
+      n: number;
+      rowPtr: Int32Array;
+      cols: Int32Array;
+      vals: Float64Array;
+      order: Int32Array;
+      outRowPtr: Int32Array;
+      outCols: Int32Array;
+      outVals: Float64Array;
+    } & Threaded,
+  ): void;
   /** Exact k nearest neighbours (squared Euclidean) of every row among the others, nearest first. */
   knn(o: { data: Float32Array; n: number; dim: number; k: number; indices: Int32Array; distances: Float32Array } & Threaded): void;
   /** t-SNE's transform: m new points y (2m, in place) descend against the fixed reference map refY (see tsne.hpp). */
@@ -175,6 +195,10 @@ export interface NativeAddon {
   mse(o: { pred: Float32Array; target: Float32Array }): number;
   /** out = 2 dLoss (pred - target) / n. */
   mseGrad(o: { pred: Float32Array; target: Float32Array; dLoss: number; out: Float32Array }): void;
+  /** scale x sum of -(t ln p + (1 - t) ln(1 - p)), p clipped to [epsilon, 1 - epsilon], accumulated in double. */
+  bce(o: { pred: Float32Array; target: Float32Array; epsilon: number; scale: number }): number;
+  /** out = scale ((1 - t) / (1 - p) - t / p) where epsilon <= p <= 1 - epsilon, else 0. */
+  bceGrad(o: { pred: Float32Array; target: Float32Array; epsilon: number; scale: number; out: Float32Array }): void;
   /** Training-mode batch norm over [rows, channels] then ReLU; writes y and the batch mean and (biased) variance. */
   batchNormRelu(
     o: {

@@ -8,6 +8,7 @@ export { KERNEL_TABLE, NATIVE_KERNELS, patchWasmBackend, WASM_PATCHED_KERNELS } 
 export { dense, type DenseActivation } from './dense.js';
 export { batchNormRelu, normalize } from './batchnorm.js';
 export { meanSquaredError } from './mse.js';
+export { bceTerms, binaryCrossEntropy } from './bce.js';
 export { adamUpdateInPlace, setScalarVariable, type AdamHyper, type AdamSlot } from './adam.js';
 export { fillDropoutMask } from './dropout.js';
 export { tsneNative, type TsneNative } from './tsne.js';

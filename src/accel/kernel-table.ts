@@ -18,6 +18,7 @@ import {
   nativeBatchNormRelu,
   nativeBatchNormReluGrad,
 } from './batchnorm.js';
+import { bceGradient, FUSED_BCE, FUSED_BCE_GRAD, nativeBce, nativeBceGrad } from './bce.js';
 import { accelSettings } from './context.js';
 import {
   nativeConv2d,
@@ -83,6 +84,8 @@ export const KERNEL_TABLE: readonly KernelEntry[] = [
   { kernel: FUSED_DENSE_PARAMS, native: nativeDenseParams },
   { kernel: FUSED_MSE, native: nativeMse, gradient: mseGradient },
   { kernel: FUSED_MSE_GRAD, native: nativeMseGrad },
+  { kernel: FUSED_BCE, native: nativeBce, gradient: bceGradient },
+  { kernel: FUSED_BCE_GRAD, native: nativeBceGrad },
   { kernel: FUSED_BATCHNORM_RELU, native: nativeBatchNormRelu, gradient: batchNormReluGradient },
   { kernel: FUSED_BATCHNORM_RELU_GRAD, native: nativeBatchNormReluGrad },
 ];

@@ -1,5 +1,5 @@
 /**
- * t-SNE's native functions (native/tsne.hpp, fft_repulsion.hpp, knn.hpp, nndescent.hpp) with the thread count bound: what
+ * t-SNE's native functions (native/tsne.hpp, affinities.hpp, fft_repulsion.hpp, knn.hpp, nndescent.hpp) with the thread count bound: what
  * src/embed/ builds its native GradientKernels, neighbour search and perplexity search from.
  */
 import type { NativeAddon } from './addon.js';
@@ -16,6 +16,8 @@ export type TsneNative = {
     | 'klTerm'
     | 'descend'
     | 'conditionalP'
+    | 'symmetrize'
+    | 'permuteP'
     | 'knn'
     | 'knnQuery'
     | 'approxKnn']: WithoutThreads<NativeAddon[K]>;
@@ -34,6 +36,8 @@ export function tsneNative(threads = accelThreads()): TsneNative | null {
     klTerm: (o) => native.klTerm({ ...o, threads }),
     descend: (o) => native.descend(o),
     conditionalP: (o) => native.conditionalP({ ...o, threads }),
+    symmetrize: (o) => native.symmetrize({ ...o, threads }),
+    permuteP: (o) => native.permuteP({ ...o, threads }),
     knn: (o) => native.knn({ ...o, threads }),
     knnQuery: (o) => native.knnQuery({ ...o, threads }),
     approxKnn: (o) => native.approxKnn({ ...o, threads }),

@@ -9,7 +9,7 @@
  *   KL(q(z|x) || N(0, I)) = -0.5 * sum_j (1 + log s_j^2 - m_j^2 - s_j^2)
  *   loss = recon + weight * KL,  z = m + s * eps, eps ~ N(0, I) from our seeded generator (reparameterisation).
  */
-import { meanSquaredError } from '../accel/index.js';
+import { bceTerms, binaryCrossEntropy, meanSquaredError } from '../accel/index.js';
 import { tf } from '../backend/index.js';
 import { type Config, reconstructionLossOf } from '../config/schema.js';
 import type { ImageSet } from '../data/dataset.js';
@@ -71,14 +71,20 @@ export function gaussianKl(mean: tf.Tensor2D, logVar: tf.Tensor2D): tf.Tensor1D 
 /** Per-pixel reconstruction loss, same shape as the images. */
 function pixelLoss(recon: tf.Tensor4D, target: tf.Tensor4D, loss: ReconstructionLoss): tf.Tensor4D {
   if (loss === 'mse') return tf.squaredDifference(recon, target);
-  const p = tf.clipByValue(recon, BCE_EPSILON, 1 - BCE_EPSILON);
-  return tf.neg(tf.add(tf.mul(target, tf.log(p)), tf.mul(tf.sub(1, target), tf.log(tf.sub(1, p))))) as tf.Tensor4D;
+  return bceTerms(recon, target, BCE_EPSILON) as tf.Tensor4D;
 }
 
 /** Per-image reconstruction term of a VAE: summed over pixels (mse as half the squared error). */
 export function imageReconstructionLoss(recon: tf.Tensor4D, target: tf.Tensor4D, loss: ReconstructionLoss): tf.Tensor1D {
   const perImage = tf.sum(pixelLoss(recon, target, loss), [1, 2, 3]) as tf.Tensor1D;
   return loss === 'mse' ? tf.mul(perImage, 0.5) : perImage;
+}
+
+/** The per-image reconstruction term averaged over the batch, as one fused kernel where it exists. */
+function batchReconstructionLoss(recon: tf.Tensor4D, target: tf.Tensor4D, loss: ReconstructionLoss): tf.Scalar {
+  const images = recon.shape[0];
+  if (loss === 'bce') return binaryCrossEntropy(recon, target, BCE_EPSILON, 1 / images);
+  return tf.mul(meanSquaredError(recon, target), (0.5 * recon.size) / images) as tf.Scalar;
 }
 
 /**
@@ -96,12 +102,12 @@ export function objective(
 ): ObjectiveParts {
   if (!isVariational(model)) {
     const out = reconstruct(model, input, ctx);
-    const recon = loss === 'mse' ? meanSquaredError(out, target) : (tf.mean(pixelLoss(out, target, 'bce')) as tf.Scalar);
+    const recon = loss === 'mse' ? meanSquaredError(out, target) : binaryCrossEntropy(out, target, BCE_EPSILON, 1 / out.size);
     return { total: recon, recon, kl: null };
   }
   const { mean, logVar } = model.encodeDistribution(input, ctx);
   const z = reparameterise(mean, logVar, deriveSeed(seed, 'reparameterise'));
-  const recon = tf.mean(imageReconstructionLoss(model.decode(z, ctx), target, loss)) as tf.Scalar;
+  const recon = batchReconstructionLoss(model.decode(z, ctx), target, loss);
   const kl = tf.mean(gaussianKl(mean, logVar)) as tf.Scalar;
   return { total: tf.add(recon, tf.mul(kl, klWeight)), recon, kl };
 }
