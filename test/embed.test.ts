@@ -487,3 +487,56 @@ test('FFT-accelerated repulsion (native) matches the exact sums; the choice of m
     assert.ok(Math.abs(z / exact.z - 1) < zTol, `span ${span}: Z ${z} vs exact ${exact.z}`);
   }
 });
+
+test('native symmetrisation and renumbering of P give the TypeScript loops\' bits; bad neighbour lists are refused', async (t) => {
+  const { tsneNative } = await import('../src/accel/index.js');
+  const { localityOrder, permuteP } = await import('../src/embed/affinities.js');
+  const native = tsneNative(2);
+  if (!native) {
+    assert.equal(process.env.AE_REQUIRE_NATIVE, undefined, 'AE_REQUIRE_NATIVE is set but the native addon did not load');
+    t.skip('the native addon is not built: nothing to compare the TypeScript loops with');
+    return;
+  }
+  // Random neighbour lists (uneven in-degrees, mutual pairs, rows spread over several of the native code's
+  // 1024-row buckets) and a real kNN graph.
+  const rng = new Rng(12);
+  const n = 5000,
+    k = 12;
+  const indices = new Int32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const picked = new Set<number>();
+    while (picked.size < k) {
+      // Half the picks near i (mutual pairs, duplicates after symmetrising), half anywhere; never i itself.
+      const j = rng.uniform() < 0.5 ? (i + 1 + Math.floor(rng.uniform() * 20)) % n : Math.floor(rng.uniform() * n);
+      if (j !== i) picked.add(j);
+    }
+    indices.set([...picked], i * k);
+  }
+  const cond = Float64Array.from({ length: n * k }, () => rng.uniform() / k);
+  const { x } = clusters(4, 500, 6, 3);
+  const knn = exactKnn(x, 2000, 6, 10);
+  for (const [nb, count, c] of [
+    [{ k, indices, distances: new Float32Array(n * k) }, n, cond],
+    [knn, 2000, conditionalP(knn, 2000, 4)],
+  ] as const) {
+    const a = symmetrize(nb, count, c, native),
+      b = symmetrize(nb, count, c, null);
+    assert.deepEqual(a.rowPtr, b.rowPtr);
+    assert.deepEqual(a.cols, b.cols);
+    assert.deepEqual(a.vals, b.vals);
+    const order = localityOrder(b);
+    const pa = permuteP(b, order, native),
+      pb = permuteP(b, order, null);
+    assert.deepEqual(pa.rowPtr, pb.rowPtr);
+    assert.deepEqual(pa.cols, pb.cols);
+    assert.deepEqual(pa.vals, pb.vals);
+  }
+  const bad = indices.slice();
+  bad[7] = n;
+  assert.throws(() => symmetrize({ k, indices: bad, distances: new Float32Array(n * k) }, n, cond, native), /symmetrize: indices must lie in \[0, n\)/);
+  bad[7] = 0; // row 0's own index
+  assert.throws(() => symmetrize({ k, indices: bad, distances: new Float32Array(n * k) }, n, cond, native), /not among its own neighbours/);
+  const p = symmetrize(knn, 2000, conditionalP(knn, 2000, 4), native);
+  const twice = new Int32Array(2000); // not a permutation: point 0 twice
+  assert.throws(() => permuteP(p, twice, native), /permuteP: .*order be a permutation/);
+});

@@ -90,10 +90,20 @@ export function multiscaleConditionalP(
 
 /**
  * Symmetrises P_j|i into P = (P_j|i + P_i|j) / (2n), as CSR: each (i, j) entry goes to rows i and j, then
- * duplicates within a row are merged with a position table (O(nnz), no sorting or hashing).
+ * duplicates within a row are merged with a position table (O(nnz), no sorting or hashing). The native code
+ * (native/affinities.hpp) gives the same bits, merging rows on all cores (pass `native: null` for this loop).
  */
-export function symmetrize(nb: Neighbours, n: number, cond: Float64Array): SparseP {
+export function symmetrize(nb: Neighbours, n: number, cond: Float64Array, native: TsneNative | null = tsneNative()): SparseP {
   const { k, indices } = nb;
+  if (native) {
+    const rowPtr = new Int32Array(n + 1);
+    const cols = new Int32Array(2 * n * k);
+    const vals = new Float64Array(2 * n * k);
+    const nnz = native.symmetrize({ indices: indices.subarray(0, n * k), cond: cond.subarray(0, n * k), n, k, rowPtr, cols, vals });
+    // Views, not copies, when most of the work space is used: at 1M points a copy would touch 2 GB of fresh pages.
+    const keep = nnz >= 0.5 * cols.length;
+    return { n, rowPtr, cols: keep ? cols.subarray(0, nnz) : cols.slice(0, nnz), vals: keep ? vals.subarray(0, nnz) : vals.slice(0, nnz) };
+  }
   const start = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) {
     start[i + 1]! += k;
@@ -164,8 +174,13 @@ export function localityOrder(p: SparseP): Int32Array {
   return order;
 }
 
-/** P with its points renumbered: new point r is old point order[r]. */
-export function permuteP(p: SparseP, order: Int32Array): SparseP {
+/** P with its points renumbered: new point r is old point order[r] (rows on all cores with the native code). */
+export function permuteP(p: SparseP, order: Int32Array, native: TsneNative | null = tsneNative()): SparseP {
+  if (native) {
+    const out = { n: p.n, rowPtr: new Int32Array(p.n + 1), cols: new Int32Array(p.cols.length), vals: new Float64Array(p.vals.length) };
+    native.permuteP({ ...p, order, outRowPtr: out.rowPtr, outCols: out.cols, outVals: out.vals });
+    return out;
+  }
   const rank = new Int32Array(p.n);
   for (let r = 0; r < p.n; r++) rank[order[r]!] = r;
   const rowPtr = new Int32Array(p.n + 1);
