@@ -264,7 +264,9 @@ export async function hugeBenchmark(sets: HugeDataset[], mapOut?: string): Promi
     const perplexity = 30;
     const nb = neighbours(codes, n, dim, 3 * perplexity, 0);
     const phases: Record<string, number> = { neighbours: (performance.now() - t0) / 1000 };
-    console.log(`  neighbours: ${phases.neighbours!.toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB`);
+    console.log(
+      `  neighbours: ${phases.neighbours!.toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB, ${process.resourceUsage().minorPageFault.toLocaleString('en')} page faults so far`,
+    );
     const recall = neighbourRecall(codes, n, dim, nb, 1000, 0);
     console.log(`  recall@90 of the neighbours on 1,000 seeded points: ${recall.toFixed(4)}`);
     let phase = '';
@@ -278,7 +280,9 @@ export async function hugeBenchmark(sets: HugeDataset[], mapOut?: string): Promi
         if (phase) phases[phase] = (phases[phase] ?? 0) + (now - t) / 1000;
         phase = stage;
         t = now;
-        console.log(`  ${stage} from ${((now - t0) / 1000).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB`);
+        console.log(
+          `  ${stage} from ${((now - t0) / 1000).toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB, ${process.resourceUsage().minorPageFault.toLocaleString('en')} page faults so far`,
+        );
       },
       callback: (it, kl) => {
         if (it % 250 === 0) console.log(`  iteration ${it}: KL ${kl.toFixed(3)} at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
