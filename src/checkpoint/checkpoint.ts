@@ -7,6 +7,7 @@
  * The SHA-256 of the data is checked on load; files are written atomically.
  */
 import fs from 'node:fs';
+import { z } from 'zod';
 import { sha256 } from '../util/hash.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -60,6 +61,34 @@ export interface Checkpoint {
   header: CheckpointHeader;
   data: Float32Array;
 }
+
+// The header as read: every field a reader trusts is checked before it sizes or indexes anything (checkpoints
+// travel between machines; a damaged or hostile header must give a clear error, not a TypeError deep in a load).
+const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const tensorRecord = z.object({ name: z.string(), shape: z.array(size).max(8), offset: size });
+const headerSchema = z.looseObject({
+  format_version: z.number(),
+  model_signature: z.string(),
+  config: z.record(z.string(), z.unknown()),
+  state: z.looseObject({
+    epoch: size,
+    step: size,
+    globalStep: size,
+    epochLossSum: z.number(),
+    epochSamples: z.number(),
+    epochSeconds: z.number(),
+    bestValLoss: z.number().nullable(),
+    history: z.array(z.record(z.string(), z.unknown())),
+  }),
+  variables: z.array(tensorRecord),
+  optimizer: z.looseObject({
+    iterations: size,
+    slots: z.array(tensorRecord),
+    bias_correction: z.tuple([z.number(), z.number()]).optional(),
+  }),
+  data_floats: size,
+  data_sha256: z.string(),
+});
 
 /** Reads a tensor's values out of a checkpoint by its record. */
 export function tensorValues(ckpt: Checkpoint, rec: TensorRecord): Float32Array {
@@ -116,12 +145,23 @@ export function readCheckpoint(file: string): Checkpoint {
   } catch {
     throw damaged('header is not valid JSON');
   }
-  if (typeof header.format_version !== 'number') throw damaged('header has no format version');
+  if (typeof header !== 'object' || header === null || typeof header.format_version !== 'number')
+    throw damaged('header has no format version');
   if (header.format_version > CHECKPOINT_FORMAT_VERSION) {
     throw new UserError(
       `checkpoint ${file} has format version ${header.format_version}; this version of autoencoders reads up to ${CHECKPOINT_FORMAT_VERSION}`,
       'upgrade autoencoders (npm install autoencoders@latest)',
     );
+  }
+  const parsed = headerSchema.safeParse(header);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw damaged(`header field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  for (const rec of [...header.variables, ...header.optimizer.slots]) {
+    const count = rec.shape.reduce((a, b) => a * b, 1);
+    if (!(rec.offset + count <= header.data_floats))
+      throw damaged(`tensor ${rec.name} lies outside the data (${rec.offset} + ${count} > ${header.data_floats} floats)`);
   }
   const dataStart = Math.ceil((12 + headerLen) / 4) * 4;
   const dataBytes = bytes.subarray(dataStart);

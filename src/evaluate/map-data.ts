@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { tf } from '../backend/index.js';
 import { batchFloats, batchTensor, type ImageSet } from '../data/dataset.js';
 import { exactKnn } from '../embed/knn.js';
@@ -150,6 +151,26 @@ export interface MapData {
 
 const TYPED = { float32: Float32Array, uint8: Uint8Array, int32: Int32Array } as const;
 
+// What a reader of a map trusts, checked before anything is sized or indexed by it (maps are read by `ae encode
+// --onto` from paths users give): counts and shapes are sizes, the method names output files, so it is a plain word.
+const size = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(2 ** 31 - 1);
+const mapHeaderSchema = z.looseObject({
+  format: z.literal(MAP_FORMAT),
+  method: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a plain word'),
+  count: size.min(1),
+  classes: z.array(z.string()).nullable(),
+  arrays: z.record(
+    z.string(),
+    z.object({ offset: size, dtype: z.enum(['float32', 'uint8', 'int32']), shape: z.array(size).min(1).max(4) }),
+  ),
+});
+/** Arrays whose rows are the map's points, with the columns they must have (null: any number, at least 1). */
+const PER_POINT: Record<string, number | null> = { coords: 2, codes: null, labels: 0 };
+
 /** Reads map_<method>.json and its .bin, checking the format and that every array lies inside the .bin. */
 export function readMapData(jsonFile: string): MapData {
   const fail = (why: string) =>
@@ -157,23 +178,44 @@ export function readMapData(jsonFile: string): MapData {
       `${jsonFile} is not a readable latent map: ${why}`,
       'point at a map_<method>.json written by `ae test`, or rerun `ae test RUN_DIR`',
     );
-  let header: MapHeader;
+  let raw: unknown;
   try {
-    header = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as MapHeader;
+    raw = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
   } catch (e) {
     throw fail((e as Error).message);
   }
-  if (header?.format !== MAP_FORMAT || typeof header.arrays !== 'object') throw fail(`its format is not ${MAP_FORMAT}`);
+  if ((raw as MapHeader | null)?.format !== MAP_FORMAT) throw fail(`its format is not ${MAP_FORMAT}`);
+  const parsed = mapHeaderSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw fail(`header field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const header = raw as MapHeader;
+  // Array names are plain words (JSON's own "__proto__" key, which schema checks skip, included in the refusal).
+  const oddName = Object.keys(header.arrays).find((name) => !/^[a-z][a-z0-9_]{0,63}$/.test(name));
+  if (oddName !== undefined) throw fail(`array name ${JSON.stringify(oddName)} is not a plain word`);
+  for (const [name, columns] of Object.entries(PER_POINT)) {
+    const shape = Object.hasOwn(header.arrays, name) ? header.arrays[name]!.shape : null;
+    if (shape === null) continue;
+    const fits =
+      shape[0] === header.count &&
+      (columns === 0 ? shape.length === 1 : shape.length === 2 && (columns === null ? shape[1]! >= 1 : shape[1] === columns));
+    if (!fits) throw fail(`array ${name} has shape ${shape.join('x')}, not one row per point of the ${header.count}`);
+  }
   const binFile = jsonFile.replace(/\.json$/, '.bin');
   if (!fs.existsSync(binFile)) throw fail(`${binFile} is missing`);
   const bin = fs.readFileSync(binFile);
-  const arrays: MapData['arrays'] = {};
+  const entries: Array<[string, MapData['arrays'][string]]> = [];
   for (const [name, a] of Object.entries(header.arrays)) {
     const Typed = TYPED[a.dtype];
     const count = a.shape.reduce((x, y) => x * y, 1);
-    if (!Typed || a.offset % 4 !== 0 || a.offset + count * Typed.BYTES_PER_ELEMENT > bin.length)
+    if (a.offset % 4 !== 0 || !(a.offset + count * Typed.BYTES_PER_ELEMENT <= bin.length))
       throw fail(`array ${name} lies outside ${binFile}`);
-    arrays[name] = new Typed(bin.buffer.slice(bin.byteOffset + a.offset, bin.byteOffset + a.offset + count * Typed.BYTES_PER_ELEMENT));
+    entries.push([
+      name,
+      new Typed(bin.buffer.slice(bin.byteOffset + a.offset, bin.byteOffset + a.offset + count * Typed.BYTES_PER_ELEMENT)),
+    ]);
   }
-  return { header, arrays };
+  // fromEntries defines own properties: an array named __proto__ stays an array, not the object's prototype.
+  return { header, arrays: Object.fromEntries(entries) };
 }

@@ -65,6 +65,12 @@ export function openMapForPlacing(runDir: string, onto: string | true, codeDim: 
 /** The map's codes and how new codes get into their space (through the map's PCA, when it has one). */
 function mapSpace(map: MapData, file: string, codeDim: number): MapSpace {
   const codes = map.arrays.codes;
+  if (!(map.arrays.coords instanceof Float32Array)) {
+    throw new UserError(
+      `${file} has no float32 coords array: it is not a map to place points on`,
+      'rerun `ae test` on the run to rewrite it',
+    );
+  }
   if (!(codes instanceof Float32Array)) {
     throw new UserError(
       `${file} has no codes to place new points among (it was written before maps kept them)`,
@@ -81,6 +87,12 @@ function mapSpace(map: MapData, file: string, codeDim: number): MapSpace {
     );
   }
   if (mean instanceof Float32Array && components instanceof Float32Array) {
+    if (components.length !== mean.length * (codes.length / map.header.count)) {
+      throw new UserError(
+        `${file}: its projection (${components.length} numbers) does not map ${mean.length}-number codes to its own`,
+        'rerun `ae test` on the run to rewrite it',
+      );
+    }
     const projection = projectionFrom(mean, components);
     return { codes, project: (c, m) => projection.transform(c, m) };
   }
