@@ -224,7 +224,10 @@ test('fused mean squared error and its gradients match cpu', async () => {
 test('fused binary cross-entropy and its gradients match cpu and a float64 sum, clipped probabilities included', async () => {
   const { binaryCrossEntropy } = await import('../src/accel/index.js');
   const probabilities = (shape: number[]) => {
-    const t = tf.sigmoid(tf.mul(random(shape), 4)).dataSync().slice();
+    const t = tf
+      .sigmoid(tf.mul(random(shape), 4))
+      .dataSync()
+      .slice();
     for (let i = 0; i < t.length; i += 13) t[i] = i % 2 ? 1 : 0; // exactly 0 and 1: clipped, no gradient
     return tf.tensor(t, shape);
   };

@@ -488,7 +488,7 @@ test('FFT-accelerated repulsion (native) matches the exact sums; the choice of m
   }
 });
 
-test('native symmetrisation and renumbering of P give the TypeScript loops\' bits; bad neighbour lists are refused', async (t) => {
+test("native symmetrisation and renumbering of P give the TypeScript loops' bits; bad neighbour lists are refused", async (t) => {
   const { tsneNative } = await import('../src/accel/index.js');
   const { localityOrder, permuteP } = await import('../src/embed/affinities.js');
   const native = tsneNative(2);
@@ -533,7 +533,10 @@ test('native symmetrisation and renumbering of P give the TypeScript loops\' bit
   }
   const bad = indices.slice();
   bad[7] = n;
-  assert.throws(() => symmetrize({ k, indices: bad, distances: new Float32Array(n * k) }, n, cond, native), /symmetrize: indices must lie in \[0, n\)/);
+  assert.throws(
+    () => symmetrize({ k, indices: bad, distances: new Float32Array(n * k) }, n, cond, native),
+    /symmetrize: indices must lie in \[0, n\)/,
+  );
   bad[7] = 0; // row 0's own index
   assert.throws(() => symmetrize({ k, indices: bad, distances: new Float32Array(n * k) }, n, cond, native), /not among its own neighbours/);
   const p = symmetrize(knn, 2000, conditionalP(knn, 2000, 4), native);

@@ -114,7 +114,7 @@ test('the AVX-512 matrix product agrees with the AVX2 one (where the CPU has AVX
   assert.ok(worst < 1e-4, `AVX-512 and AVX2 products differ by ${worst} at most (summation order only)`);
 });
 
-test('the AVX-512 element-wise kernels (losses, their gradients, Adam, activations) give the AVX2 copies\' bits', {
+test("the AVX-512 element-wise kernels (losses, their gradients, Adam, activations) give the AVX2 copies' bits", {
   skip: skip || (!fs.readFileSync('/proc/cpuinfo', 'utf8').includes('avx512f') && 'this CPU has no AVX-512'),
 }, () => {
   // One script, run with and without AE_NO_AVX512: odd sizes so every copy's vector loop, 8-lane remainder and

@@ -86,7 +86,15 @@ export interface NativeAddon {
    * at the front of cols and vals (capacity 2nk each, also the work space); returns the entry count.
    */
   symmetrize(
-    o: { indices: Int32Array; cond: Float64Array; n: number; k: number; rowPtr: Int32Array; cols: Int32Array; vals: Float64Array } & Threaded,
+    o: {
+      indices: Int32Array;
+      cond: Float64Array;
+      n: number;
+      k: number;
+      rowPtr: Int32Array;
+      cols: Int32Array;
+      vals: Float64Array;
+    } & Threaded,
   ): number;
   /** A CSR matrix with its points renumbered: new point r is old point order[r]. */
   permuteP(
