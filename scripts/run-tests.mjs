@@ -16,6 +16,7 @@ const LONGEST_FIRST = [
   'exchange', // 67 s
   'bad-input', // 60 s
   'faults', // 42 s
+  'fuzz', // 40 s
   'test-mode', // 34 s
   'use', // 33 s
   'folder', // 29 s
