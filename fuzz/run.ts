@@ -1,5 +1,5 @@
 /**
- * npm run fuzz -- [--target NAME|all] [--runs N] [--seed S] [--only RUN] [--time-limit MS] [--mnist DIR]
+ * npm run fuzz -- [--target NAME|all] [--runs N] [--seed S] [--only RUN] [--time-limit MS] [--hang-limit MS] [--mnist DIR]
  *
  * Mutates real files of every kind the tool reads from outside (fuzz/targets.ts) and checks each outcome
  * (fuzz/campaign.ts). Prints per target the inputs tried, how many loaded and how many were refused cleanly (with
@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend/index.js';
-import { runCampaign, saveFinding } from './campaign.js';
-import { buildTargets } from './targets.js';
+import { runIsolated, saveFinding } from './campaign.js';
+import { buildTargets, makeSeedRun } from './targets.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     only: { type: 'string' },
     'time-limit': { type: 'string', default: '5000' },
+    'hang-limit': { type: 'string', default: '30000' },
     mnist: { type: 'string', default: process.env.AE_TEST_MNIST ?? path.resolve('..', 'shared', 'data', 'mnist') },
   },
 });
@@ -30,7 +31,8 @@ await initBackend('wasm');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-fuzz-'));
 const findingsDir = path.resolve('fuzz', 'findings');
 try {
-  const targets = await buildTargets(path.join(work, 'seed'), values.mnist);
+  const seedRun = await makeSeedRun(path.join(work, 'seed'), values.mnist);
+  const targets = await buildTargets(seedRun);
   const chosen = values.target === 'all' ? targets : targets.filter((t) => t.name === values.target);
   if (chosen.length === 0) {
     console.error(`no fuzz target ${values.target}; targets: ${targets.map((t) => t.name).join(', ')}`);
@@ -41,7 +43,9 @@ try {
   const rows: string[] = [];
   for (const target of chosen) {
     console.log(`${target.name}: ${target.description}`);
-    const result = await runCampaign(target, {
+    const result = await runIsolated(target, {
+      seedRun,
+      hangMs: Number(values['hang-limit']),
       runs: Number(values.runs),
       seed: Number(values.seed),
       workDir: work,

@@ -42,10 +42,16 @@ export interface Target {
 }
 
 /** A small real run: 1 epoch of the AE on 256 MNIST images, tested (map_pca.json) and exported (safetensors). */
-export async function makeSeedRun(
-  project: string,
-  mnistDir: string,
-): Promise<{ runDir: string; config: Config; digits: Uint8Array; labels: Uint8Array }> {
+/** The seed run's files and what the targets need from it (plain data: it is handed to worker threads). */
+export interface SeedRun {
+  project: string;
+  runDir: string;
+  config: Config;
+  digits: Uint8Array;
+  labels: Uint8Array;
+}
+
+export async function makeSeedRun(project: string, mnistDir: string): Promise<SeedRun> {
   const config = resolveConfig({
     project,
     name: 'seed',
@@ -63,7 +69,7 @@ export async function makeSeedRun(
   await exportSafetensors(runDir, { out: project });
   const first = head(all.test, 20);
   const digits = Uint8Array.from(first.images.subarray(0, 20 * 784), (v) => Math.round(v * 255));
-  return { runDir, config, digits, labels: Uint8Array.from(first.labels.subarray(0, 20)) };
+  return { project, runDir, config, digits, labels: Uint8Array.from(first.labels.subarray(0, 20)) };
 }
 
 const read = (file: string): Uint8Array => new Uint8Array(fs.readFileSync(file));
@@ -132,8 +138,8 @@ function reframeIdx(rng: Rng, _name: string, bytes: Uint8Array): Uint8Array {
 }
 
 /** A reader that must end in a load or a UserError (the run checks which file the message names). */
-export async function buildTargets(project: string, mnistDir: string): Promise<Target[]> {
-  const { runDir, config, digits: images, labels } = await makeSeedRun(project, mnistDir);
+export async function buildTargets(seedRun: SeedRun): Promise<Target[]> {
+  const { project, runDir, config, digits: images, labels } = seedRun;
   const ckpt = path.join(runDir, 'weights', 'last.ckpt');
   const mapJson = path.join(runDir, 'vis_outputs', 'map_pca.json');
   const digit = (i: number, channels: 1 | 3) =>

@@ -11,16 +11,18 @@ import { initBackend } from '../src/backend/index.js';
 import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { UserError } from '../src/errors.js';
 import { readMapData } from '../src/evaluate/map-data.js';
-import { mutantOf, runCampaign } from '../fuzz/campaign.js';
-import { buildTargets, type Target } from '../fuzz/targets.js';
+import { mutantOf, runIsolated } from '../fuzz/campaign.js';
+import { buildTargets, makeSeedRun, type SeedRun, type Target } from '../fuzz/targets.js';
 import { MNIST_DIR, tempDir } from './helpers.js';
 
 let work: string;
 let targets: Target[];
+let seedRun: SeedRun;
 before(async () => {
   await initBackend('wasm');
   work = tempDir('ae-fuzz-');
-  targets = await buildTargets(path.join(work, 'seed'), MNIST_DIR);
+  seedRun = await makeSeedRun(path.join(work, 'seed'), MNIST_DIR);
+  targets = await buildTargets(seedRun);
 });
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -30,7 +32,7 @@ test('fuzz: 1,000 seeded mutants per reader (safetensors, checkpoint, map, IDX, 
     ['safetensors', 'checkpoint', 'map', 'idx', 'config', 'run-files', 'images'],
   );
   for (const target of targets) {
-    const result = await runCampaign(target, { runs: 1000, seed: 7, workDir: work });
+    const result = await runIsolated(target, { runs: 1000, seed: 7, workDir: work, seedRun });
     const shown = result.findings.slice(0, 3).map((f) => `run ${f.run}: ${f.kind}: ${f.message.split('\n')[0]}`);
     assert.equal(result.findings.length, 0, `${target.name}: ${shown.join('; ')}`);
     assert.equal(result.runs, 1000);
@@ -38,6 +40,24 @@ test('fuzz: 1,000 seeded mutants per reader (safetensors, checkpoint, map, IDX, 
     // most are refused.
     assert.ok(result.loaded > 0, `${target.name}: no mutant loaded`);
     if (target.name !== 'run-files') assert.ok(result.refused > 100, `${target.name}: only ${result.refused} refused`);
+  }
+});
+
+test('fuzz: a reader stuck in a loop is a hang finding; the campaign terminates its thread and goes on with the next input', async () => {
+  const idx = targets.find((t) => t.name === 'idx')!;
+  process.env.AE_FUZZ_TEST_STUCK_RUN = '3';
+  try {
+    const t0 = performance.now();
+    const result = await runIsolated(idx, { runs: 8, seed: 7, workDir: work, seedRun, hangMs: 1500 });
+    assert.equal(result.runs, 8, 'every run is counted, the stuck one included');
+    assert.deepEqual(
+      result.findings.map((f) => [f.run, f.kind]),
+      [[3, 'hang']],
+    );
+    assert.equal(result.loaded + result.refused, 7);
+    assert.ok(performance.now() - t0 < 60_000);
+  } finally {
+    delete process.env.AE_FUZZ_TEST_STUCK_RUN;
   }
 });
 
