@@ -144,20 +144,6 @@ export class Tally {
   }
 }
 
-/** Runs a campaign in this thread (a reader stuck in a loop would stall it: runIsolated guards against that). */
-export async function runCampaign(target: Target, opts: CampaignOptions): Promise<CampaignResult> {
-  const dir = path.join(opts.workDir, target.name, 'case');
-  const tally = new Tally(target, opts.seed);
-  const baseline = await prepare(target, dir);
-  const first = opts.only ?? 0,
-    last = opts.only !== undefined ? opts.only + 1 : opts.runs;
-  for (let run = first; run < last; run++) {
-    tally.add(await judge(target, opts, run, dir, baseline));
-    if (opts.onProgress && tally.result.runs % 500 === 0) opts.onProgress(tally.result.runs, tally.result);
-  }
-  return tally.finish();
-}
-
 /**
  * Runs a campaign in a worker thread with a watchdog: an input still being read after `hangMs` is a `hang`
  * finding; the worker is terminated (which stops even a synchronous loop) and a fresh one goes on with the next

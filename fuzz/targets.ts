@@ -94,27 +94,37 @@ function reframeSafetensors(rng: Rng, _name: string, bytes: Uint8Array): Uint8Ar
   return Buffer.concat([len, json, bytes.subarray(8 + n)]);
 }
 
-/** Checkpoint: magic, u32 header length, JSON header, data aligned to 4; the header mutated, and its data
- * length and checksum made true again half the time (so the checks behind them are reached). */
-function reframeCheckpoint(rng: Rng, _name: string, bytes: Uint8Array): Uint8Array {
+/** A checkpoint's parts: magic, u32 header length, JSON header, then the data aligned to 4 bytes. */
+export function splitCheckpoint(bytes: Uint8Array): { header: Record<string, unknown>; data: Buffer } {
   const b = Buffer.from(bytes);
   const headerLen = b.readUInt32LE(8);
-  const dataStart = Math.ceil((12 + headerLen) / 4) * 4;
-  let data = b.subarray(dataStart);
-  const header = mutateJson(rng, JSON.parse(b.subarray(12, 12 + headerLen).toString('utf8'))) as Record<string, unknown>;
+  return { header: JSON.parse(b.subarray(12, 12 + headerLen).toString('utf8')), data: b.subarray(Math.ceil((12 + headerLen) / 4) * 4) };
+}
+
+/** A checkpoint framed around `header` and `data` with a true header length (the magic taken from `like`). */
+export function frameCheckpoint(like: Uint8Array, header: unknown, data: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const start = Math.ceil((12 + json.length) / 4) * 4;
+  const out = Buffer.alloc(start + data.length);
+  out.set(like.subarray(0, 8));
+  out.writeUInt32LE(json.length, 8);
+  json.copy(out, 12);
+  out.set(data, start);
+  return out;
+}
+
+/** The header mutated, and its data length and checksum made true again half the time (so the checks behind them
+ * are reached). */
+function reframeCheckpoint(rng: Rng, _name: string, bytes: Uint8Array): Uint8Array {
+  const parts = splitCheckpoint(bytes);
+  let data = parts.data;
+  const header = mutateJson(rng, parts.header) as Record<string, unknown>;
   if (rng.int(2) === 0 && header && typeof header === 'object') {
     if (rng.int(3) === 0) data = data.subarray(0, 4 * rng.int(data.length / 4));
     header.data_floats = data.length / 4;
     header.data_sha256 = createHash('sha256').update(data).digest('hex');
   }
-  const json = Buffer.from(JSON.stringify(header));
-  const start = Math.ceil((12 + json.length) / 4) * 4;
-  const out = Buffer.alloc(start + data.length);
-  b.copy(out, 0, 0, 8);
-  out.writeUInt32LE(json.length, 8);
-  json.copy(out, 12);
-  data.copy(out, start);
-  return out;
+  return frameCheckpoint(bytes, header, data);
 }
 
 function reframeJson(rng: Rng, name: string, bytes: Uint8Array): Uint8Array | null {

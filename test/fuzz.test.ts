@@ -12,7 +12,7 @@ import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { UserError } from '../src/errors.js';
 import { readMapData } from '../src/evaluate/map-data.js';
 import { mutantOf, runIsolated } from '../fuzz/campaign.js';
-import { buildTargets, makeSeedRun, type SeedRun, type Target } from '../fuzz/targets.js';
+import { buildTargets, frameCheckpoint, makeSeedRun, type SeedRun, splitCheckpoint, type Target } from '../fuzz/targets.js';
 import { MNIST_DIR, tempDir } from './helpers.js';
 
 let work: string;
@@ -72,21 +72,13 @@ test('fuzz: mutants are reproducible from the seed and run number alone', () => 
 });
 
 /** The checkpoint of the seed run with its header replaced (framing and checksum kept true). */
+let edited = 0;
 function checkpointWith(edit: (header: Record<string, unknown>) => void): string {
   const bytes = fs.readFileSync(path.join(work, 'seed', 'seed', 'weights', 'last.ckpt'));
-  const headerLen = bytes.readUInt32LE(8);
-  const header = JSON.parse(bytes.subarray(12, 12 + headerLen).toString('utf8'));
-  const data = bytes.subarray(Math.ceil((12 + headerLen) / 4) * 4);
+  const { header, data } = splitCheckpoint(bytes);
   edit(header);
-  const json = Buffer.from(JSON.stringify(header));
-  const start = Math.ceil((12 + json.length) / 4) * 4;
-  const out = Buffer.alloc(start + data.length);
-  bytes.copy(out, 0, 0, 8);
-  out.writeUInt32LE(json.length, 8);
-  json.copy(out, 12);
-  data.copy(out, start);
-  const file = path.join(work, `edited-${Math.random().toString(36).slice(2)}.ckpt`);
-  fs.writeFileSync(file, out);
+  const file = path.join(work, `edited-${edited++}.ckpt`);
+  fs.writeFileSync(file, frameCheckpoint(bytes, header, data));
   return file;
 }
 
