@@ -234,6 +234,7 @@ async function attempt(target: Target, sample: Sample, dir: string): Promise<Err
 
 function isClean(target: Target, e: Error, dir: string): boolean {
   if (target.anyErrorIsClean && !e.name.startsWith('FastPath')) return true;
+  if (target.cleanError) return target.cleanError(e, dir);
   return e instanceof UserError && e.message.includes(dir);
 }
 

@@ -18,12 +18,16 @@ import { loadMnist } from '../src/data/mnist.js';
 import { encodeIdx, parseIdxImages, parseIdxLabels } from '../src/data/idx.js';
 import { decodePngInto } from '../src/data/png.js';
 import { decodeWithSharp, type Preprocessing } from '../src/data/decode.js';
+import { ensureCached, type SourceFile } from '../src/data/cache.js';
+import { shardData, shardIndex } from '../src/data/store.js';
 import { head } from '../src/data/dataset.js';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { exportSafetensors, importSafetensors } from '../src/exchange/index.js';
 import { train } from '../src/train/trainer.js';
 import { openMapForPlacing, placeOnMap } from '../src/use/onto.js';
 import { readRun, summaryOf } from '../src/view/runs.js';
+import { startViewer, type Viewer } from '../src/view/server.js';
+import { loadMapData, loadRest, MapReadError } from '../viewer/map-data.js';
 import { mutateBytes, mutateJson, type Rng } from './mutate.js';
 
 /** One input: files by name, written into a fresh folder before the reader runs. */
@@ -39,6 +43,10 @@ export interface Target {
   read(dir: string): Promise<void>;
   /** Outcomes other than a load or a UserError naming a file that are still clean here (images: any Error). */
   anyErrorIsClean?: boolean;
+  /** Releases what `read` kept open between inputs (the viewer-map target's server), so the worker can end. */
+  dispose?(): Promise<void>;
+  /** A reader with its own error type for refusals (the viewer page's): true for a clean refusal of `dir`'s files. */
+  cleanError?: (e: Error, dir: string) => boolean;
 }
 
 /** A small real run: 1 epoch of the AE on 256 MNIST images, tested (map_pca.json) and exported (safetensors). */
@@ -49,7 +57,14 @@ export interface SeedRun {
   config: Config;
   digits: Uint8Array;
   labels: Uint8Array;
+  /** A folder of 6 PNG digits and their image cache (two shards of 3), as `ae train` on a folder writes it. */
+  cacheSources: SourceFile[];
+  cacheDir: string;
 }
+
+/** Images per shard in the seed cache: small, so a cache of 6 images has two shards. */
+const SEED_SHARD_IMAGES = 3;
+const GREY: Preprocessing = { height: 28, width: 28, channels: 1, fit: 'squash', background: 'black' };
 
 export async function makeSeedRun(project: string, mnistDir: string): Promise<SeedRun> {
   const config = resolveConfig({
@@ -69,7 +84,21 @@ export async function makeSeedRun(project: string, mnistDir: string): Promise<Se
   await exportSafetensors(runDir, { out: project });
   const first = head(all.test, 20);
   const digits = Uint8Array.from(first.images.subarray(0, 20 * 784), (v) => Math.round(v * 255));
-  return { project, runDir, config, digits, labels: Uint8Array.from(first.labels.subarray(0, 20)) };
+  const folder = path.join(project, 'cache-images');
+  fs.mkdirSync(folder, { recursive: true });
+  const cacheSources: SourceFile[] = [];
+  for (let i = 0; i < 6; i++) {
+    const file = path.join(folder, `digit-${i}.png`);
+    const png = await sharp(Buffer.from(digits.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toBuffer();
+    fs.writeFileSync(file, png);
+    const stat = fs.statSync(file);
+    cacheSources.push({ path: file, size: stat.size, mtimeMs: stat.mtimeMs });
+  }
+  const cacheDir = path.join(project, 'cache-seed');
+  (await ensureCached(cacheDir, GREY, cacheSources, { shardImages: SEED_SHARD_IMAGES })).store.close();
+  return { project, runDir, config, digits, labels: Uint8Array.from(first.labels.subarray(0, 20)), cacheSources, cacheDir };
 }
 
 const read = (file: string): Uint8Array => new Uint8Array(fs.readFileSync(file));
@@ -162,7 +191,15 @@ export async function buildTargets(seedRun: SeedRun): Promise<Target[]> {
     { 'image.jpg': new Uint8Array(await digit(2, 3).jpeg().toBuffer()) },
     { 'image.webp': new Uint8Array(await digit(3, 1).webp().toBuffer()) },
   ];
-  const grey: Preprocessing = { height: 28, width: 28, channels: 1, fit: 'squash', background: 'black' };
+  const grey = GREY;
+  const cacheFiles: Sample = {};
+  for (const n of [0, 1]) {
+    cacheFiles[path.basename(shardData(seedRun.cacheDir, n))] = read(shardData(seedRun.cacheDir, n));
+    cacheFiles[path.basename(shardIndex(seedRun.cacheDir, n))] = read(shardIndex(seedRun.cacheDir, n));
+  }
+  // What every cached image must read back as: the digits the folder's PNGs were made of.
+  const cachePixels = seedRun.digits.subarray(0, seedRun.cacheSources.length * 784);
+  let viewer: Viewer | null = null;
   const codeDim = config.latent_dim;
   const configText = fs.readFileSync(path.join(runDir, 'config.yaml'));
 
@@ -200,6 +237,34 @@ export async function buildTargets(seedRun: SeedRun): Promise<Target[]> {
           3,
           [0, 1, 2].map((i) => ({ index: i, path: `${i}.png`, label: null, className: null })),
         );
+      },
+    },
+    {
+      name: 'viewer-map',
+      description: 'the `ae view` page: an ae-map-1 map fetched from the real server (header, ranges of the .bin) and checked',
+      seeds: [{ 'map_pca.json': read(mapJson), 'map_pca.bin': read(mapJson.replace(/\.json$/, '.bin')) }],
+      mutate: (rng, seed) => mutateOne(rng, seed, reframeJson),
+      dispose: async () => {
+        await viewer?.close();
+        viewer = null;
+      },
+      cleanError: (e, dir) => e instanceof MapReadError && e.message.startsWith('map_pca.json ') && fs.existsSync(dir),
+      async read(dir) {
+        // The page's own reader (viewer/map-data.ts) with Node's fetch, against the real server on the project above.
+        fs.writeFileSync(path.join(dir, 'config.yaml'), configText);
+        viewer ??= await startViewer({ project: path.dirname(dir) });
+        const data = await loadMapData(`${viewer.url}runs/${path.basename(dir)}`, 'map_pca.json');
+        await loadRest(data);
+        // What the page then indexes without further checks must hold (checked here independently of the reader).
+        const { count: n, k, height, width, channels } = data.header;
+        const broken: string[] = [];
+        if (data.coords.length !== 2 * n) broken.push('coords');
+        if (data.labels.length !== n || data.errors.length !== n) broken.push('labels/errors');
+        if (data.neighbours.length !== 0 && (data.neighbours.length !== n * k || data.neighbours.some((j) => j < 0 || j >= n)))
+          broken.push('neighbours');
+        if (data.images && data.images.length !== n * height * width * channels) broken.push('images');
+        if (data.header.classes && data.labels.some((l) => l >= data.classes.length)) broken.push('labels vs classes');
+        if (broken.length > 0) throw new Error(`the page's map reader accepted a map it would misread: ${broken.join(', ')}`);
       },
     },
     {
@@ -255,6 +320,31 @@ export async function buildTargets(seedRun: SeedRun): Promise<Target[]> {
         await decodeWithSharp(file, grey, general);
         // The fast path's promise: where it takes a file, libvips gives the same bytes.
         if (tookFast && !Buffer.from(fast).equals(Buffer.from(general))) throw new FastPathMismatch(file);
+      },
+    },
+    {
+      name: 'image-cache',
+      description:
+        "an image folder's cache (shard data + index, two shards): reused, or dropped and decoded again; pixels read back checked",
+      seeds: [cacheFiles],
+      mutate: (rng, seed) => mutateOne(rng, seed, reframeJson),
+      async read(dir) {
+        const { store, rows } = await ensureCached(dir, grey, seedRun.cacheSources, { shardImages: SEED_SHARD_IMAGES });
+        try {
+          const wanted = Array.from(rows).filter((r) => r >= 0);
+          const out = new Uint8Array(wanted.length * 784);
+          store.read(wanted, 0, wanted.length, out);
+          // The cache's promise: damage is reported or repaired, never used as wrong pixels.
+          let k = 0;
+          rows.forEach((r, i) => {
+            if (r < 0) return;
+            if (!Buffer.from(out.subarray(k * 784, (k + 1) * 784)).equals(Buffer.from(cachePixels.subarray(i * 784, (i + 1) * 784))))
+              throw new Error(`the image cache gave other pixels for ${seedRun.cacheSources[i]!.path} than the file holds`);
+            k++;
+          });
+        } finally {
+          store.close();
+        }
       },
     },
   ];

@@ -31,3 +31,4 @@ for (let run = job.from; run < job.to; run++) {
   if (stuckAt !== undefined && Number(stuckAt) === run) for (;;);
   parentPort!.postMessage({ type: 'done', ...(await judge(target, job, run, dir, baseline)) });
 }
+await target.dispose?.();

@@ -11,6 +11,10 @@ import { initBackend } from '../src/backend/index.js';
 import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { UserError } from '../src/errors.js';
 import { readMapData } from '../src/evaluate/map-data.js';
+import { ensureCached } from '../src/data/cache.js';
+import { shardIndex } from '../src/data/store.js';
+import { startViewer } from '../src/view/server.js';
+import { loadMapData, loadRest, MapReadError } from '../viewer/map-data.js';
 import { mutantOf, runIsolated } from '../fuzz/campaign.js';
 import { buildTargets, frameCheckpoint, makeSeedRun, type SeedRun, splitCheckpoint, type Target } from '../fuzz/targets.js';
 import { MNIST_DIR, tempDir } from './helpers.js';
@@ -26,10 +30,10 @@ before(async () => {
 });
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-test('fuzz: 1,000 seeded mutants per reader (safetensors, checkpoint, map, IDX, config, run files, images) each load or are refused naming the file', async () => {
+test('fuzz: 1,000 seeded mutants per reader (safetensors, checkpoint, map, viewer map, IDX, config, run files, images, image cache) each load or are refused naming the file', async () => {
   assert.deepEqual(
     targets.map((t) => t.name),
-    ['safetensors', 'checkpoint', 'map', 'idx', 'config', 'run-files', 'images'],
+    ['safetensors', 'checkpoint', 'map', 'viewer-map', 'idx', 'config', 'run-files', 'images', 'image-cache'],
   );
   for (const target of targets) {
     const result = await runIsolated(target, { runs: 1000, seed: 7, workDir: work, seedRun });
@@ -39,7 +43,8 @@ test('fuzz: 1,000 seeded mutants per reader (safetensors, checkpoint, map, IDX, 
     // The mutator reaches both sides: some inputs still load, and (except the viewer's reader, which never refuses)
     // most are refused.
     assert.ok(result.loaded > 0, `${target.name}: no mutant loaded`);
-    if (target.name !== 'run-files') assert.ok(result.refused > 100, `${target.name}: only ${result.refused} refused`);
+    // (The image cache mostly repairs itself: a damaged index is dropped and its images decoded again, a load.)
+    if (target.name !== 'run-files') assert.ok(result.refused > 50, `${target.name}: only ${result.refused} refused`);
   }
 });
 
@@ -136,4 +141,149 @@ test('fuzz findings, map: hostile headers (shapes, names, classes, method) are r
     );
   }
   assert.equal(readMapData(path.join(dir, 'map_pca.json')).header.count, original.count);
+});
+
+test('fuzz findings, image cache: index entries of the wrong types drop the shard (decoded again), and swapped paths fail the checksum instead of giving one file the pixels of another', async () => {
+  const { cacheSources, cacheDir, digits } = seedRun;
+  const grey = { height: 28, width: 28, channels: 1 as const, fit: 'squash' as const, background: 'black' as const };
+  type Index = { images: unknown[][]; failed: unknown[] };
+  const cases: Array<[string, (index: Index) => void]> = [
+    ['an image entry that is a number', (ix) => ((ix.images as unknown[])[1] = 2 ** 31)],
+    ['a failed list that is text', (ix) => ((ix as { failed: unknown }).failed = '.for')],
+    ['a fractional checksum', (ix) => (ix.images[0]![3] = 1.5)],
+    ['an entry of null', (ix) => ((ix.images as unknown[])[2] = null)],
+  ];
+  let c = 0;
+  const copy = (edit: (index: Index) => void) => {
+    const dir = path.join(work, `cache-${c++}`);
+    fs.cpSync(cacheDir, dir, { recursive: true });
+    const index = JSON.parse(fs.readFileSync(shardIndex(dir, 0), 'utf8')) as Index;
+    edit(index);
+    fs.writeFileSync(shardIndex(dir, 0), JSON.stringify(index));
+    return dir;
+  };
+  const readAll = async (dir: string, log: (m: string) => void) => {
+    const { store, rows, decoded } = await ensureCached(dir, grey, cacheSources, { shardImages: 3, log });
+    const out = new Uint8Array(rows.length * 784);
+    try {
+      store.read(rows, 0, rows.length, out);
+    } finally {
+      store.close();
+    }
+    return { out, decoded };
+  };
+  for (const [what, edit] of cases) {
+    const logs: string[] = [];
+    const { out, decoded } = await readAll(copy(edit), (m) => logs.push(m));
+    assert.ok(
+      logs.some((m) => /shard-000000\.bin has a damaged index/.test(m)),
+      `${what}: ${logs.join('; ')}`,
+    );
+    assert.equal(decoded, 3, `${what}: the dropped shard's 3 images are decoded again, the other shard reused`);
+    assert.deepEqual(out, digits.subarray(0, 6 * 784), `${what}: the pixels are the files'`);
+  }
+  // Well-typed but wrong: the first two images' files (path, size, time) swapped, their checksums left in place
+  // (as an edit by hand or a bug could leave them): each slot then names a file whose pixels it does not hold.
+  const swapped = copy((ix) => {
+    const first = ix.images[0]!.slice(0, 3);
+    ix.images[0]!.splice(0, 3, ...ix.images[1]!.slice(0, 3));
+    ix.images[1]!.splice(0, 3, ...first);
+  });
+  await assert.rejects(
+    readAll(swapped, () => {}),
+    (e: unknown) => e instanceof UserError && /shard-000000\.bin holds image \d with a checksum that does not match/.test(e.message),
+  );
+  // The unedited cache is reused whole.
+  assert.equal(
+    (
+      await readAll(
+        copy(() => {}),
+        () => {},
+      )
+    ).decoded,
+    0,
+  );
+});
+
+test("fuzz findings, viewer map: the page's reader refuses hostile headers, a short .bin and out-of-range neighbours and labels with a MapReadError naming the file", async () => {
+  const run = seedRun.runDir;
+  const maps = path.join(run, 'vis_outputs');
+  const original = JSON.parse(fs.readFileSync(path.join(maps, 'map_pca.json'), 'utf8'));
+  const bin = fs.readFileSync(path.join(maps, 'map_pca.bin'));
+  const viewer = await startViewer({ project: path.dirname(run) });
+  const base = `${viewer.url}runs/${path.basename(run)}`;
+  type Header = { arrays: Record<string, { shape: number[]; offset: number; dtype: string }>; [k: string]: unknown };
+  const write = (name: string, header: Header, data: Buffer) => {
+    fs.writeFileSync(path.join(maps, `${name}.json`), JSON.stringify(header));
+    fs.writeFileSync(path.join(maps, `${name}.bin`), data);
+  };
+  const load = async (name: string) => {
+    const data = await loadMapData(base, `vis_outputs/${name}.json`);
+    await loadRest(data);
+    return data;
+  };
+  try {
+    const cases: Array<[string, (h: Header) => Buffer, RegExp]> = [
+      [
+        'a shape that is a number',
+        (h) => {
+          h.arrays.coords!.shape = 7 as unknown as number[];
+          return bin;
+        },
+        /header field arrays\.coords\.shape/,
+      ],
+      [
+        'no coords',
+        (h) => {
+          delete h.arrays.coords;
+          return bin;
+        },
+        /no coords array/,
+      ],
+      [
+        'neighbours of another k',
+        (h) => {
+          h.k = 3;
+          return bin;
+        },
+        /array neighbours has shape/,
+      ],
+      ['a .bin cut short', () => bin.subarray(0, bin.length - 64), /the \.bin file ends before its arrays do/],
+      [
+        'a neighbour past the points',
+        (h) => {
+          const b = Buffer.from(bin);
+          b.writeInt32LE(1_000_000, h.arrays.neighbours!.offset);
+          return b;
+        },
+        /a neighbour is not one of its \d+ points/,
+      ],
+      [
+        'a label past the classes',
+        (h) => {
+          const b = Buffer.from(bin);
+          b[h.arrays.labels!.offset] = 200;
+          return b;
+        },
+        /a label is not one of its 10 classes/,
+      ],
+    ];
+    let i = 0;
+    for (const [what, edit, message] of cases) {
+      const header = structuredClone(original) as Header;
+      const name = `map_edited${i++}`;
+      write(name, header, edit(header));
+      await assert.rejects(
+        load(name),
+        (e: unknown) => e instanceof MapReadError && message.test(e.message) && e.message.startsWith(`vis_outputs/${name}.json `),
+        what,
+      );
+    }
+    const good = await load('map_pca');
+    assert.equal(good.coords.length, 2 * original.count);
+    assert.equal(good.neighbours.length, original.count * original.k);
+  } finally {
+    await viewer.close();
+    for (const f of fs.readdirSync(maps)) if (f.startsWith('map_edited')) fs.rmSync(path.join(maps, f));
+  }
 });

@@ -7,7 +7,7 @@
 import type { HistoryRow, RunDetail, RunListEntry } from '../src/view/api-types.js';
 import type { Config } from '../src/config/schema.js';
 import { enableDrop } from './drop.js';
-import { loadMapData, loadRest, loadScores } from './map-data.js';
+import { loadMapData, loadRest, loadScores, type MapData } from './map-data.js';
 import { type MapHandle, type MapState, renderMap } from './map.js';
 import { renderReconstructions } from './recon.js';
 import { renderAnomalies } from './anomalies.js';
@@ -226,7 +226,14 @@ async function renderRun(name: string): Promise<void> {
   window.aeMap = undefined;
   if (mapFile) {
     const base = `/runs/${encodeURIComponent(name)}`;
-    const data = await loadMapData(base, mapFile);
+    let data: MapData;
+    try {
+      data = await loadMapData(base, mapFile);
+    } catch (e) {
+      // A damaged or hostile map file is reported where the map would be; the rest of the page stays usable.
+      mapBox.append(el('p', { class: 'note', id: 'map-error' }, (e as Error).message, '. Rerun ae test ', name, ' to write it again.'));
+      return;
+    }
     const scoresFile = `scores_${data.header.split}/scores.csv`;
     const summaryFile = `scores_${data.header.split}/summary.json`;
     if (run.outputs.includes(scoresFile)) {
@@ -235,7 +242,12 @@ async function renderRun(name: string): Promise<void> {
     const map = renderMap(mapBox, data, { state: stateFromUrl(), onState: (s) => keepInUrl(name, s) });
     window.aeMap = map;
     // Neighbours and thumbnails arrive after the first picture; then the page is fully interactive.
-    await loadRest(data);
+    try {
+      await loadRest(data);
+    } catch (e) {
+      mapBox.append(el('p', { class: 'note', id: 'map-error' }, (e as Error).message, ': neighbours and thumbnails are not shown.'));
+      return;
+    }
     map.refresh();
     if (run.config) enableDrop(mapBox, data, map, run.config as unknown as Config, base);
     mapBox.dataset.ready = '1';

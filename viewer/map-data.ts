@@ -3,7 +3,7 @@
  * first picture needs (coordinates, labels, errors) come first, by HTTP range; the rest (neighbours, thumbnails)
  * follows while the map is already drawn and usable, and the codes only when images are dropped on the map.
  */
-import type { Dtype, MapArray, MapHeader } from '../src/evaluate/map-format.js';
+import { BYTES_PER_ELEMENT, type Dtype, type MapArray, type MapHeader, mapHeaderProblem } from '../src/evaluate/map-format.js';
 
 export type { MapHeader };
 
@@ -36,16 +36,32 @@ export interface Scores {
 const TYPED = { float32: Float32Array, uint8: Uint8Array, int32: Int32Array } as const;
 type Typed = Float32Array | Uint8Array | Int32Array;
 
-/** The bytes [from, to) of `url`: a range request, or the whole file sliced where the server ignores ranges. */
-async function fetchRange(url: string, from: number, to: number): Promise<ArrayBuffer> {
-  if (to <= from) return new ArrayBuffer(0);
-  const r = await fetch(url, { headers: { Range: `bytes=${from}-${to - 1}` } });
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
-  const bytes = await r.arrayBuffer();
-  return r.status === 206 ? bytes : bytes.slice(from, to);
+/**
+ * A map the page cannot show, and why, naming its file: the page shows the message in place of the map. Anything
+ * else thrown while reading a map is a bug (the fuzzer's viewer-map target holds the reader to this).
+ */
+export class MapReadError extends Error {
+  constructor(file: string, why: string) {
+    super(`${file} is not a readable latent map: ${why}`);
+    this.name = 'MapReadError';
+  }
 }
 
-const byteLength = (a: MapArray) => a.shape.reduce((x, y) => x * y, 1) * TYPED[a.dtype].BYTES_PER_ELEMENT;
+/** The bytes [from, to) of `url`: a range request, or the whole file sliced where the server ignores ranges. */
+async function fetchRange(url: string, file: string, from: number, to: number): Promise<ArrayBuffer> {
+  if (to <= from) return new ArrayBuffer(0);
+  const r = await fetch(url, { headers: { Range: `bytes=${from}-${to - 1}` } });
+  if (r.status === 416) throw new MapReadError(file, `its arrays lie past the end of the .bin file (bytes ${from}-${to - 1})`);
+  if (!r.ok) throw new MapReadError(file, `HTTP ${r.status}`);
+  const bytes = await r.arrayBuffer();
+  const part = r.status === 206 ? bytes : bytes.slice(from, to);
+  // The header is checked before any array is fetched, but not against the .bin's size: a short answer means the
+  // .bin is shorter than the header says (damaged, or rewritten since).
+  if (part.byteLength !== to - from) throw new MapReadError(file, `the .bin file ends before its arrays do (got ${part.byteLength} of ${to - from} bytes)`);
+  return part;
+}
+
+const byteLength = (a: MapArray) => a.shape.reduce((x, y) => x * y, 1) * BYTES_PER_ELEMENT[a.dtype];
 
 /** Fetches the named arrays (those present) in one range covering them all; views keyed by name. */
 export async function fetchArrays(base: string, jsonFile: string, header: MapHeader, names: string[]): Promise<Record<string, Typed>> {
@@ -53,7 +69,7 @@ export async function fetchArrays(base: string, jsonFile: string, header: MapHea
   if (present.length === 0) return {};
   const from = Math.min(...present.map((n) => header.arrays[n]!.offset));
   const to = Math.max(...present.map((n) => header.arrays[n]!.offset + byteLength(header.arrays[n]!)));
-  const buffer = await fetchRange(`${base}/${jsonFile.replace(/\.json$/, '.bin')}`, from, to);
+  const buffer = await fetchRange(`${base}/${jsonFile.replace(/\.json$/, '.bin')}`, jsonFile, from, to);
   const out: Record<string, Typed> = {};
   for (const n of present) {
     const a = header.arrays[n]!;
@@ -63,11 +79,19 @@ export async function fetchArrays(base: string, jsonFile: string, header: MapHea
   return out;
 }
 
-/** The header and the arrays the first picture needs. */
+/** The header and the arrays the first picture needs; a map that cannot be trusted is a MapReadError. */
 export async function loadMapData(base: string, jsonFile: string): Promise<MapData> {
   const r = await fetch(`${base}/${jsonFile}`);
-  if (!r.ok) throw new Error(`${jsonFile}: HTTP ${r.status}`);
-  const header = (await r.json()) as MapHeader;
+  if (!r.ok) throw new MapReadError(jsonFile, `HTTP ${r.status}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await r.text());
+  } catch (e) {
+    throw new MapReadError(jsonFile, (e as Error).message);
+  }
+  const problem = mapHeaderProblem(raw);
+  if (problem !== null) throw new MapReadError(jsonFile, problem);
+  const header = raw as MapHeader;
   // The rest is requested at once too (it arrives while the first picture is drawn); loadRest waits for it.
   const rest = Promise.all([
     fetchArrays(base, jsonFile, header, ['neighbours']),
@@ -76,16 +100,20 @@ export async function loadMapData(base: string, jsonFile: string): Promise<MapDa
   rest.catch(() => {}); // reported by loadRest
   const a = await fetchArrays(base, jsonFile, header, ['coords', 'labels', 'errors']);
   const n = header.count;
+  const classes = header.classes ?? ['(unlabelled)'];
+  const labels = a.labels as Uint8Array | undefined;
+  if (labels && header.classes && labels.some((l) => l >= classes.length))
+    throw new MapReadError(jsonFile, `a label is not one of its ${classes.length} classes`);
   return {
     header,
     source: { base, jsonFile },
     coords: a.coords as Float32Array,
-    labels: (a.labels as Uint8Array | undefined) ?? new Uint8Array(n),
+    labels: labels ?? new Uint8Array(n),
     errors: (a.errors as Float32Array | undefined) ?? new Float32Array(n),
     neighbours: new Int32Array(0),
     images: null,
     recons: null,
-    classes: header.classes ?? ['(unlabelled)'],
+    classes,
     scores: null,
     rest,
   };
@@ -94,7 +122,10 @@ export async function loadMapData(base: string, jsonFile: string): Promise<MapDa
 /** Neighbours and thumbnails, into `data`. */
 export async function loadRest(data: MapData): Promise<void> {
   const [nb, thumbs] = (await data.rest) as [Record<string, Typed>, Record<string, Typed>];
-  data.neighbours = (nb.neighbours as Int32Array | undefined) ?? new Int32Array(0);
+  const neighbours = (nb.neighbours as Int32Array | undefined) ?? new Int32Array(0);
+  const n = data.header.count;
+  if (neighbours.some((j) => j < 0 || j >= n)) throw new MapReadError(data.source.jsonFile, `a neighbour is not one of its ${n} points`);
+  data.neighbours = neighbours;
   data.images = (thumbs.images as Uint8Array | undefined) ?? null;
   data.recons = (thumbs.reconstructions as Uint8Array | undefined) ?? null;
 }

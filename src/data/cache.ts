@@ -15,12 +15,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { DecodeInterrupted, UserError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../util/fs.js';
 import { decodeFiles, type Preprocessing } from './decode.js';
-import { imageChecksum, SHARD_IMAGES, ShardStore, shardData, shardIndex, shardNumbers } from './store.js';
+import { imageChecksum, pathHash, SHARD_IMAGES, ShardStore, shardData, shardIndex, shardNumbers } from './store.js';
 
-export const CACHE_FORMAT = 2;
+/** 3: checksums bound to their file's path (see pathHash); older shards are decoded again. */
+export const CACHE_FORMAT = 3;
 
 export interface SourceFile {
   path: string;
@@ -31,7 +33,7 @@ export interface SourceFile {
 /** One shard's index file. */
 interface ShardIndex {
   format: number;
-  /** [path, size, mtimeMs, checksum] per image, in the order of the data file. */
+  /** [path, size, mtimeMs, checksum XOR pathHash(path)] per image, in the order of the data file. */
   images: Array<[string, number, number, number]>;
   /** [path, size, mtimeMs, reason] per file of the batch that could not be decoded. */
   failed: Array<[string, number, number, string]>;
@@ -125,14 +127,11 @@ export async function ensureCached(dir: string, p: Preprocessing, files: SourceF
         }
         const slot = index.images.length;
         data.set(buffer.subarray(k * imageBytes, (k + 1) * imageBytes), slot * imageBytes);
-        index.images.push([f.path, f.size, f.mtimeMs, imageChecksum(data, slot * imageBytes, imageBytes)]);
+        index.images.push([f.path, f.size, f.mtimeMs, (imageChecksum(data, slot * imageBytes, imageBytes) ^ pathHash(f.path)) >>> 0]);
         rows[i] = shard * SHARD_IMAGES + slot;
       });
       writeShard(dir, shard, data.subarray(0, index.images.length * imageBytes), index);
-      sums.set(
-        shard,
-        Uint32Array.from(index.images, (e) => e[3]),
-      );
+      sums.set(shard, pixelSums(index));
       used.add(shard);
     }
   }
@@ -168,6 +167,11 @@ function writeShard(dir: string, n: number, data: Uint8Array, index: ShardIndex)
   }
 }
 
+/** Per slot, the checksum its pixels must have: the stored value unbound from the path the index names there. */
+function pixelSums(index: ShardIndex): Uint32Array {
+  return Uint32Array.from(index.images, (e) => (e[3] ^ pathHash(e[0])) >>> 0);
+}
+
 interface KnownFile {
   shard: number;
   /** Row in the store, or -1 for a file that could not be decoded. */
@@ -191,10 +195,7 @@ function readShards(
   for (const n of shardNumbers(dir)) {
     const index = readIndex(dir, n, imageBytes, log);
     if (!index) continue;
-    sums.set(
-      n,
-      Uint32Array.from(index.images, (e) => e[3]),
-    );
+    sums.set(n, pixelSums(index));
     index.images.forEach(([file, size, mtimeMs], slot) => {
       known.set(file, { shard: n, row: n * SHARD_IMAGES + slot, size, mtimeMs, reason: '' });
     });
@@ -203,6 +204,14 @@ function readShards(
   return { known, sums };
 }
 
+// An index is our own file, but it lives on disk beside the user's data: every entry is checked before use.
+const fileEntry = [z.string().min(1), z.number().int().nonnegative(), z.number().finite()] as const;
+const shardIndexSchema = z.object({
+  format: z.literal(CACHE_FORMAT),
+  images: z.array(z.tuple([...fileEntry, z.number().int().nonnegative().max(0xffffffff)])),
+  failed: z.array(z.tuple([...fileEntry, z.string()])),
+});
+
 function readIndex(dir: string, n: number, imageBytes: number, log: (msg: string) => void): ShardIndex | null {
   const drop = (why: string): null => {
     log(`warning: the image cache shard ${shardData(dir, n)} ${why}; decoding its images again`);
@@ -210,14 +219,19 @@ function readIndex(dir: string, n: number, imageBytes: number, log: (msg: string
     fs.rmSync(shardData(dir, n), { force: true });
     return null;
   };
-  let index: ShardIndex;
+  let raw: unknown;
   try {
-    index = JSON.parse(fs.readFileSync(shardIndex(dir, n), 'utf8')) as ShardIndex;
+    raw = JSON.parse(fs.readFileSync(shardIndex(dir, n), 'utf8'));
   } catch (e) {
     return drop(`has an unreadable index (${(e as Error).message.split('\n')[0]})`);
   }
-  if (index?.format !== CACHE_FORMAT || !Array.isArray(index.images) || !Array.isArray(index.failed))
-    return drop('has an index of another format');
+  if ((raw as ShardIndex | null)?.format !== CACHE_FORMAT) return drop('has an index of another format');
+  const parsed = shardIndexSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return drop(`has a damaged index (field ${issue.path.join('.') || '(root)'}: ${issue.message})`);
+  }
+  const index = raw as ShardIndex;
   if (index.images.length > SHARD_IMAGES) return drop('lists more images than a shard holds');
   let size: number;
   try {

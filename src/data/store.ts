@@ -46,6 +46,20 @@ export function imageChecksum(bytes: Uint8Array, offset: number, length: number)
   return h >>> 0;
 }
 
+/**
+ * A 32-bit hash of a source file's path (FNV-1a over its UTF-16 code units, then a final mix). The cache stores each
+ * image's checksum XOR the hash of the path it was decoded from, so an index whose paths were swapped or edited
+ * fails the checksum instead of handing one file's pixels out as another's.
+ */
+export function pathHash(file: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < file.length; i++) h = Math.imul(h ^ file.charCodeAt(i), 0x01000193);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return h >>> 0;
+}
+
 /** Open shard files, at most this many at a time (least recently used closed first). */
 const MAX_OPEN_SHARDS = 128;
 

@@ -17,7 +17,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import { tf } from '../backend/index.js';
 import { batchFloats, batchTensor, type ImageSet } from '../data/dataset.js';
 import { exactKnn } from '../embed/knn.js';
@@ -26,7 +25,7 @@ import { type Autoencoder, reconstruct } from '../models/registry.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Latents } from './latents.js';
-import { type Dtype, MAP_FORMAT, type MapArray, type MapHeader } from './map-format.js';
+import { type Dtype, MAP_FORMAT, type MapArray, type MapHeader, mapHeaderProblem } from './map-format.js';
 
 export { MAP_FORMAT, type Dtype, type MapArray, type MapHeader };
 
@@ -151,26 +150,6 @@ export interface MapData {
 
 const TYPED = { float32: Float32Array, uint8: Uint8Array, int32: Int32Array } as const;
 
-// What a reader of a map trusts, checked before anything is sized or indexed by it (maps are read by `ae encode
-// --onto` from paths users give): counts and shapes are sizes, the method names output files, so it is a plain word.
-const size = z
-  .number()
-  .int()
-  .nonnegative()
-  .max(2 ** 31 - 1);
-const mapHeaderSchema = z.looseObject({
-  format: z.literal(MAP_FORMAT),
-  method: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a plain word'),
-  count: size.min(1),
-  classes: z.array(z.string()).nullable(),
-  arrays: z.record(
-    z.string(),
-    z.object({ offset: size, dtype: z.enum(['float32', 'uint8', 'int32']), shape: z.array(size).min(1).max(4) }),
-  ),
-});
-/** Arrays whose rows are the map's points, with the columns they must have (null: any number, at least 1). */
-const PER_POINT: Record<string, number | null> = { coords: 2, codes: null, labels: 0 };
-
 /** Reads map_<method>.json and its .bin, checking the format and that every array lies inside the .bin. */
 export function readMapData(jsonFile: string): MapData {
   const fail = (why: string) =>
@@ -184,33 +163,16 @@ export function readMapData(jsonFile: string): MapData {
   } catch (e) {
     throw fail((e as Error).message);
   }
-  if ((raw as MapHeader | null)?.format !== MAP_FORMAT) throw fail(`its format is not ${MAP_FORMAT}`);
-  const parsed = mapHeaderSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw fail(`header field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  const header = raw as MapHeader;
-  // Array names are plain words (JSON's own "__proto__" key, which schema checks skip, included in the refusal).
-  const oddName = Object.keys(header.arrays).find((name) => !/^[a-z][a-z0-9_]{0,63}$/.test(name));
-  if (oddName !== undefined) throw fail(`array name ${JSON.stringify(oddName)} is not a plain word`);
-  for (const [name, columns] of Object.entries(PER_POINT)) {
-    const shape = Object.hasOwn(header.arrays, name) ? header.arrays[name]!.shape : null;
-    if (shape === null) continue;
-    const fits =
-      shape[0] === header.count &&
-      (columns === 0 ? shape.length === 1 : shape.length === 2 && (columns === null ? shape[1]! >= 1 : shape[1] === columns));
-    if (!fits) throw fail(`array ${name} has shape ${shape.join('x')}, not one row per point of the ${header.count}`);
-  }
   const binFile = jsonFile.replace(/\.json$/, '.bin');
   if (!fs.existsSync(binFile)) throw fail(`${binFile} is missing`);
   const bin = fs.readFileSync(binFile);
+  const problem = mapHeaderProblem(raw, bin.length, binFile);
+  if (problem !== null) throw fail(problem);
+  const header = raw as MapHeader;
   const entries: Array<[string, MapData['arrays'][string]]> = [];
   for (const [name, a] of Object.entries(header.arrays)) {
     const Typed = TYPED[a.dtype];
     const count = a.shape.reduce((x, y) => x * y, 1);
-    if (a.offset % 4 !== 0 || !(a.offset + count * Typed.BYTES_PER_ELEMENT <= bin.length))
-      throw fail(`array ${name} lies outside ${binFile}`);
     entries.push([
       name,
       new Typed(bin.buffer.slice(bin.byteOffset + a.offset, bin.byteOffset + a.offset + count * Typed.BYTES_PER_ELEMENT)),
