@@ -1,7 +1,7 @@
 """PyTorch side of bench/exchange.ts (optional: Debian's python3-torch; never a dependency). Two modes:
 
   check KIND FILE.safetensors IMAGES.npy LATENT.npy RECON.npy
-      loads our exported state_dict into the PyTorch model (reference_parity's AE and CAE, torch_models' others; strict: every name, shape and num_batches_tracked),
+      loads our exported state_dict into the PyTorch model (scale/models.py; strict: every name, shape and num_batches_tracked),
       runs it in eval mode on the images and prints the largest differences from our latent and reconstruction.
   train KIND MNIST_DIR STEPS OUT.safetensors
       trains the reference model for STEPS seeded steps (batch 64), saves its state_dict as safetensors and prints
@@ -9,45 +9,13 @@
 
 Debian has no Python safetensors package, so the file is read and written here by the format's rules: an 8-byte
 little-endian header length, a JSON header, the raw little-endian tensors."""
-import gzip, json, sys
+import gzip, json, os, sys
 import numpy as np
 import torch
 from torch import nn
-from reference_parity import CAE, ae
-import torch_models
-
-DTYPES = {'F32': np.float32, 'I64': np.int64}
-
-
-def read_safetensors(path):
-    raw = open(path, 'rb').read()
-    n = int.from_bytes(raw[:8], 'little')
-    header, data = json.loads(raw[8:8 + n]), raw[8 + n:]
-    state = {}
-    for name, t in header.items():
-        if name == '__metadata__':
-            continue
-        begin, end = t['data_offsets']
-        state[name] = torch.from_numpy(np.frombuffer(data[begin:end], dtype=DTYPES[t['dtype']]).reshape(t['shape']).copy())
-    return state
-
-
-def write_safetensors(path, state):
-    header, blobs, offset = {}, [], 0
-    for name, t in state.items():
-        a = t.detach().cpu().contiguous().numpy()
-        dtype = {np.dtype(np.float32): 'F32', np.dtype(np.int64): 'I64'}[a.dtype]
-        header[name] = {'dtype': dtype, 'shape': list(a.shape), 'data_offsets': [offset, offset + a.nbytes]}
-        offset += a.nbytes
-        blobs.append(a.tobytes())
-    head = json.dumps(header).encode()
-    head += b' ' * ((8 - (8 + len(head)) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(len(head).to_bytes(8, 'little') + head + b''.join(blobs))
-
-
-REFERENCE = ('AE', 'CAE')
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scale'))
+import models as torch_models  # noqa: E402  (every model type: scale/models.py)
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 def config_of(path):
     """The run's config that `ae export` stores in the file's metadata."""
@@ -58,29 +26,16 @@ def config_of(path):
 
 def model_of(kind, cfg=None):
     """The PyTorch model for `kind`, shaped by the run's config when given (MNIST's defaults otherwise)."""
-    if kind not in REFERENCE:
-        if cfg is None:
-            return torch_models.make(kind)
-        return torch_models.make(kind, latent=cfg['latent_dim'], hidden=cfg['hidden_dim'], c=cfg['color_channel'], h=cfg['height'],
-                                 w=cfg['width'], channels=tuple(cfg.get('encoder_channels', torch_models.DEFAULT_CHANNELS)))
-    return ae() if kind == 'AE' else CAE()
+    return torch_models.make(kind) if cfg is None else torch_models.from_config(cfg)
 
 
 def forward(kind, model, x):
-    return model(x) if kind in REFERENCE else torch_models.reconstruct(model, x)
+    return torch_models.reconstruct(model, x)
 
 
 def encode(kind, model, x):
-    if kind not in REFERENCE:
-        z = model.encode(x)
-        return z[0] if model.variational else z
-    if kind == 'AE':
-        return model.encoder(x.flatten(1))
-    for i, b in enumerate(model.encoder):
-        x = torch.relu(b.bn(b.conv(x)))
-        if i >= 2:
-            x = model.pool(x)
-    return x
+    z = model.encode(x)
+    return z[0] if model.variational else z
 
 
 def mnist(folder, split):
@@ -113,7 +68,7 @@ def train(kind, folder, steps, out):
     for s in range(steps):
         xb = images[s * 64:(s + 1) * 64]
         opt.zero_grad()
-        (nn.functional.mse_loss(model(xb), xb) if kind in REFERENCE else torch_models.loss(model, xb)).backward()
+        torch_models.loss(model, xb).backward()
         opt.step()
     write_safetensors(out, model.state_dict())
     model.eval()

@@ -1,49 +1,17 @@
 """PyTorch side of bench/parity.ts: loads our exported initial weights into the same architecture (converting
 tfjs layouts to PyTorch's), trains on the same batches and prints the losses as one JSON line.
 Optional (Debian's python3-torch); never a dependency."""
-import gzip, json, sys
+import gzip, json, os, sys
 import numpy as np
 import torch
 from torch import nn
 
-
-class Block(nn.Module):
-    def __init__(self, conv, bn):
-        super().__init__()
-        self.conv, self.bn = conv, bn
-
-
-class DeBlock(nn.Module):
-    def __init__(self, deconv, bn):
-        super().__init__()
-        self.deconv, self.bn = deconv, bn
-
-
-class CAE(nn.Module):
-    def __init__(self, c=1):
-        super().__init__()
-        self.encoder = nn.ModuleList([Block(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o)) for i, o in [(c, 32), (32, 64), (64, 128), (128, 256)]])
-        self.decoder = nn.ModuleList([DeBlock(nn.ConvTranspose2d(i, o, k, stride=s, padding=p), nn.BatchNorm2d(o))
-                                      for i, o, k, s, p in [(256, 128, 3, 1, 1), (128, 64, 2, 2, 0), (64, 32, 2, 2, 0)]]
-                                     + [DeBlock(nn.ConvTranspose2d(32, c, 3, padding=1), nn.Identity())])
-        self.pool = nn.MaxPool2d(1, 2)
-
-    def forward(self, x):
-        for i, b in enumerate(self.encoder):
-            x = torch.relu(b.bn(b.conv(x)))
-            if i >= 2:
-                x = self.pool(x)
-        for b in self.decoder[:3]:
-            x = torch.relu(b.bn(b.deconv(x)))
-        return torch.sigmoid(self.decoder[3].deconv(x))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scale'))
+from models import AE, CAE  # noqa: E402  (the architectures, one place: scale/models.py)
 
 
 def ae():
-    m = nn.Module()
-    m.encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0), nn.Linear(256, 32), nn.ReLU())
-    m.decoder = nn.Sequential(nn.Linear(32, 256), nn.ReLU(), nn.Dropout(0), nn.Linear(256, 784), nn.Sigmoid())
-    m.forward = lambda x: m.decoder(m.encoder(x.flatten(1))).view(-1, 1, 28, 28)
-    return m
+    return AE()
 
 
 def to_torch(name, arr):

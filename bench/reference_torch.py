@@ -9,8 +9,8 @@ import json, os, sys, time
 import torch
 from torch import nn
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import torch_models  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scale'))
+import models as torch_models  # noqa: E402  (every model type: scale/models.py)
 
 
 def ae():
