@@ -1,6 +1,6 @@
 /**
  * The PyTorch round trip of `ae export --format safetensors` and `ae import`, for every model type (the new ones
- * through bench/torch_models.py):
+ * through scale/models.py):
  *   1. a short run here, exported; the reference PyTorch model loads the file (strict) and reproduces our latent
  *      and reconstruction on real test images (largest absolute differences printed);
  *   2. the reference model trained briefly in PyTorch, saved as safetensors, imported here: our test-set MSE of

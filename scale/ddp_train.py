@@ -27,9 +27,28 @@ import socket
 import sys
 import time
 
-import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+
+def _limit_blas_threads():
+    """Each process's BLAS (OpenBLAS under Debian's torch) to its share of the cores, set before torch loads it:
+    its threads spin while they wait, so N processes x all cores of threads crawl or seem to hang. A value the user
+    set wins. The processes mp.spawn starts inherit it."""
+    if __name__ != '__main__':
+        return
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument('--procs', type=int, default=2)
+    pre.add_argument('--threads', type=int, default=None)
+    known, _ = pre.parse_known_args()
+    world = int(os.environ.get('LOCAL_WORLD_SIZE', os.environ.get('WORLD_SIZE', known.procs)))
+    threads = known.threads or max(1, (os.cpu_count() or 1) // max(1, world))
+    for var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ.setdefault(var, str(threads))
+
+
+_limit_blas_threads()
+
+import torch  # noqa: E402  (after the thread limits)
+import torch.distributed as dist  # noqa: E402
+import torch.multiprocessing as mp  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402

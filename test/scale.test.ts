@@ -7,7 +7,8 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -123,6 +124,32 @@ test("scale: DDP with 2 processes (gloo) trains from our export to the weights 1
   assert.ok(maxDiff(start, w2) > 0.02, `the weights barely moved: ${maxDiff(start, w2)}`);
   assert.ok(maxDiff(w1, w2) < 1e-6, `1 vs 2 processes differ by ${maxDiff(w1, w2)}`);
   assert.ok(Math.abs((one.test_mse as number) - (two.test_mse as number)) < 1e-6);
+  // The launcher path (torchrun, or one process per machine): two processes started apart, finding each other
+  // through RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT, take the same steps.
+  const port = await freePort();
+  const launched = await Promise.all(
+    [0, 1].map(
+      (rank) =>
+        new Promise<number | null>((resolve) => {
+          const env = {
+            ...process.env,
+            RANK: String(rank),
+            LOCAL_RANK: String(rank),
+            WORLD_SIZE: '2',
+            MASTER_ADDR: '127.0.0.1',
+            MASTER_PORT: String(port),
+          };
+          const child = spawn(PYTHON, [path.join(ROOT, 'scale', 'ddp_train.py'), ...common, '--out', 'env.safetensors'], {
+            cwd: work,
+            env,
+            stdio: 'ignore',
+          });
+          child.on('exit', resolve);
+        }),
+    ),
+  );
+  assert.deepEqual(launched, [0, 0]);
+  assert.ok(maxDiff(w1, tensors(path.join(work, 'env.safetensors'))) < 1e-6);
   // 150 steps of Adam lower the test loss from where our run left it.
   const before = JSON.parse(fs.readFileSync(path.join(runDir, 'history.jsonl'), 'utf8').trim().split('\n').pop()!).val_loss as number;
   assert.ok((two.test_mse as number) < before, `test MSE ${two.test_mse} not below the run's validation loss ${before}`);
@@ -242,6 +269,15 @@ test('scale: Dask LocalCluster of 2 workers scores and encodes an image folder a
   }
   assert.equal(rows, 150);
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 function tensorsHeader(file: string): string {
   const b = fs.readFileSync(file);
