@@ -466,6 +466,33 @@ test('a run page open in Chromium shows the outputs of an ae test run after it o
   });
 });
 
+test('a damaged map in Chromium: the run page says which file cannot be read and why, in place of the map; the rest of the page stays', {
+  skip,
+}, async () => {
+  const project = await fixtureProject();
+  const run = path.join(project, 'broken-map');
+  fs.cpSync(path.join(project, 'finished'), run, { recursive: true });
+  fs.writeFileSync(
+    path.join(run, 'config.yaml'),
+    fs.readFileSync(path.join(project, 'finished', 'config.yaml'), 'utf8').replace('name: finished', 'name: broken-map'),
+  );
+  const bin = path.join(run, 'vis_outputs', 'map_pca.bin');
+  fs.truncateSync(bin, 64); // a copy cut short: the header promises the coordinates and more
+  const errors: string[] = [];
+  await inBrowser(project, async (page, url) => {
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${url}#/run/broken-map`);
+    const note = await page.waitForSelector('#map-error');
+    assert.match(
+      (await note.textContent())!,
+      /vis_outputs\/map_pca\.json is not a readable latent map: the \.bin file ends before its arrays do/,
+    );
+    assert.equal(await page.locator('#map').count(), 0, 'no map drawn from a damaged file');
+    assert.equal(await page.locator('#files .pictures img').count(), 3, 'the pictures are still shown');
+    assert.deepEqual(errors, [], 'no uncaught error in the page');
+  });
+});
+
 type MapWindow = { aeMap: { screenOf(i: number): { x: number; y: number } } };
 
 /** Pixels of a screenshot that are not white or near-white. */
