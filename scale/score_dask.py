@@ -80,8 +80,10 @@ _models = {}
 
 
 def _model(weights, digest):
-    """The model of these weights, built once per worker process (the cache outlives the task)."""
-    if digest not in _models:
+    """The model of these weights, built once per worker process (the cache outlives the task); and whether this
+    call built it."""
+    built = digest not in _models
+    if built:
         if HERE not in sys.path:
             sys.path.insert(0, HERE)
         import torch
@@ -93,7 +95,7 @@ def _model(weights, digest):
         model.load_state_dict(state_of(weights), strict=True)
         model.eval()
         _models[digest] = (model, cfg)
-    return _models[digest]
+    return _models[digest] + (built,)
 
 
 def _field(v):
@@ -101,12 +103,12 @@ def _field(v):
 
 
 def score_partition(part, rows, weights, digest, threshold, out, with_codes, batch):
-    """Scores one partition's images and writes its files; returns (images, flagged, seconds)."""
+    """Scores one partition's images and writes its files; returns (images, flagged, seconds, model built here)."""
     import torch
     import models
     from data import load_image
     t0 = time.perf_counter()
-    model, cfg = _model(weights, digest)
+    model, cfg, built = _model(weights, digest)
     shape = (cfg['height'], cfg['width'], cfg['color_channel'])
     scores, codes = [], []
     with torch.no_grad():
@@ -132,7 +134,7 @@ def score_partition(part, rows, weights, digest, threshold, out, with_codes, bat
             w = csv.writer(f, lineterminator='\n')
             w.writerow(['index', 'label', 'class', 'path'])
             w.writerows([[i, _field(l), _field(c), p] for i, l, c, p in rows])
-    return len(rows), int((scores > threshold).sum()), time.perf_counter() - t0
+    return len(rows), int((scores > threshold).sum()), time.perf_counter() - t0, built
 
 
 def main(argv=None):
@@ -185,7 +187,7 @@ def main(argv=None):
         json.dump(summary, f, indent=2)
     # `seconds`: from the first task submitted to the last result (model builds, decoding, scoring, writing);
     # `wall_seconds`: the whole command, the cluster's start and the merge included.
-    print(json.dumps({**summary, 'workers': workers, 'partitions': len(parts), 'seconds': seconds,
+    print(json.dumps({**summary, 'workers': workers, 'partitions': len(parts), 'model_builds': sum(d[3] for d in done), 'seconds': seconds,
                       'images_per_second': len(rows) / seconds, 'wall_seconds': time.perf_counter() - started}), flush=True)
 
 
