@@ -9,15 +9,25 @@ import torch
 IMAGE_EXTENSIONS = {'.png', '.jpg', '.jpeg', '.webp'}
 
 
-def read_idx_images(folder, split):
-    """The `split` ('train' or 't10k') images of an MNIST-format folder as a uint8 array [N, 28, 28]."""
-    for name in (f'{split}-images-idx3-ubyte.gz', f'{split}-images-idx3-ubyte', f'{split}-images.idx3-ubyte'):
+def _idx(folder, names):
+    for name in names:
         path = os.path.join(folder, name)
         if os.path.exists(path):
-            raw = (gzip.open if name.endswith('.gz') else open)(path, 'rb').read()
-            n, h, w = (int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(3))
-            return np.frombuffer(raw, dtype=np.uint8, offset=16, count=n * h * w).reshape(n, h, w)
-    raise FileNotFoundError(f'no {split}-images-idx3-ubyte(.gz) in {folder}')
+            return (gzip.open if name.endswith('.gz') else open)(path, 'rb').read()
+    raise FileNotFoundError(f'none of {", ".join(names)} in {folder}')
+
+
+def read_idx_labels(folder, split):
+    """The `split` labels of an MNIST-format folder as a uint8 array [N]."""
+    raw = _idx(folder, (f'{split}-labels-idx1-ubyte.gz', f'{split}-labels-idx1-ubyte', f'{split}-labels.idx1-ubyte'))
+    return np.frombuffer(raw, dtype=np.uint8, offset=8, count=int.from_bytes(raw[4:8], 'big'))
+
+
+def read_idx_images(folder, split):
+    """The `split` ('train' or 't10k') images of an MNIST-format folder as a uint8 array [N, 28, 28]."""
+    raw = _idx(folder, (f'{split}-images-idx3-ubyte.gz', f'{split}-images-idx3-ubyte', f'{split}-images.idx3-ubyte'))
+    n, h, w = (int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(3))
+    return np.frombuffer(raw, dtype=np.uint8, offset=16, count=n * h * w).reshape(n, h, w)
 
 
 class ArrayImages(torch.utils.data.Dataset):
@@ -72,14 +82,20 @@ class FolderImages(torch.utils.data.Dataset):
 
 def training_images(cfg, mnist=None, images=None, subset=None):
     """The images to train on: an image folder when given, else the MNIST-format training file of `mnist` (or of
-    the config's dataset). `subset` keeps the first N."""
+    the config's MNIST.path), with the config's `classes` and `binarize`. `subset` keeps the first N."""
     if images:
         ds = FolderImages(images, cfg['height'], cfg['width'], cfg['color_channel'])
     else:
         folder = mnist or (cfg.get('MNIST') or {}).get('path')
         if not folder:
             raise SystemExit('pass --mnist DIR (an MNIST-format folder) or --images DIR (a folder of images)')
-        ds = ArrayImages(read_idx_images(folder, 'train'))
+        pixels = read_idx_images(folder, 'train')
+        if cfg.get('classes'):  # the one-class protocol: train on these classes only, as ours
+            pixels = pixels[np.isin(read_idx_labels(folder, 'train'), cfg['classes'])]
+        if cfg.get('binarize'):  # a fixed, seeded binarisation (its own draws: not the same pixels as ours)
+            rng = np.random.default_rng(cfg['seed'])
+            pixels = np.where(rng.random(pixels.shape) < pixels / 255, 255, 0).astype(np.uint8)
+        ds = ArrayImages(pixels)
     if subset:
         ds = torch.utils.data.Subset(ds, range(min(subset, len(ds))))
     return ds

@@ -116,10 +116,13 @@ def worker(rank, world, args, port):
     backend = args.backend or ('nccl' if torch.cuda.is_available() else 'gloo')
     local = int(os.environ.get('LOCAL_RANK', rank))  # this machine's process number (torchrun sets it)
     device = torch.device(f'cuda:{local % torch.cuda.device_count()}' if backend == 'nccl' else 'cpu')
-    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
+    here = int(os.environ.get('LOCAL_WORLD_SIZE', world))  # processes on this machine
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // here))
     if world > 1:
         dist.init_process_group(backend, rank=rank, world_size=world)
     cfg = config_of(args.weights)
+    if cfg is None:
+        raise SystemExit(f'{args.weights} carries no config: write it with `ae export RUN --format safetensors`')
     seed = cfg['seed'] if args.seed is None else args.seed
     torch.manual_seed(seed + rank)  # noise, dropout and reparameterisation draws differ per process, as they should
     model = models.from_config(cfg).to(device)
@@ -139,8 +142,10 @@ def worker(rank, world, args, port):
     loader = torch.utils.data.DataLoader(data, batch_size=batch // world, sampler=sampler, drop_last=True)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr or cfg['lr'], betas=(0.9, 0.999), eps=1e-8)
     recon_loss = models.reconstruction_loss_of(cfg)
-    steps = args.steps or len(loader)
     steps_per_epoch = len(loader)
+    if steps_per_epoch == 0:
+        raise SystemExit(f'{len(data)} images make no batch of {batch // world} per process: pass a smaller --batch-size')
+    steps = args.steps or steps_per_epoch
     warmup = cfg.get('kl_warmup_epochs') or 0
     beta = cfg.get('beta') if cfg.get('beta') is not None else 1.0
     step, epoch, last, t0, timed_from = 0, 0, torch.tensor(float('nan')), None, 1
