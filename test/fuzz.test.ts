@@ -11,6 +11,7 @@ import { initBackend } from '../src/backend/index.js';
 import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { UserError } from '../src/errors.js';
 import { readMapData } from '../src/evaluate/map-data.js';
+import { loadConfig } from '../src/config/load.js';
 import { ensureCached } from '../src/data/cache.js';
 import { shardIndex } from '../src/data/store.js';
 import { startViewer } from '../src/view/server.js';
@@ -286,4 +287,21 @@ test("fuzz findings, viewer map: the page's reader refuses hostile headers, a sh
     await viewer.close();
     for (const f of fs.readdirSync(maps)) if (f.startsWith('map_edited')) fs.rmSync(path.join(maps, f));
   }
+});
+
+test('fuzz findings, config: an unknown YAML tag is refused naming the file and the line, with no YAMLWarning printed', () => {
+  const file = path.join(work, 'tagged.yaml');
+  fs.writeFileSync(file, 'model_type: AE\nMNIST:\n  path: x\n  subset: !in_memory 5\n');
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    assert.throws(
+      () => loadConfig(file),
+      (e: unknown) => e instanceof UserError && e.message.includes(file) && /Unresolved tag: !in_memory at line 4/.test(e.message),
+    );
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, []);
 });

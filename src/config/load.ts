@@ -124,13 +124,20 @@ export function readConfigFile(file: string): Plain {
     );
   }
   let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch (e) {
-    throw new UserError(
-      `config file ${file} is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`,
+  const invalid = (message: string) =>
+    new UserError(
+      `config file ${file} is not valid YAML or JSON: ${message.split('\n')[0]}`,
       'fix the syntax at that line (one `key: value` per line, nested keys indented under their parent), or write the file as JSON',
     );
+  try {
+    // Warnings too are refusals (an unknown tag such as `!in_memory:` is a typo, not a value), and none reaches
+    // stderr as a Node warning (the fuzzer saw YAMLWarning lines printed for damaged files).
+    const parsed = YAML.parseDocument(text, { logLevel: 'silent' });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw invalid(problem.message);
+    doc = parsed.toJS();
+  } catch (e) {
+    throw e instanceof UserError ? e : invalid((e as Error).message);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
