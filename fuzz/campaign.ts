@@ -3,8 +3,8 @@
  * each outcome classified. Clean outcomes: the input loaded, or the reader refused it with a UserError whose
  * message names the file (or its folder). Everything else is a finding: another exception (a crash of the
  * reader's logic: TypeError, RangeError...), a UserError that does not say which file, an input slower than the
- * time limit, or the process's peak memory growing by more than the allocation bound (a size field believed
- * before it was checked against the file's own size).
+ * time limit, the process's peak memory growing by more than the allocation bound (a size field believed
+ * before it was checked against the file's own size), or a process warning printed while reading.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ export interface Finding {
   target: string;
   seed: number;
   run: number;
-  kind: 'exception' | 'unnamed-file' | 'slow' | 'allocation' | 'hang';
+  kind: 'exception' | 'unnamed-file' | 'slow' | 'allocation' | 'hang' | 'warning';
   message: string;
   sample: Sample;
 }
@@ -87,10 +87,17 @@ export async function judge(
   const timeLimit = opts.timeLimitMs ?? 5000;
   const bound = opts.allocationBound ?? 512 * 1024 * 1024;
   const sample = mutantOf(target, opts.seed, run);
+  // A process warning while reading (a library's emitWarning) reaches the user's terminal as noise: a finding.
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message.split('\n')[0]}`);
+  process.on('warning', onWarning);
   const t0 = performance.now();
   const outcome = await attempt(target, sample, dir);
   const ms = performance.now() - t0;
+  await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+  process.off('warning', onWarning);
   const result: RunOutcome = { run, ms, loaded: outcome === null, refusal: null, findings: [] };
+  for (const w of warnings) result.findings.push({ kind: 'warning', message: w });
   if (outcome !== null) {
     if (isClean(target, outcome, dir)) {
       result.refusal = (outcome.message.split('\n')[0] ?? '').split(dir).join('<file>').replace(/\d+/g, 'N').slice(0, 140);

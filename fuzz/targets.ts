@@ -22,7 +22,7 @@ import { ensureCached, type SourceFile } from '../src/data/cache.js';
 import { shardData, shardIndex } from '../src/data/store.js';
 import { head } from '../src/data/dataset.js';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
-import { exportSafetensors, importSafetensors } from '../src/exchange/index.js';
+import { configInSafetensors, exportSafetensors, importSafetensors } from '../src/exchange/index.js';
 import { train } from '../src/train/trainer.js';
 import { openMapForPlacing, placeOnMap } from '../src/use/onto.js';
 import { readRun, summaryOf } from '../src/view/runs.js';
@@ -210,6 +210,8 @@ export async function buildTargets(seedRun: SeedRun): Promise<Target[]> {
       seeds: [{ 'model.safetensors': read(path.join(project, 'model.safetensors')) }],
       mutate: (rng, seed) => mutateOne(rng, seed, reframeSafetensors),
       async read(dir) {
+        // The config the file carries (what `ae import FILE` without --config reads), then the import proper.
+        configInSafetensors(path.join(dir, 'model.safetensors'));
         const c = resolveConfig({ ...config, project: dir, name: 'imported' });
         await importSafetensors(path.join(dir, 'model.safetensors'), c);
       },

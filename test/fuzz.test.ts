@@ -12,6 +12,7 @@ import { readCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { UserError } from '../src/errors.js';
 import { readMapData } from '../src/evaluate/map-data.js';
 import { loadConfig } from '../src/config/load.js';
+import { configInSafetensors } from '../src/exchange/index.js';
 import { ensureCached } from '../src/data/cache.js';
 import { shardIndex } from '../src/data/store.js';
 import { startViewer } from '../src/view/server.js';
@@ -304,4 +305,21 @@ test('fuzz findings, config: an unknown YAML tag is refused naming the file and 
     process.off('warning', onWarning);
   }
   assert.deepEqual(warnings, []);
+});
+
+test('fuzz findings, safetensors: a damaged config in the metadata (what `ae import FILE` reads without --config) is refused naming the file, not a YAMLParseError', () => {
+  const bytes = fs.readFileSync(path.join(work, 'seed', 'model.safetensors'));
+  const n = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
+  header.__metadata__.config = `${header.__metadata__.config.slice(0, 40)} "unclosed`;
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const file = path.join(work, 'damaged-config.safetensors');
+  fs.writeFileSync(file, Buffer.concat([len, json, bytes.subarray(8 + n)]));
+  assert.throws(
+    () => configInSafetensors(file),
+    (e: unknown) => e instanceof UserError && e.message.startsWith(`${file} carries a config that cannot be read`),
+  );
+  assert.equal((configInSafetensors(path.join(work, 'seed', 'model.safetensors')) as { name: string }).name, 'seed');
 });

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { resolveConfig } from '../config/load.js';
+import { parseYaml, resolveConfig } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { appendLine, removeStaleTempFiles, TEMP_MARKER, writeFileAtomic } from '../util/fs.js';
 import type { Config } from '../config/schema.js';
@@ -126,7 +126,7 @@ export function openRunDir(dir: string): RunDir {
 export function readRunConfig(run: RunDir): Config {
   let doc: unknown;
   try {
-    doc = YAML.parse(fs.readFileSync(run.configFile, 'utf8'));
+    doc = parseYaml(fs.readFileSync(run.configFile, 'utf8'));
   } catch (e) {
     throw new UserError(`cannot read ${run.configFile}: ${(e as Error).message.split('\n')[0]}`);
   }

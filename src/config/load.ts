@@ -112,6 +112,18 @@ export function resolveConfig(input: unknown, source = '(inline)'): Config {
   return parsed.data;
 }
 
+/**
+ * YAML (or JSON) text as a value, for every reader of our YAML: warnings are errors too (an unknown tag such as
+ * `!in_memory:` is a typo or damage, not a value), and none reaches stderr as a Node warning (the fuzzer saw
+ * YAMLWarning lines printed for damaged files). Throws the first problem.
+ */
+export function parseYaml(text: string): unknown {
+  const parsed = YAML.parseDocument(text, { logLevel: 'silent' });
+  const problem = parsed.errors[0] ?? parsed.warnings[0];
+  if (problem) throw new Error(problem.message);
+  return parsed.toJS();
+}
+
 /** Parses a YAML or JSON file (YAML is a superset of JSON) into a plain object. */
 export function readConfigFile(file: string): Plain {
   let text: string;
@@ -130,14 +142,9 @@ export function readConfigFile(file: string): Plain {
       'fix the syntax at that line (one `key: value` per line, nested keys indented under their parent), or write the file as JSON',
     );
   try {
-    // Warnings too are refusals (an unknown tag such as `!in_memory:` is a typo, not a value), and none reaches
-    // stderr as a Node warning (the fuzzer saw YAMLWarning lines printed for damaged files).
-    const parsed = YAML.parseDocument(text, { logLevel: 'silent' });
-    const problem = parsed.errors[0] ?? parsed.warnings[0];
-    if (problem) throw invalid(problem.message);
-    doc = parsed.toJS();
+    doc = parseYaml(text);
   } catch (e) {
-    throw e instanceof UserError ? e : invalid((e as Error).message);
+    throw invalid((e as Error).message);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import { parseYaml } from '../config/load.js';
 import { type BackendName, initBackend, tf } from '../backend/index.js';
 import { saveTrainingCheckpoint } from '../checkpoint/model-state.js';
 import { createRunDir } from '../checkpoint/run-dir.js';
@@ -149,5 +149,14 @@ export async function importSafetensors(file: string, config: Config, opts: Impo
 /** The config stored in a safetensors file we exported (its __metadata__), if any: `ae import` needs no config file then. */
 export function configInSafetensors(file: string): unknown | null {
   const { metadata } = readSafetensors(file);
-  return metadata.config ? YAML.parse(metadata.config) : null;
+  if (!metadata.config) return null;
+  try {
+    return parseYaml(metadata.config);
+  } catch (e) {
+    throw new UserError(
+      `${file} carries a config that cannot be read: ${(e as Error).message.split('\n')[0]}`,
+      'pass `config` with the model_type, image size and channels of its model',
+      { option: 'config' },
+    );
+  }
 }

@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import type { HistoryRow, RunProgress } from '../checkpoint/records.js';
 import { readRunLock } from '../checkpoint/run-lock.js';
+import { parseYaml } from '../config/load.js';
 import type { RunDetail, RunResults, RunStatus, RunSummary } from './api-types.js';
 
 export type { RunDetail, RunStatus, RunSummary } from './api-types.js';
@@ -74,7 +74,7 @@ export function readRun(project: string, name: string): RunDetail {
   const notes: string[] = [];
   let config: Record<string, unknown> | null = null;
   try {
-    const doc = YAML.parse(fs.readFileSync(path.join(dir, 'config.yaml'), 'utf8'));
+    const doc = parseYaml(fs.readFileSync(path.join(dir, 'config.yaml'), 'utf8'));
     if (doc && typeof doc === 'object') config = doc as Record<string, unknown>;
     else notes.push('config.yaml holds no mapping');
   } catch (e) {
