@@ -12,12 +12,12 @@ DTYPES = {'F32': np.float32, 'I64': np.int64}
 NAMES = {np.dtype(np.float32): 'F32', np.dtype(np.int64): 'I64'}
 
 
-def _header(path):
-    with open(path, 'rb') as f:
-        n = int.from_bytes(f.read(8), 'little')
-        if n > 100 * 2 ** 20:
-            raise ValueError(f'{path}: a safetensors header of {n} bytes (a damaged or foreign file)')
-        return json.loads(f.read(n)), 8 + n
+def _split(raw, name):
+    """The header (parsed) and the data bytes of a safetensors file's bytes."""
+    n = int.from_bytes(raw[:8], 'little')
+    if n > min(len(raw) - 8, 100 * 2 ** 20):
+        raise ValueError(f'{name}: a safetensors header of {n} bytes (a damaged or foreign file)')
+    return json.loads(raw[8:8 + n]), raw[8 + n:]
 
 
 def read_safetensors(path):
@@ -28,10 +28,7 @@ def read_safetensors(path):
 
 def state_of(raw, name='the file'):
     """The state_dict in the bytes of a safetensors file."""
-    n = int.from_bytes(raw[:8], 'little')
-    if n > min(len(raw) - 8, 100 * 2 ** 20):
-        raise ValueError(f'{name}: a safetensors header of {n} bytes (a damaged or foreign file)')
-    header, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+    header, data = _split(raw, name)
     state = {}
     for key, t in header.items():
         if key == '__metadata__':
@@ -43,17 +40,16 @@ def state_of(raw, name='the file'):
     return state
 
 
-def config_in(raw):
+def config_in(raw, name='the file'):
     """The config in the bytes of a safetensors file's metadata (None when it carries none)."""
-    n = int.from_bytes(raw[:8], 'little')
-    meta = json.loads(raw[8:8 + n]).get('__metadata__') or {}
+    meta = _split(raw, name)[0].get('__metadata__') or {}
     return json.loads(meta['config']) if 'config' in meta else None
 
 
 def config_of(path):
     """The run's resolved config that `ae export` stores in the file's metadata (None when it carries none)."""
-    meta = _header(path)[0].get('__metadata__') or {}
-    return json.loads(meta['config']) if 'config' in meta else None
+    with open(path, 'rb') as f:
+        return config_in(f.read(), path)
 
 
 def write_safetensors(path, state, config=None):

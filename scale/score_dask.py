@@ -31,6 +31,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from data import list_images  # noqa: E402
 
 
 def parse(argv=None):
@@ -65,7 +66,6 @@ def threshold_of(run_dir, percentile):
 
 def listing(folder):
     """[(index, label, class, path)] of the folder's images; labels by sub-folder (sorted) where there are any."""
-    from data import list_images
     files = list_images(folder)
     classes = sorted({os.path.relpath(f, folder).split(os.sep)[0] for f in files if os.sep in os.path.relpath(f, folder)})
     rows = []
@@ -84,8 +84,6 @@ def _model(weights, digest):
     call built it."""
     built = digest not in _models
     if built:
-        if HERE not in sys.path:
-            sys.path.insert(0, HERE)
         import torch
         import models
         from safetensors_io import config_in, state_of
@@ -103,7 +101,10 @@ def _field(v):
 
 
 def score_partition(part, rows, weights, digest, threshold, out, with_codes, batch):
-    """Scores one partition's images and writes its files; returns (images, flagged, seconds, model built here)."""
+    """Scores one partition's images and writes its files; returns (images, flagged, seconds, model built here).
+    Runs in a worker process: the helper modules are imported from here (uploaded to a remote cluster's workers)."""
+    if HERE not in sys.path:
+        sys.path.insert(0, HERE)
     import torch
     import models
     from data import load_image

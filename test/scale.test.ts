@@ -16,6 +16,7 @@ import { initBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/load.js';
 import { evaluateRun } from '../src/evaluate/evaluate-run.js';
 import { exportSafetensors, importSafetensors } from '../src/exchange/index.js';
+import { readSafetensors } from '../src/exchange/safetensors.js';
 import { train } from '../src/train/trainer.js';
 import { encode } from '../src/use/encode.js';
 import { score } from '../src/use/score.js';
@@ -45,17 +46,10 @@ function script(name: string, args: string[], cwd: string): Record<string, unkno
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
-/** name -> values of a safetensors file (float32 tensors), read by the format's rules. */
+/** name -> values of a safetensors file's float32 tensors. */
 function tensors(file: string): Map<string, Float32Array> {
-  const b = fs.readFileSync(file);
-  const n = Number(b.readBigUInt64LE(0));
-  const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
   const out = new Map<string, Float32Array>();
-  for (const [name, t] of Object.entries(header)) {
-    if (name === '__metadata__' || t.dtype !== 'F32') continue;
-    const bytes = b.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]);
-    out.set(name, new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)));
-  }
+  for (const [name, t] of readSafetensors(file).tensors) if (t.dtype === 'F32') out.set(name, t.data as Float32Array);
   return out;
 }
 
@@ -156,7 +150,7 @@ test("scale: DDP with 2 processes (gloo) trains from our export to the weights 1
 
   // Back: the file carries the config (name ae-ddp), ae import makes a run of it, and our evaluation of that run
   // gives PyTorch's test MSE.
-  const carried = JSON.parse(JSON.parse(tensorsHeader(path.join(work, 'two.safetensors'))).__metadata__.config);
+  const carried = JSON.parse(readSafetensors(path.join(work, 'two.safetensors')).metadata.config!);
   assert.equal(carried.name, 'ae-ddp');
   const config = resolveConfig({ ...carried, project: work });
   const imported = await importSafetensors(path.join(work, 'two.safetensors'), config);
@@ -278,11 +272,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-function tensorsHeader(file: string): string {
-  const b = fs.readFileSync(file);
-  return b.subarray(8, 8 + Number(b.readBigUInt64LE(0))).toString('utf8');
 }
 
 /** A float32 .npy file (version 1, little-endian, C order), read by the format's rules. */

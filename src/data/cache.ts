@@ -30,14 +30,17 @@ export interface SourceFile {
   mtimeMs: number;
 }
 
-/** One shard's index file. */
-interface ShardIndex {
-  format: number;
+// One shard's index file. It is our own file, but it lives on disk beside the user's data: every entry is checked
+// as it is read (readIndex).
+const fileEntry = [z.string().min(1), z.number().int().nonnegative(), z.number().finite()] as const;
+const shardIndexSchema = z.object({
+  format: z.literal(CACHE_FORMAT),
   /** [path, size, mtimeMs, checksum XOR pathHash(path)] per image, in the order of the data file. */
-  images: Array<[string, number, number, number]>;
+  images: z.array(z.tuple([...fileEntry, z.number().int().nonnegative().max(0xffffffff)])),
   /** [path, size, mtimeMs, reason] per file of the batch that could not be decoded. */
-  failed: Array<[string, number, number, string]>;
-}
+  failed: z.array(z.tuple([...fileEntry, z.string()])),
+});
+type ShardIndex = z.infer<typeof shardIndexSchema>;
 
 /** The cache folder of a preprocessing, e.g. 64x64x3-squash-black. */
 export function cacheDirOf(root: string, p: Preprocessing): string {
@@ -204,14 +207,6 @@ function readShards(
   return { known, sums };
 }
 
-// An index is our own file, but it lives on disk beside the user's data: every entry is checked before use.
-const fileEntry = [z.string().min(1), z.number().int().nonnegative(), z.number().finite()] as const;
-const shardIndexSchema = z.object({
-  format: z.literal(CACHE_FORMAT),
-  images: z.array(z.tuple([...fileEntry, z.number().int().nonnegative().max(0xffffffff)])),
-  failed: z.array(z.tuple([...fileEntry, z.string()])),
-});
-
 function readIndex(dir: string, n: number, imageBytes: number, log: (msg: string) => void): ShardIndex | null {
   const drop = (why: string): null => {
     log(`warning: the image cache shard ${shardData(dir, n)} ${why}; decoding its images again`);
@@ -231,7 +226,7 @@ function readIndex(dir: string, n: number, imageBytes: number, log: (msg: string
     const issue = parsed.error.issues[0]!;
     return drop(`has a damaged index (field ${issue.path.join('.') || '(root)'}: ${issue.message})`);
   }
-  const index = raw as ShardIndex;
+  const index = parsed.data;
   if (index.images.length > SHARD_IMAGES) return drop('lists more images than a shard holds');
   let size: number;
   try {
