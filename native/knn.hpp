@@ -113,13 +113,19 @@ struct Selection {
     bound = items[k - 1].first;
     for (const auto& it : items) bound = std::max(bound, it.first);
   }
-  /** The k nearest, nearest first; resets for the next row. */
+  /** Starts a row whose neighbours are known to lie within `limit` (INFINITY: no limit). */
+  void Reset(float limit) {
+    items.clear();
+    bound = limit;
+  }
+  /** The k nearest, nearest first (with a limit, fewer may have been seen: the rest is index -1 at INFINITY). */
   void Drain(int32_t* outIdx, float* outDist) {
     Cut();
     std::sort(items.begin(), items.end());
-    for (int t = 0; t < k; t++) { outIdx[t] = items[t].second; outDist[t] = items[t].first; }
-    items.clear();
-    bound = INFINITY;
+    const int found = std::min<int>(k, static_cast<int>(items.size()));
+    for (int t = 0; t < found; t++) { outIdx[t] = items[t].second; outDist[t] = items[t].first; }
+    for (int t = found; t < k; t++) { outIdx[t] = -1; outDist[t] = INFINITY; }
+    Reset(INFINITY);
   }
 };
 
@@ -162,8 +168,11 @@ struct Queries {
 
 inline Queries SelfQueries(const Layout& l) { return {l.x, l.norms.data(), true}; }
 
-/** Neighbours of query rows [from, to) among the layout's rows: outIdx/outDist rows of k, nearest first (ties by index). */
-inline void SearchRows(const Layout& l, int k, int32_t* outIdx, float* outDist, int from, int to, const Queries& q) {
+/** Neighbours of query rows [from, to) among the layout's rows: outIdx/outDist rows of k, nearest first (ties by index).
+ *  With `limits`, only neighbours within limits[i] of query row i are wanted (the rest of its row is left at -1):
+ *  a caller that already knows k neighbours that close saves the selection work for all farther points. */
+inline void SearchRows(const Layout& l, int k, int32_t* outIdx, float* outDist, int from, int to, const Queries& q,
+                       const float* limits = nullptr) {
   const int n = l.n, dim = l.dim, panels = (n + kPanel - 1) / kPanel;
   std::vector<float> a(static_cast<size_t>(kRows) * dim), dots(static_cast<size_t>(kRows) * kPanel);
 #if SIMD_HAS_AVX2_PATH
@@ -181,6 +190,7 @@ inline void SearchRows(const Layout& l, int k, int32_t* outIdx, float* outDist, 
   std::vector<Selection> selections(kRowBlock, Selection(k));
   for (int r0 = from; r0 < to; r0 += kRowBlock) {
     const int blockRows = std::min(kRowBlock, to - r0);
+    if (limits) for (int r = 0; r < blockRows; r++) selections[r].Reset(limits[r0 + r]);
     for (int p0 = 0; p0 < panels; p0 += kPanelsPerBlock) {
       const int p1 = std::min(panels, p0 + kPanelsPerBlock);
       for (int i0 = r0; i0 < r0 + blockRows; i0 += kRows) {

@@ -18,59 +18,11 @@
 #include <utility>
 #include <vector>
 #include "knn.hpp"
+#include "nndescent_graph.hpp"
+#include "nndescent_join.hpp"
 #include "parallel.hpp"
-#include "simd.hpp"
 
 namespace nnd {
-
-inline uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-inline uint64_t Hash(uint64_t seed, uint64_t a, uint64_t b) { return Mix(Mix(seed ^ Mix(a)) ^ b); }
-
-#define NND_DIST_BODY                                                       \
-  simd::V8 acc = {};                                                       \
-  int d = 0;                                                               \
-  for (; d + 8 <= dim; d += 8) {                                           \
-    simd::V8 x, y;                                                         \
-    std::memcpy(&x, a + d, sizeof(x));                                     \
-    std::memcpy(&y, b + d, sizeof(y));                                     \
-    const simd::V8 t = x - y;                                              \
-    acc += t * t;                                                          \
-  }                                                                        \
-  float s = simd::Sum(acc);                                                \
-  for (; d < dim; d++) s += (a[d] - b[d]) * (a[d] - b[d]);                 \
-  return s;
-
-inline float DistBaseline(const float* a, const float* b, int dim) { NND_DIST_BODY }
-#if SIMD_HAS_AVX2_PATH
-SIMD_AVX2 inline float DistAvx2(const float* a, const float* b, int dim) { NND_DIST_BODY }
-#endif
-using DistFn = float (*)(const float*, const float*, int);
-inline DistFn PickDist() {
-#if SIMD_HAS_AVX2_PATH
-  if (simd::HasAvx2()) return DistAvx2;
-#endif
-  return DistBaseline;
-}
-
-struct Params {
-  int k, trees, leafSize, maxCandidates, maxRounds;
-  double delta;
-  uint64_t seed;
-};
-
-struct Data {
-  const float* x;
-  int n, dim;
-  DistFn dist;
-  float Dist(int i, int j) const {
-    return dist(x + static_cast<size_t>(i) * dim, x + static_cast<size_t>(j) * dim, dim);
-  }
-};
 
 // One random-projection tree: `perm` holds the points leaf by leaf, `leaves` the [from, to) range of each leaf.
 // Each split projects the node's points on the direction between two random points of it and cuts at the
@@ -117,50 +69,15 @@ inline Tree BuildTree(const Data& data, int leafSize, uint64_t seed) {
   return t;
 }
 
-// The k-NN graph being refined: row i holds k (distance, index) pairs as a max-heap on (distance, index), and
-// whether each entry is new (not yet used in a local join).
-struct Graph {
-  int n, k;
-  std::vector<float> dist;
-  std::vector<int32_t> idx;
-  std::vector<uint8_t> fresh;
-  Graph(int n_, int k_) : n(n_), k(k_), dist(static_cast<size_t>(n_) * k_, INFINITY), idx(static_cast<size_t>(n_) * k_, -1),
-                          fresh(static_cast<size_t>(n_) * k_, 0) {}
-  static bool Less(float da, int32_t ia, float db, int32_t ib) { return da < db || (da == db && ia < ib); }
-  float Worst(int i) const { return dist[static_cast<size_t>(i) * k]; }
-  // Inserts j into i's list if closer than its worst and not already there; true when it changed the list.
-  bool Push(int i, int32_t j, float d) {
-    float* dr = dist.data() + static_cast<size_t>(i) * k;
-    int32_t* ir = idx.data() + static_cast<size_t>(i) * k;
-    uint8_t* fr = fresh.data() + static_cast<size_t>(i) * k;
-    if (!Less(d, j, dr[0], ir[0])) return false;
-    int found = 0;  // no early exit: the compiler vectorises the whole scan
-    for (int t = 0; t < k; t++) found |= ir[t] == j;
-    if (found) return false;
-    int c = 0;  // sift the new entry down from the root
-    for (;;) {
-      const int l = 2 * c + 1;
-      if (l >= k) break;
-      const int r = l + 1;
-      const int m = r < k && Less(dr[l], ir[l], dr[r], ir[r]) ? r : l;
-      if (!Less(d, j, dr[m], ir[m])) break;
-      dr[c] = dr[m]; ir[c] = ir[m]; fr[c] = fr[m];
-      c = m;
-    }
-    dr[c] = d; ir[c] = j; fr[c] = 1;
-    return true;
-  }
-};
-
 // The first k neighbours of each point: the exact nearest among its leaf-mates, leaf by leaf and tree by tree
-// (leaves are disjoint, so leaves run in parallel without sharing a list).
+// (leaves are disjoint, so leaves run in parallel without sharing a list), merged into the rows kept sorted.
 inline void AddLeafNeighbours(const Data& data, const Tree& tree, Graph& g, int threads) {
   const int dim = data.dim, k = g.k;
   const int leaves = static_cast<int>(tree.leaves.size());
   parallel::For(leaves, threads, [&](int, int from, int to) {
     std::vector<float> rows;
-    std::vector<int32_t> idx;
-    std::vector<float> dist;
+    std::vector<int32_t> idx, mapped;
+    std::vector<float> dist, limits;
     for (int l = from; l < to; l++) {
       const auto [lo, hi] = tree.leaves[l];
       const int size = hi - lo, kk = std::min(k, size - 1);
@@ -170,11 +87,19 @@ inline void AddLeafNeighbours(const Data& data, const Tree& tree, Graph& g, int 
         std::memcpy(rows.data() + static_cast<size_t>(p) * dim, data.x + static_cast<size_t>(tree.perm[lo + p]) * dim, sizeof(float) * dim);
       idx.resize(static_cast<size_t>(size) * kk);
       dist.resize(static_cast<size_t>(size) * kk);
+      // A point whose row is full (from earlier trees) takes only leaf-mates nearer than its current worst, so
+      // the search skips the selection for all the others: after the first tree most rows are nearly settled.
+      limits.resize(size);
+      for (int p = 0; p < size; p++) limits[p] = g.Worst(tree.perm[lo + p]);
       const knn::Layout layout = knn::BuildLayout(rows.data(), size, dim);
-      knn::SearchRows(layout, kk, idx.data(), dist.data(), 0, size, knn::SelfQueries(layout));
-      for (int p = 0; p < size; p++)
-        for (int t = 0; t < kk; t++)
-          g.Push(tree.perm[lo + p], tree.perm[lo + idx[static_cast<size_t>(p) * kk + t]], dist[static_cast<size_t>(p) * kk + t]);
+      knn::SearchRows(layout, kk, idx.data(), dist.data(), 0, size, knn::SelfQueries(layout), limits.data());
+      mapped.resize(kk);
+      for (int p = 0; p < size; p++) {
+        int found = 0;
+        for (; found < kk && idx[static_cast<size_t>(p) * kk + found] >= 0; found++)
+          mapped[found] = tree.perm[lo + idx[static_cast<size_t>(p) * kk + found]];
+        g.MergeSorted(tree.perm[lo + p], mapped.data(), dist.data() + static_cast<size_t>(p) * kk, found);
+      }
     }
   }, 1);
 }
@@ -187,138 +112,6 @@ inline void FillShortRows(const Data& data, Graph& g, uint64_t seed) {
       if (j != i) g.Push(i, j, data.Dist(i, j));
     }
   }
-}
-
-// Bounded max-heaps of (priority, point), maxCandidates per point: a uniform random sample of the points offered.
-struct CandidateLists {
-  int n, cap;
-  std::vector<uint32_t> prio;
-  std::vector<int32_t> idx;
-  std::vector<int32_t> count;
-  CandidateLists(int n_, int cap_) : n(n_), cap(cap_), prio(static_cast<size_t>(n_) * cap_), idx(static_cast<size_t>(n_) * cap_),
-                                     count(n_) {}
-  void Clear(int from, int to) { std::fill(count.begin() + from, count.begin() + to, 0); }
-  void Offer(int i, int32_t j, uint32_t p) {
-    uint32_t* pr = prio.data() + static_cast<size_t>(i) * cap;
-    int32_t* ir = idx.data() + static_cast<size_t>(i) * cap;
-    int& size = count[i];
-    auto less = [](uint32_t pa, int32_t ia, uint32_t pb, int32_t ib) { return pa < pb || (pa == pb && ia < ib); };
-    if (size == cap && !less(p, j, pr[0], ir[0])) return;
-    for (int t = 0; t < size; t++) if (ir[t] == j) return;
-    if (size < cap) {  // sift up
-      int c = size++;
-      while (c > 0) {
-        const int par = (c - 1) >> 1;
-        if (!less(pr[par], ir[par], p, j)) break;
-        pr[c] = pr[par]; ir[c] = ir[par];
-        c = par;
-      }
-      pr[c] = p; ir[c] = j;
-      return;
-    }
-    int c = 0;
-    for (;;) {
-      const int l = 2 * c + 1;
-      if (l >= cap) break;
-      const int r = l + 1;
-      const int m = r < cap && less(pr[l], ir[l], pr[r], ir[r]) ? r : l;
-      if (!less(p, j, pr[m], ir[m])) break;
-      pr[c] = pr[m]; ir[c] = ir[m];
-      c = m;
-    }
-    pr[c] = p; ir[c] = j;
-  }
-  const int32_t* Row(int i) const { return idx.data() + static_cast<size_t>(i) * cap; }
-};
-
-// Samples each point's new and old candidates (its neighbours and the points that list it), then marks the
-// sampled new neighbours old. Each thread fills the lists of its own range of points, scanning the whole graph.
-// The marking is a second pass after every thread has sampled: sampling reads the flags of every row, so a thread
-// clearing its rows' flags while another still reads them made the result depend on timing (seen with more
-// threads than cores).
-inline void BuildCandidates(Graph& g, CandidateLists& fresh, CandidateLists& old, uint64_t seed, int round, int threads) {
-  const int n = g.n, k = g.k;
-  parallel::For(n, threads, [&](int, int from, int to) {
-    fresh.Clear(from, to);
-    old.Clear(from, to);
-    for (int i = 0; i < n; i++) {
-      for (int t = 0; t < k; t++) {
-        const size_t e = static_cast<size_t>(i) * k + t;
-        const int32_t j = g.idx[e];
-        const bool mine = i >= from && i < to, theirs = j >= from && j < to;
-        if (j < 0 || !(mine || theirs)) continue;
-        const uint32_t p = static_cast<uint32_t>(Hash(seed + round, std::min<int>(i, j), std::max<int>(i, j)));
-        CandidateLists& lists = g.fresh[e] ? fresh : old;
-        if (mine) lists.Offer(i, j, p);
-        if (theirs) lists.Offer(j, i, p);
-      }
-    }
-  }, 1024);
-  parallel::For(n, threads, [&](int, int from, int to) {
-    for (int i = from; i < to; i++) {  // a sampled new neighbour has now been joined
-      const int32_t* row = fresh.Row(i);
-      const int count = fresh.count[i];
-      for (int t = 0; t < k; t++) {
-        const size_t e = static_cast<size_t>(i) * k + t;
-        if (g.fresh[e] && std::find(row, row + count, g.idx[e]) != row + count) g.fresh[e] = 0;
-      }
-    }
-  }, 1024);
-}
-
-// A proposed entry: `source` at distance d for `target`'s list.
-struct Update {
-  int32_t target, source;
-  float d;
-};
-
-// One round of local joins, in chunks of points: the chunk's joins run in parallel, each block of points into
-// its own update lists (one per range of target points), then the ranges are applied in parallel, each range's
-// lists in block order, so a point's list sees the same updates in the same order on any thread count.
-// Returns the updates that changed the graph.
-inline int64_t JoinRound(const Data& data, Graph& g, const CandidateLists& fresh, const CandidateLists& old, int threads) {
-  constexpr int kBlock = 256, kChunkBlocks = 64, kRanges = 32;
-  const int n = g.n, blocks = (n + kBlock - 1) / kBlock;
-  const int rangeSize = (n + kRanges - 1) / kRanges;
-  std::vector<std::vector<Update>> updates(static_cast<size_t>(kChunkBlocks) * kRanges);
-  int64_t changed = 0;
-  for (int b0 = 0; b0 < blocks; b0 += kChunkBlocks) {
-    const int chunk = std::min(kChunkBlocks, blocks - b0);
-    parallel::For(chunk, threads, [&](int, int from, int to) {
-      for (int b = from; b < to; b++) {
-        std::vector<Update>* out = updates.data() + static_cast<size_t>(b) * kRanges;
-        for (int r = 0; r < kRanges; r++) out[r].clear();
-        const int v1 = std::min(n, (b0 + b + 1) * kBlock);
-        for (int v = (b0 + b) * kBlock; v < v1; v++) {
-          const int32_t* nw = fresh.Row(v);
-          const int32_t* od = old.Row(v);
-          const int nn = fresh.count[v], no = old.count[v];
-          for (int s = 0; s < nn; s++) {
-            const int p = nw[s];
-            const float wp = g.Worst(p);
-            for (int t = s + 1; t < nn + no; t++) {
-              const int q = t < nn ? nw[t] : od[t - nn];
-              if (q == p) continue;
-              const float d = data.Dist(p, q);
-              if (d < wp) out[p / rangeSize].push_back({p, q, d});
-              if (d < g.Worst(q)) out[q / rangeSize].push_back({q, p, d});
-            }
-          }
-        }
-      }
-    }, 1);
-    std::vector<int64_t> partial(kRanges, 0);
-    parallel::For(kRanges, threads, [&](int, int from, int to) {
-      for (int r = from; r < to; r++) {
-        int64_t c = 0;
-        for (int b = 0; b < chunk; b++)
-          for (const Update& u : updates[static_cast<size_t>(b) * kRanges + r]) c += g.Push(u.target, u.source, u.d);
-        partial[r] = c;
-      }
-    }, 1);
-    for (int64_t c : partial) changed += c;
-  }
-  return changed;
 }
 
 // The approximate k nearest neighbours of every row of x (n x dim) among the others, nearest first (ties by
@@ -341,9 +134,10 @@ inline int Search(const float* x0, int n, int dim, const Params& p, int32_t* out
   int rounds = 0;
   {
     CandidateLists fresh(n, p.maxCandidates), old(n, p.maxCandidates);
+    std::vector<std::vector<Update>> updates;
     for (; rounds < p.maxRounds; rounds++) {
       BuildCandidates(g, fresh, old, p.seed, rounds + 1, threads);
-      const int64_t changed = JoinRound(data, g, fresh, old, threads);
+      const int64_t changed = JoinRound(data, g, fresh, old, threads, updates);
       if (static_cast<double>(changed) <= p.delta * n * p.k) { rounds++; break; }
     }
   }

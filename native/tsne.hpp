@@ -1,7 +1,7 @@
-// t-SNE's gradient in native code: Barnes-Hut repulsion over a quadtree, the attraction and KL sums over the
-// sparse P, one descent step with momentum and gains, and the perplexity search for the input affinities. The
-// same algorithms as src/embed/ (TypeScript), which tests compare against these. The FFT repulsion lives in
-// fft_repulsion.hpp, the neighbour search in knn.hpp.
+// t-SNE's gradient in native code: Barnes-Hut repulsion over a quadtree, one descent step with momentum and
+// gains, and the perplexity search for the input affinities. The same algorithms as src/embed/ (TypeScript),
+// which tests compare against these. The attraction and KL sums over the sparse P live in attraction.hpp, the
+// FFT repulsion in fft_repulsion.hpp, the neighbour search in knn.hpp.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -9,6 +9,7 @@
 #include <vector>
 #include "parallel.hpp"
 #include "simd.hpp"
+#include "attraction.hpp"
 
 namespace tsne {
 
@@ -201,94 +202,6 @@ inline void PlaceOnto(const double* refY, int n, const int32_t* nbIdx, const dou
       y[2 * i] = pos[0]; y[2 * i + 1] = pos[1];
     }
   }, 16);
-}
-
-// Attraction for rows [from, to): out_i = sum_j p_ij q_ij (y_i - y_j). Bound by the division in q, so each row's
-// neighbours are gathered 8 at a time into vectors and q is computed in single precision, 8 divisions per
-// instruction (the sums stay accurate to ~1e-7 relative: far below the gradient's other approximations).
-#define ATTRACTION_ROWS_BODY                                                                \
-  for (int i = from; i < to; i++) {                                                         \
-    const double xi = y[2 * i], yi = y[2 * i + 1];                                          \
-    simd::V8 ax = {}, ay = {};                                                              \
-    int c = rowPtr[i];                                                                      \
-    const int end = rowPtr[i + 1];                                                          \
-    for (; c + 8 <= end; c += 8) {                                                          \
-      simd::V8 dx, dy, p;                                                                   \
-      for (int t = 0; t < 8; t++) {                                                         \
-        const int j = cols[c + t];                                                          \
-        dx[t] = static_cast<float>(xi - y[2 * j]);                                          \
-        dy[t] = static_cast<float>(yi - y[2 * j + 1]);                                      \
-        p[t] = static_cast<float>(vals[c + t]);                                             \
-      }                                                                                     \
-      const simd::V8 w = p / (1 + dx * dx + dy * dy);                                       \
-      ax += w * dx;                                                                         \
-      ay += w * dy;                                                                         \
-    }                                                                                       \
-    double sx = simd::Sum(ax), sy = simd::Sum(ay);                                          \
-    for (; c < end; c++) {                                                                  \
-      const int j = cols[c];                                                                \
-      const double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];                              \
-      const double w = vals[c] / (1 + dx * dx + dy * dy);                                   \
-      sx += w * dx; sy += w * dy;                                                           \
-    }                                                                                       \
-    out[2 * i] = sx; out[2 * i + 1] = sy;                                                   \
-  }
-
-template <typename Val>
-void AttractionRows(const int32_t* rowPtr, const int32_t* cols, const Val* vals, const double* y, double* out, int from, int to) {
-  ATTRACTION_ROWS_BODY
-}
-#if SIMD_HAS_AVX2_PATH
-template <typename Val>
-SIMD_AVX2 void AttractionRowsAvx2(const int32_t* rowPtr, const int32_t* cols, const Val* vals, const double* y, double* out, int from, int to) {
-  ATTRACTION_ROWS_BODY
-}
-#endif
-
-template <typename Val>
-void Attract(const int32_t* rowPtr, const int32_t* cols, const Val* vals, const double* y, double* out, int from, int to) {
-#if SIMD_HAS_AVX2_PATH
-  if (simd::HasAvx2()) { AttractionRowsAvx2(rowPtr, cols, vals, y, out, from, to); return; }
-#endif
-  AttractionRows(rowPtr, cols, vals, y, out, from, to);
-}
-
-// A sparse P in CSR form: row i's entries are cols/vals[rowPtr[i] .. rowPtr[i+1]).
-template <typename Val>
-struct SparseP {
-  const int32_t* rowPtr;
-  const int32_t* cols;
-  const Val* vals;
-  int n;
-};
-
-// out[2i..2i+1] = sum_j p_ij q_ij (y_i - y_j) over the sparse P.
-template <typename Val>
-void Attraction(const SparseP<Val>& p, const double* y, double* out, int threads) {
-  For(p.n, threads, [&](int, int from, int to) { Attract(p.rowPtr, p.cols, p.vals, y, out, from, to); });
-}
-
-// sum_ij p_ij log(1 + |y_i - y_j|^2): with sum p log p and log Z it gives the KL divergence (KL = sum p log p +
-// this + log Z when sum p = 1), on the iterations that report it.
-inline double KlTerm(const SparseP<float>& p, const double* y, int threads) {
-  const int32_t* rowPtr = p.rowPtr; const int32_t* cols = p.cols; const float* vals = p.vals;
-  const int n = p.n;
-  std::vector<double> partial(std::max(1, threads), 0.0);
-  For(n, threads, [&](int t, int from, int to) {
-    double sum = 0;
-    for (int i = from; i < to; i++) {
-      for (int c = rowPtr[i]; c < rowPtr[i + 1]; c++) {
-        const int j = cols[c];
-        const double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
-        // Single-precision log (several times faster than log1p; the KL is reported, not differentiated).
-        sum += vals[c] * std::log(1.0f + static_cast<float>(dx * dx + dy * dy));
-      }
-    }
-    partial[t] = sum;
-  });
-  double total = 0;
-  for (double v : partial) total += v;
-  return total;
 }
 
 // One gradient-descent step with momentum and gains (delta-bar-delta, as in every implementation), then

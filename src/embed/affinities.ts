@@ -197,3 +197,58 @@ export function permuteP(p: SparseP, order: Int32Array, native: TsneNative | nul
   }
   return { n: p.n, rowPtr, cols, vals };
 }
+
+/** Position of cell (x, y) along a Hilbert curve over a 2^bits x 2^bits grid. */
+function hilbertIndex(x: number, y: number, bits: number): number {
+  let d = 0;
+  for (let s = 2 ** (bits - 1); s >= 1; s /= 2) {
+    const rx = x >= s ? 1 : 0,
+      ry = y >= s ? 1 : 0;
+    d += s * s * ((3 * rx) ^ ry);
+    x -= rx * s;
+    y -= ry * s;
+    if (ry === 0) {
+      if (rx === 1) {
+        x = s - 1 - x;
+        y = s - 1 - y;
+      }
+      [x, y] = [y, x];
+    }
+  }
+  return d;
+}
+
+/**
+ * The points of a 2-D layout (y: n interleaved pairs) in the order a Hilbert curve over its bounding box meets
+ * them: points near each other on the map get near numbers. Once t-SNE's map has formed, P's neighbours lie near
+ * each other on it, so renumbering by this order keeps the attraction's reads of their positions in cache (at
+ * 1M points: 45 % of P's entries within 2,048 rows of their row, against 15 % in localityOrder's). Ties (points
+ * in one cell) keep their index order; the sort key packs cell and index into one double.
+ */
+export function spaceFillingOrder(y: Float64Array, n: number): Int32Array {
+  let minX = Infinity,
+    minY = Infinity,
+    maxX = -Infinity,
+    maxY = -Infinity;
+  for (let i = 0; i < n; i++) {
+    minX = Math.min(minX, y[2 * i]!);
+    maxX = Math.max(maxX, y[2 * i]!);
+    minY = Math.min(minY, y[2 * i + 1]!);
+    maxY = Math.max(maxY, y[2 * i + 1]!);
+  }
+  const indexBits = Math.max(1, Math.ceil(Math.log2(n)));
+  const bits = Math.min(16, Math.floor((53 - indexBits) / 2));
+  const cells = 2 ** bits;
+  const sx = (cells - 1) / (maxX - minX || 1),
+    sy = (cells - 1) / (maxY - minY || 1);
+  const keys = new Float64Array(n);
+  const shift = 2 ** indexBits;
+  for (let i = 0; i < n; i++) {
+    const cell = hilbertIndex(Math.floor((y[2 * i]! - minX) * sx), Math.floor((y[2 * i + 1]! - minY) * sy), bits);
+    keys[i] = cell * shift + i;
+  }
+  keys.sort();
+  const order = new Int32Array(n);
+  for (let r = 0; r < n; r++) order[r] = keys[r]! % shift;
+  return order;
+}

@@ -222,7 +222,7 @@ export function approximateKnn(
  * From this many points `neighbours` takes the approximate search (when the native kernels are built). The exact
  * search's cost grows with n^2 and the approximate one's about with n: on 2 cores, k = 90, PCA-50 of all 70k
  * MNIST images takes 4.8 s exact and 11.8 s approximate (recall 0.999); extrapolated, they cross near 200k points
- * (exact ~40 s), and at 1.05M points the exact search would take ~16 minutes against ~4.5 measured.
+ * (exact ~40 s), and at 1.05M points the exact search would take ~16 minutes against ~2.2 measured.
  */
 export const APPROX_KNN_MIN_POINTS = 200_000;
 

@@ -6,7 +6,7 @@
  * native kernels, else Barnes-Hut (theta 0.35).
  */
 import { neighbours as findNeighbours, type Neighbours } from './knn.js';
-import { localityOrder, multiscaleConditionalP, permuteP, symmetrize, type SparseP } from './affinities.js';
+import { localityOrder, multiscaleConditionalP, permuteP, spaceFillingOrder, symmetrize, type SparseP } from './affinities.js';
 import { pca } from './pca.js';
 import { bestKernels, type DescentState, type GradientKernels } from './kernels.js';
 import { Rng } from '../util/rng.js';
@@ -47,6 +47,9 @@ export interface TsneOptions {
   callbackEvery?: number;
   /** Gradient kernels (default: native when built, else TypeScript). */
   kernels?: GradientKernels;
+  /** Iterations at which the points are renumbered along the map's space-filling curve (default:
+   *  SPATIAL_REORDER_AT from SPATIAL_ORDER_MIN_POINTS points with the native kernels, else none). */
+  reorderAt?: readonly number[];
   /** The input's k = 3 x perplexity nearest neighbours, when already computed (else found here). */
   neighbours?: Neighbours;
   /** Progress of the preparation stages. */
@@ -131,9 +134,44 @@ export function chooseRepulsion(kernels: GradientKernels, n: number, opts: Pick<
   return { method: 'barnes-hut', theta, repel: (y, count, force) => kernels.repulsion(y, count, theta, force) };
 }
 
-/** Optimises the layout y in place for `iterations` steps of gradient descent with momentum and gains. */
+/**
+ * From this many points (with the native kernels) the layout is renumbered along a space-filling curve of the map
+ * at the iterations in SPATIAL_REORDER_AT (spaceFillingOrder): the attraction's cost is its scattered reads of
+ * neighbours' positions, and once the map has formed, neighbours in P are neighbours on the map. At 1.05M points
+ * on 2 cores each renumbering costs about a second and the attraction falls from ~0.15 to ~0.10 s per iteration.
+ * Below this size the positions fit in cache anyway.
+ */
+export const SPATIAL_ORDER_MIN_POINTS = 100_000;
+export const SPATIAL_REORDER_AT: readonly number[] = [50, 250, 500, 750];
+
+/** The optimiser's view of the points: P and the state in the current numbering; order[r] is row r's point. */
+interface Numbered {
+  p: SparseP;
+  order: Int32Array;
+}
+
+/** Renumbers P, the layout and the optimiser's state in place along the map's space-filling curve. */
+function renumberBySpace(num: Numbered, y: Float64Array, state: DescentState): void {
+  const n = num.p.n;
+  const perm = spaceFillingOrder(y, n);
+  num.p = permuteP(num.p, perm);
+  const order = new Int32Array(n);
+  for (let r = 0; r < n; r++) order[r] = num.order[perm[r]!]!;
+  num.order = order;
+  const moved = new Float64Array(2 * n);
+  for (const a of [y, state.update, state.gains]) {
+    for (let r = 0; r < n; r++) {
+      moved[2 * r] = a[2 * perm[r]!]!;
+      moved[2 * r + 1] = a[2 * perm[r]! + 1]!;
+    }
+    a.set(moved);
+  }
+}
+
+/** Optimises the layout y in place for `iterations` steps of gradient descent with momentum and gains,
+ *  renumbering the points (num) at the iterations in `reorderAt`. */
 function optimise(
-  p: SparseP,
+  num: Numbered,
   y: Float64Array,
   state: DescentState & { iteration: number },
   iterations: number,
@@ -143,14 +181,17 @@ function optimise(
   kernels: GradientKernels,
   repel: Repel,
   opts: TsneOptions,
+  reorderAt: readonly number[],
 ): { kl: number; stopped: boolean } {
-  const n = p.n;
+  const n = num.p.n;
   const rep = new Float64Array(2 * n);
   const attr = new Float64Array(2 * n);
   const every = opts.callbackEvery ?? TSNE_DEFAULTS.callbackEvery;
-  const entropy = pEntropyTerm(p);
+  const entropy = pEntropyTerm(num.p);
   let kl = NaN;
   for (let it = 0; it < iterations; it++) {
+    if (reorderAt.includes(state.iteration)) renumberBySpace(num, y, state);
+    const p = num.p;
     const z = repel(y, n, rep);
     const last = it === iterations - 1;
     const report = (state.iteration + 1) % every === 0 || last;
@@ -198,12 +239,12 @@ export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptio
   opts.onStage?.('initialisation');
   const initial = initialLayout(data, n, dim, opts);
   // Optimise in an order where neighbours are close in memory; the result is mapped back at the end.
-  const order = localityOrder(affinities);
-  const p = permuteP(affinities, order);
+  const firstOrder = localityOrder(affinities);
+  const num: Numbered = { p: permuteP(affinities, firstOrder), order: firstOrder };
   const y = new Float64Array(2 * n);
   for (let r = 0; r < n; r++) {
-    y[2 * r] = initial[2 * order[r]!]!;
-    y[2 * r + 1] = initial[2 * order[r]! + 1]!;
+    y[2 * r] = initial[2 * firstOrder[r]!]!;
+    y[2 * r + 1] = initial[2 * firstOrder[r]! + 1]!;
   }
   const lr = opts.learningRate === undefined || opts.learningRate === 'auto' ? Math.max(n / exaggeration, 50) : opts.learningRate;
   const kernels = opts.kernels ?? bestKernels();
@@ -212,17 +253,21 @@ export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptio
   const state = { update: new Float64Array(2 * n), gains: new Float64Array(2 * n).fill(1), iteration: 0 };
   const unpermuted = new Float64Array(2 * n);
   const restoreOrder = (from: Float64Array): Float64Array => {
+    const order = num.order;
     for (let r = 0; r < n; r++) {
       unpermuted[2 * order[r]!] = from[2 * r]!;
       unpermuted[2 * order[r]! + 1] = from[2 * r + 1]!;
     }
     return unpermuted;
   };
+  const reorderAt = opts.reorderAt ?? (kernels.name === 'native' && n >= SPATIAL_ORDER_MIN_POINTS ? SPATIAL_REORDER_AT : []);
   const callback = opts.callback;
   const inner: TsneOptions = callback ? { ...opts, callback: (it, kl, emb) => callback(it, kl, restoreOrder(emb)) } : opts;
   opts.onStage?.('optimisation');
-  const early = optimise(p, y, state, opts.earlyIterations ?? TSNE_DEFAULTS.earlyIterations, exaggeration, 0.5, lr, kernels, repel, inner);
+  const earlyIterations = opts.earlyIterations ?? TSNE_DEFAULTS.earlyIterations;
+  const early = optimise(num, y, state, earlyIterations, exaggeration, 0.5, lr, kernels, repel, inner, reorderAt);
   let kl = early.kl;
-  if (!early.stopped) kl = optimise(p, y, state, opts.iterations ?? TSNE_DEFAULTS.iterations, 1, 0.8, lr, kernels, repel, inner).kl;
+  if (!early.stopped)
+    kl = optimise(num, y, state, opts.iterations ?? TSNE_DEFAULTS.iterations, 1, 0.8, lr, kernels, repel, inner, reorderAt).kl;
   return { embedding: Float32Array.from(restoreOrder(y)), kl, iterations: state.iteration, repulsion: choice.method, theta: choice.theta };
 }
