@@ -65,6 +65,7 @@ struct CandidateLists {
 // threads than cores).
 inline void BuildCandidates(Graph& g, CandidateLists& fresh, CandidateLists& old, uint64_t seed, int round, int threads) {
   const int n = g.n, k = g.k;
+  const uint64_t roundSeed = Mix(Mix(seed) + static_cast<uint64_t>(round));
   parallel::For(n, threads, [&](int, int from, int to) {
     fresh.Clear(from, to);
     old.Clear(from, to);
@@ -85,7 +86,9 @@ inline void BuildCandidates(Graph& g, CandidateLists& fresh, CandidateLists& old
         const int32_t j = g.idx[e];
         const bool mine = i >= from && i < to, theirs = j >= from && j < to;
         if (j < 0 || !(mine || theirs)) continue;
-        const uint32_t p = static_cast<uint32_t>(Hash(seed + round, std::min<int>(i, j), std::max<int>(i, j)));
+        // One mixing of the pair (the same priority from either end) with the round's seed mixed once.
+        const uint64_t pair = static_cast<uint64_t>(std::min<int>(i, j)) << 32 | static_cast<uint32_t>(std::max<int>(i, j));
+        const uint32_t p = static_cast<uint32_t>(Mix(roundSeed ^ pair) >> 32);
         CandidateLists& lists = g.fresh[e] ? fresh : old;
         if (mine) lists.Offer(i, j, p);
         if (theirs) lists.Offer(j, i, p);
@@ -209,7 +212,9 @@ inline int64_t JoinRound(const Data& data, Graph& g, const CandidateLists& fresh
             if (u + kAhead < list.size()) {
               const size_t row = static_cast<size_t>(list[u + kAhead].target) * g.k;
               __builtin_prefetch(g.dist.data() + row);
-              __builtin_prefetch(g.idx.data() + row);
+              // the whole index row: Push scans it for the source before inserting
+              for (size_t line = 0; line < sizeof(int32_t) * g.k; line += 64)
+                __builtin_prefetch(reinterpret_cast<const char*>(g.idx.data() + row) + line);
             }
             c += g.Push(list[u].target, list[u].source, list[u].d);
           }

@@ -106,23 +106,22 @@ export function typescriptKernels(): GradientKernels {
   };
 }
 
-/** f memoised per P (the kernels see the same P on every iteration). */
-function cached<T extends object>(f: (p: SparseP) => T): (p: SparseP) => T {
-  const memo = new WeakMap<SparseP, T>();
-  return (p) => {
-    let v = memo.get(p);
-    if (!v) {
-      v = f(p);
-      memo.set(p, v);
-    }
-    return v;
-  };
-}
-
 /** The native kernels (from src/accel/tsneNative(), whose thread count they report). */
 export function nativeKernels(native: TsneNative): GradientKernels {
-  // P's values in single precision for the native loops, converted once per P (they are bandwidth-bound).
-  const valsOf = cached((p) => Float32Array.from(p.vals));
+  // P's values in single precision for the native loops, converted when another P comes (the optimiser renumbers
+  // P a few times a run), into the same buffer when it fits: at 1M points a fresh 0.5 GB array costs ~2 s of page
+  // faults on these virtual machines, the conversion into mapped pages ~0.2 s.
+  let held: { p: SparseP; vals: Float32Array } | null = null;
+  const valsOf = (p: SparseP): Float32Array => {
+    if (held?.p === p) return held.vals;
+    const vals =
+      held && held.vals.buffer.byteLength >= 4 * p.vals.length
+        ? new Float32Array(held.vals.buffer, 0, p.vals.length)
+        : new Float32Array(p.vals.length);
+    vals.set(p.vals);
+    held = { p, vals };
+    return vals;
+  };
   return {
     name: 'native',
     threads: native.threads,
