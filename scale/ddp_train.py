@@ -25,6 +25,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 
 
@@ -183,8 +184,36 @@ def worker(rank, world, args, port):
             'last_loss': last, 'test_mse': test_mse(model, folder, device) if have_test else None, 'out': args.out,
         }), flush=True)
     if world > 1:
+        _leave_group()
+
+
+# Seconds each process waits for the group's teardown once its work is written.
+TEARDOWN_TIMEOUT_S = 60
+
+
+def _leave_group():
+    """Barrier, then destroy the process group, bounded in time. With gloo, destroy_process_group() now and then
+    never returns (pytorch/pytorch#75097; seen here about once in 30 runs with more processes than cores, after all
+    the work was done): everything is written before this point, so a process that waits longer warns and goes on."""
+    def leave():
         dist.barrier()
         dist.destroy_process_group()
+
+    teardown = threading.Thread(target=leave, daemon=True)
+    teardown.start()
+    teardown.join(TEARDOWN_TIMEOUT_S)
+    if teardown.is_alive():
+        print(f'warning: the process group did not shut down within {TEARDOWN_TIMEOUT_S} s (all work was written); exiting',
+              file=sys.stderr, flush=True)
+
+
+def _spawned(rank, world, args, port):
+    """A process started by mp.spawn: the worker, then an immediate exit. Python's own shutdown of a process that
+    held a gloo group can hang as well (its threads), and mp.spawn would wait on it forever."""
+    worker(rank, world, args, port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def main(argv=None):
@@ -194,7 +223,7 @@ def main(argv=None):
     elif args.procs == 1:
         worker(0, 1, args, None)
     else:
-        mp.spawn(worker, args=(args.procs, args, free_port()), nprocs=args.procs, join=True)
+        mp.spawn(_spawned, args=(args.procs, args, free_port()), nprocs=args.procs, join=True)
 
 
 if __name__ == '__main__':

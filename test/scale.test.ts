@@ -7,7 +7,7 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,14 +36,19 @@ const skip = ready
 
 /** Runs a scale/ script and returns its last stdout line parsed (each prints one JSON line). */
 function script(name: string, args: string[], cwd: string): Record<string, unknown> {
-  const out = execFileSync(PYTHON, [path.join(ROOT, 'scale', name), ...args], {
+  const r = spawnSync(PYTHON, [path.join(ROOT, 'scale', name), ...args], {
     cwd,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PYTHONWARNINGS: 'ignore' },
     timeout: 300_000,
   });
-  return JSON.parse(out.trim().split('\n').pop()!);
+  // On failure, say what the script printed: a timeout or a Python traceback is otherwise only "ETIMEDOUT".
+  if (r.status !== 0)
+    assert.fail(
+      `${name} ${r.error ? r.error.message : `exited with ${r.status ?? r.signal}`}\nstdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr.slice(-4000)}`,
+    );
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
 /** name -> values of a safetensors file's float32 tensors. */
