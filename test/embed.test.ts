@@ -13,6 +13,7 @@ import { IncrementalPca } from '../src/embed/incremental-pca.js';
 import { tsne } from '../src/embed/tsne.js';
 import { knnAccuracy, trustworthiness } from '../src/evaluate/metrics.js';
 import { Rng } from '../src/util/rng.js';
+import { bounds2d } from '../src/util/bounds.js';
 
 function gaussian(n: number, dim: number, seed: number, scale = 1): Float32Array {
   const rng = new Rng(seed);
@@ -638,4 +639,21 @@ test("native symmetrisation and renumbering of P give the TypeScript loops' bits
   const p = symmetrize(knn, 2000, conditionalP(knn, 2000, 4), native);
   const twice = new Int32Array(2000); // not a permutation: point 0 twice
   assert.throws(() => permuteP(p, twice, native), /permuteP: .*order be a permutation/);
+});
+
+test('bounds2d: the box of interleaved points equals Math.min/max over them, for the first n points, grown across sets, empty for none', () => {
+  const rng = new Rng(7);
+  const a = Float64Array.from({ length: 2 * 500 }, () => rng.normal() * 10);
+  const b = Float32Array.from({ length: 2 * 300 }, () => rng.normal() * 3 + 5);
+  const box = (pts: ArrayLike<number>, n: number) => {
+    const xs = Array.from({ length: n }, (_, i) => pts[2 * i]!),
+      ys = Array.from({ length: n }, (_, i) => pts[2 * i + 1]!);
+    return { minX: Math.min(...xs), maxX: Math.max(...xs), minY: Math.min(...ys), maxY: Math.max(...ys) };
+  };
+  assert.deepEqual(bounds2d(a), box(a, 500));
+  assert.deepEqual(bounds2d(a, 120), box(a, 120)); // the rest of the array (a larger buffer) is not looked at
+  const both = box([...a, ...b], 800);
+  assert.deepEqual(bounds2d(b, undefined, bounds2d(a)), both);
+  assert.notDeepEqual(bounds2d(b), both); // b alone lies inside a narrower box: growing from a's box is what widened it
+  assert.deepEqual(bounds2d(new Float32Array(0)), { minX: Infinity, maxX: -Infinity, minY: Infinity, maxY: -Infinity });
 });

@@ -4,6 +4,7 @@
  */
 import { tsneNative, type TsneNative } from '../accel/index.js';
 import type { Neighbours } from './knn.js';
+import { bounds2d } from '../util/bounds.js';
 
 /** Symmetric sparse matrix in CSR form; values sum to 1. */
 export interface SparseP {
@@ -226,16 +227,7 @@ function hilbertIndex(x: number, y: number, bits: number): number {
  * in one cell) keep their index order; the sort key packs cell and index into one double.
  */
 export function spaceFillingOrder(y: Float64Array, n: number): Int32Array {
-  let minX = Infinity,
-    minY = Infinity,
-    maxX = -Infinity,
-    maxY = -Infinity;
-  for (let i = 0; i < n; i++) {
-    minX = Math.min(minX, y[2 * i]!);
-    maxX = Math.max(maxX, y[2 * i]!);
-    minY = Math.min(minY, y[2 * i + 1]!);
-    maxY = Math.max(maxY, y[2 * i + 1]!);
-  }
+  const { minX, maxX, minY, maxY } = bounds2d(y, n);
   const indexBits = Math.max(1, Math.ceil(Math.log2(n)));
   const bits = Math.min(16, Math.floor((53 - indexBits) / 2));
   const cells = 2 ** bits;

@@ -3,6 +3,8 @@
  * and for every point the sum over all others of q = 1/(1+d^2) and q^2 (y_i - y_j), with cells far enough away
  * (cell width / distance < theta) taken as one body at their centre of mass.
  */
+import { bounds2d } from '../util/bounds.js';
+
 const MAX_DEPTH = 40; // coincident points stop subdividing here and share a leaf
 
 export class QuadTree {
@@ -69,18 +71,7 @@ export class QuadTree {
 
   /** Rebuilds the tree over points y (n x 2, interleaved). */
   build(y: Float64Array, n: number): void {
-    let minX = Infinity,
-      minY = Infinity,
-      maxX = -Infinity,
-      maxY = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const a = y[2 * i]!,
-        b = y[2 * i + 1]!;
-      if (a < minX) minX = a;
-      if (a > maxX) maxX = a;
-      if (b < minY) minY = b;
-      if (b > maxY) maxY = b;
-    }
+    const { minX, maxX, minY, maxY } = bounds2d(y, n);
     this.size = 0;
     this.prepared = null;
     const hw = (Math.max(maxX - minX, maxY - minY) / 2) * (1 + 1e-5) + 1e-12;

@@ -5,6 +5,7 @@
  */
 import { CLASS_COLOURS, font, imageCanvas, newCanvas, savePng } from './canvas.js';
 import { Rng } from '../util/rng.js';
+import { bounds2d } from '../util/bounds.js';
 
 export interface LatentMap {
   /** n x 2 coordinates, interleaved. */
@@ -41,18 +42,7 @@ export async function drawLatentMap(map: LatentMap, file: string): Promise<{ leg
     top = 70,
     legendW = 190;
   const { canvas, ctx } = newCanvas(W, H);
-  let minX = Infinity,
-    maxX = -Infinity,
-    minY = Infinity,
-    maxY = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const a = map.coords[2 * i]!,
-      b = map.coords[2 * i + 1]!;
-    if (a < minX) minX = a;
-    if (a > maxX) maxX = a;
-    if (b < minY) minY = b;
-    if (b > maxY) maxY = b;
-  }
+  const { minX, maxX, minY, maxY } = bounds2d(map.coords, n);
   const plotW = W - 2 * margin - legendW,
     plotH = H - top - margin;
   const s = Math.min(plotW / (maxX - minX || 1), plotH / (maxY - minY || 1));

@@ -3,6 +3,7 @@
  * placed on it drawn over them as larger dots with a dark ring, so where the new images landed stands out.
  */
 import { CLASS_COLOURS, font, newCanvas, savePng } from './canvas.js';
+import { bounds2d } from '../util/bounds.js';
 
 export interface PlacedMap {
   /** The saved map's n x 2 coordinates and their class indices (null: unlabelled). */
@@ -13,30 +14,13 @@ export interface PlacedMap {
   title: string;
 }
 
-/** Extent of all points given, as [minX, maxX, minY, maxY]. */
-function extent(...sets: Float32Array[]): [number, number, number, number] {
-  let minX = Infinity,
-    maxX = -Infinity,
-    minY = Infinity,
-    maxY = -Infinity;
-  for (const c of sets) {
-    for (let i = 0; i < c.length; i += 2) {
-      minX = Math.min(minX, c[i]!);
-      maxX = Math.max(maxX, c[i]!);
-      minY = Math.min(minY, c[i + 1]!);
-      maxY = Math.max(maxY, c[i + 1]!);
-    }
-  }
-  return [minX, maxX, minY, maxY];
-}
-
 export async function drawPlacedPoints(p: PlacedMap, file: string): Promise<void> {
   const W = 1200,
     H = 1100,
     margin = 40,
     top = 70;
   const { canvas, ctx } = newCanvas(W, H);
-  const [minX, maxX, minY, maxY] = extent(p.map, p.placed);
+  const { minX, maxX, minY, maxY } = bounds2d(p.placed, undefined, bounds2d(p.map));
   const plotW = W - 2 * margin,
     plotH = H - top - margin;
   const s = Math.min(plotW / (maxX - minX || 1), plotH / (maxY - minY || 1));
