@@ -193,8 +193,9 @@ TEARDOWN_TIMEOUT_S = 60
 
 def _leave_group():
     """Barrier, then destroy the process group, bounded in time. With gloo, destroy_process_group() now and then
-    never returns (pytorch/pytorch#75097; seen here about once in 30 runs with more processes than cores, after all
-    the work was done): everything is written before this point, so a process that waits longer warns and goes on."""
+    never returns (pytorch/pytorch#75097; seen here twice in some 300 runs, both with more processes than cores,
+    after all the work was done): everything is written before this point, so a process that waits longer warns
+    and goes on."""
     def leave():
         dist.barrier()
         dist.destroy_process_group()
