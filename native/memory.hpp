@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 #if defined(__linux__)
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,6 +27,15 @@ inline void Populate(void* data, size_t bytes) {
   (void)data;
   (void)bytes;
 #endif
+}
+
+// A vector sized and filled with its pages mapped in one call first (~11 us a page otherwise: ~2 s for the
+// NN-descent graph of 1M points).
+template <typename T>
+void Fill(std::vector<T>& v, size_t size, T value) {
+  v.reserve(size);
+  Populate(v.data(), sizeof(T) * size);
+  v.assign(size, value);
 }
 
 }  // namespace memory

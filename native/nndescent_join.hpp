@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <vector>
+#include "memory.hpp"
 #include "nndescent_graph.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
@@ -18,9 +19,9 @@ struct CandidateLists {
   std::vector<int32_t> idx;
   std::vector<int32_t> count;
   CandidateLists(int n_, int cap_) : n(n_), cap(cap_) {
-    Graph::Fill(prio, static_cast<size_t>(n_) * cap_, uint32_t{0});
-    Graph::Fill(idx, static_cast<size_t>(n_) * cap_, int32_t{0});
-    Graph::Fill(count, static_cast<size_t>(n_), int32_t{0});
+    memory::Fill(prio, static_cast<size_t>(n_) * cap_, uint32_t{0});
+    memory::Fill(idx, static_cast<size_t>(n_) * cap_, int32_t{0});
+    memory::Fill(count, static_cast<size_t>(n_), int32_t{0});
   }
   void Clear(int from, int to) { std::fill(count.begin() + from, count.begin() + to, 0); }
   void Offer(int i, int32_t j, uint32_t p) {
