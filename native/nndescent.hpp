@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 #include "knn.hpp"
+#include "memory.hpp"
 #include "nndescent_graph.hpp"
 #include "nndescent_join.hpp"
 #include "parallel.hpp"
@@ -121,11 +122,15 @@ inline int Search(const float* x0, int n, int dim, const Params& p, int32_t* out
   // (the refinement's random reads then hit the cache far more often); numbers are mapped back at the end.
   Tree first = BuildTree(Data{x0, n, dim, PickDist()}, p.leafSize, Hash(p.seed, 0x7265657, 0));
   const std::vector<int32_t> order = std::move(first.perm);
-  std::vector<float> xs(static_cast<size_t>(n) * dim);
+  std::vector<float> xs;  // read row by row in scattered order by the joins: mapped as huge pages where allowed
+  memory::Fill(xs, static_cast<size_t>(n) * dim, 0.0f);
   for (int i = 0; i < n; i++) std::memcpy(xs.data() + static_cast<size_t>(i) * dim, x0 + static_cast<size_t>(order[i]) * dim, sizeof(float) * dim);
   const Data data{xs.data(), n, dim, PickDist()};
   first.perm.resize(n);  // in the new numbering the first tree's leaves are consecutive ranges
   for (int i = 0; i < n; i++) first.perm[i] = i;
+  std::vector<int32_t> leafOf(static_cast<size_t>(n));  // each point's leaf in the first tree (the joins skip leaf-mates)
+  for (size_t l = 0; l < first.leaves.size(); l++)
+    for (int i = first.leaves[l].first; i < first.leaves[l].second; i++) leafOf[i] = static_cast<int32_t>(l);
   Graph g(n, p.k);
   for (int t = 0; t < p.trees; t++) {
     AddLeafNeighbours(data, t == 0 ? first : BuildTree(data, p.leafSize, Hash(p.seed, 0x7265657, t)), g, threads);
@@ -137,11 +142,13 @@ inline int Search(const float* x0, int n, int dim, const Params& p, int32_t* out
     std::vector<std::vector<Update>> updates;
     for (; rounds < p.maxRounds; rounds++) {
       BuildCandidates(g, fresh, old, p.seed, rounds + 1, threads);
-      const int64_t changed = JoinRound(data, g, fresh, old, threads, updates);
+      const int64_t changed = JoinRound(data, g, fresh, old, leafOf.data(), threads, updates);
       if (static_cast<double>(changed) <= p.delta * n * p.k) { rounds++; break; }
     }
   }
   const int k = p.k;
+  memory::Populate(outIdx, sizeof(int32_t) * n * static_cast<size_t>(k));
+  memory::Populate(outDist, sizeof(float) * n * static_cast<size_t>(k));
   parallel::For(n, threads, [&](int, int from, int to) {
     std::vector<std::pair<float, int32_t>> row(k);
     for (int i = from; i < to; i++) {

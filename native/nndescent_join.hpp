@@ -60,7 +60,10 @@ struct CandidateLists {
 };
 
 // Samples each point's new and old candidates (its neighbours and the points that list it), then marks the
-// sampled new neighbours old. Each thread fills the lists of its own range of points, scanning the whole graph.
+// sampled new neighbours old. Each thread fills the lists of its own range of points, scanning the whole graph:
+// first the new candidates, then the old ones of only those points that have a new one (a point without one has
+// no pair to join; in the late rounds that is most points, and the old lists were most of the sampling). A
+// list keeps the offers of least (priority, index), whatever their order, so the lists are those of one pass.
 // The marking is a second pass after every thread has sampled: sampling reads the flags of every row, so a thread
 // clearing its rows' flags while another still reads them made the result depend on timing (seen with more
 // threads than cores).
@@ -72,27 +75,33 @@ inline void BuildCandidates(Graph& g, CandidateLists& fresh, CandidateLists& old
     old.Clear(from, to);
     constexpr size_t kAhead = 16;  // entries: the scattered lists of points ahead are fetched while this one is offered
     const size_t entries = static_cast<size_t>(n) * k;
-    for (int i = 0; i < n; i++) {
-      for (int t = 0; t < k; t++) {
-        const size_t e = static_cast<size_t>(i) * k + t;
-        if (e + kAhead < entries) {
-          const int32_t ahead = g.idx[e + kAhead];
-          if (ahead >= from && ahead < to) {
-            CandidateLists& lists = g.fresh[e + kAhead] ? fresh : old;
-            __builtin_prefetch(lists.prio.data() + static_cast<size_t>(ahead) * lists.cap);
-            __builtin_prefetch(lists.idx.data() + static_cast<size_t>(ahead) * lists.cap);
-            __builtin_prefetch(lists.count.data() + ahead);
+    for (const bool sampleNew : {true, false}) {
+      CandidateLists& lists = sampleNew ? fresh : old;
+      // The old lists are wanted only for points with a new candidate.
+      auto wanted = [&](int32_t v) { return v >= from && v < to && (sampleNew || fresh.count[v] > 0); };
+      for (int i = 0; i < n; i++) {
+        const bool mine = wanted(i);
+        for (int t = 0; t < k; t++) {
+          const size_t e = static_cast<size_t>(i) * k + t;
+          if (e + kAhead < entries && (g.fresh[e + kAhead] != 0) == sampleNew) {
+            const int32_t ahead = g.idx[e + kAhead];
+            if (ahead >= from && ahead < to) {
+              __builtin_prefetch(lists.prio.data() + static_cast<size_t>(ahead) * lists.cap);
+              __builtin_prefetch(lists.idx.data() + static_cast<size_t>(ahead) * lists.cap);
+              __builtin_prefetch(lists.count.data() + ahead);
+              if (!sampleNew) __builtin_prefetch(fresh.count.data() + ahead);
+            }
           }
+          if ((g.fresh[e] != 0) != sampleNew) continue;
+          const int32_t j = g.idx[e];
+          const bool theirs = j >= 0 && wanted(j);
+          if (j < 0 || !(mine || theirs)) continue;
+          // One mixing of the pair (the same priority from either end) with the round's seed mixed once.
+          const uint64_t pair = static_cast<uint64_t>(std::min<int>(i, j)) << 32 | static_cast<uint32_t>(std::max<int>(i, j));
+          const uint32_t p = static_cast<uint32_t>(Mix(roundSeed ^ pair) >> 32);
+          if (mine) lists.Offer(i, j, p);
+          if (theirs) lists.Offer(j, i, p);
         }
-        const int32_t j = g.idx[e];
-        const bool mine = i >= from && i < to, theirs = j >= from && j < to;
-        if (j < 0 || !(mine || theirs)) continue;
-        // One mixing of the pair (the same priority from either end) with the round's seed mixed once.
-        const uint64_t pair = static_cast<uint64_t>(std::min<int>(i, j)) << 32 | static_cast<uint32_t>(std::max<int>(i, j));
-        const uint32_t p = static_cast<uint32_t>(Mix(roundSeed ^ pair) >> 32);
-        CandidateLists& lists = g.fresh[e] ? fresh : old;
-        if (mine) lists.Offer(i, j, p);
-        if (theirs) lists.Offer(j, i, p);
       }
     }
   }, 1024);
@@ -118,15 +127,21 @@ struct Update {
 // closer than either end's current worst proposed as an update into out[target / rangeSize]. The candidates'
 // rows and current worst distances are first copied side by side, so the pairs' distances run from cache in
 // 16-wide vectors (one 32-number distance: two AVX-512 steps) instead of two scattered rows per pair.
+// Pairs of points in the same leaf of the first tree (leafOf) are skipped: that leaf's exact search already gave
+// each of them its nearest leaf-mates, so such a pair could only repeat an entry or lose to the row's worst
+// (up to rounding: the leaf search's distances come from norms and dot products). In the later rounds most
+// candidates of a point share its leaf, and these pairs were most of the joins' distances and proposals.
 #define NND_JOIN_BODY                                                                                           \
   typedef float V16 __attribute__((vector_size(64)));                                                          \
   for (int v = v0; v < v1; v++) {                                                                              \
     const int32_t* nw = fresh.Row(v);                                                                          \
     const int32_t* od = old.Row(v);                                                                            \
     const int nn = fresh.count[v], total = nn + old.count[v];                                                  \
+    if (nn == 0) continue; /* no new candidate: no pair to join (and its old list was not sampled) */          \
     for (int t = 0; t < total; t++) {                                                                          \
       const int32_t c = t < nn ? nw[t] : od[t - nn];                                                           \
       ids[t] = c;                                                                                              \
+      leaf[t] = leafOf[c];                                                                                     \
       worst[t] = g.Worst(c);                                                                                   \
       std::memcpy(rows + static_cast<size_t>(t) * dim, data.x + static_cast<size_t>(c) * dim, sizeof(float) * dim); \
     }                                                                                                          \
@@ -135,7 +150,7 @@ struct Update {
       const float* a = rows + static_cast<size_t>(s) * dim;                                                    \
       for (int t = s + 1; t < total; t++) {                                                                    \
         const int q = ids[t];                                                                                  \
-        if (q == p) continue;                                                                                  \
+        if (q == p || leaf[t] == leaf[s]) continue; /* leaf-mates: compared in the first tree's leaf already */ \
         const float* b = rows + static_cast<size_t>(t) * dim;                                                  \
         V16 acc = {};                                                                                          \
         int d = 0;                                                                                             \
@@ -157,7 +172,7 @@ struct Update {
 
 #define NND_JOIN_ARGS                                                                                          \
   const Data &data, const Graph &g, const CandidateLists &fresh, const CandidateLists &old, int v0, int v1,   \
-      int rangeSize, std::vector<Update>*out, int32_t *ids, float *worst, float *rows
+      const int32_t *leafOf, int rangeSize, std::vector<Update>*out, int32_t *ids, int32_t *leaf, float *worst, float *rows
 inline void JoinPointsBaseline(NND_JOIN_ARGS) { const int dim = data.dim; NND_JOIN_BODY }
 #if SIMD_HAS_AVX2_PATH
 SIMD_AVX2 inline void JoinPointsAvx2(NND_JOIN_ARGS) { const int dim = data.dim; NND_JOIN_BODY }
@@ -181,8 +196,8 @@ inline JoinPointsFn PickJoinPoints() {
 // Returns the updates that changed the graph.
 // `updates` is the caller's, kept from round to round (its pages, once faulted in, stay mapped).
 constexpr int kJoinChunkBlocks = 64, kJoinRanges = 32;
-inline int64_t JoinRound(const Data& data, Graph& g, const CandidateLists& fresh, const CandidateLists& old, int threads,
-                         std::vector<std::vector<Update>>& updates) {
+inline int64_t JoinRound(const Data& data, Graph& g, const CandidateLists& fresh, const CandidateLists& old, const int32_t* leafOf,
+                         int threads, std::vector<std::vector<Update>>& updates) {
   constexpr int kBlock = 256, kChunkBlocks = kJoinChunkBlocks, kRanges = kJoinRanges;
   const int n = g.n, blocks = (n + kBlock - 1) / kBlock;
   const int rangeSize = (n + kRanges - 1) / kRanges;
@@ -193,13 +208,13 @@ inline int64_t JoinRound(const Data& data, Graph& g, const CandidateLists& fresh
   for (int b0 = 0; b0 < blocks; b0 += kChunkBlocks) {
     const int chunk = std::min(kChunkBlocks, blocks - b0);
     parallel::For(chunk, threads, [&](int, int from, int to) {
-      std::vector<int32_t> ids(most);
+      std::vector<int32_t> ids(most), leaf(most);
       std::vector<float> worst(most), rows(static_cast<size_t>(most) * data.dim);
       for (int b = from; b < to; b++) {
         std::vector<Update>* out = updates.data() + static_cast<size_t>(b) * kRanges;
         for (int r = 0; r < kRanges; r++) out[r].clear();
-        joinPoints(data, g, fresh, old, (b0 + b) * kBlock, std::min(n, (b0 + b + 1) * kBlock), rangeSize, out, ids.data(), worst.data(),
-                   rows.data());
+        joinPoints(data, g, fresh, old, (b0 + b) * kBlock, std::min(n, (b0 + b + 1) * kBlock), leafOf, rangeSize, out, ids.data(),
+                   leaf.data(), worst.data(), rows.data());
       }
     }, 1);
     std::vector<int64_t> partial(kRanges, 0);
