@@ -260,6 +260,7 @@ constexpr Export kExports[] = {
     {"conditionalP", glue_tsne::ConditionalP},
     {"symmetrize", glue_tsne::Symmetrize},
     {"permuteP", glue_tsne::PermuteP},
+    {"toFloat32", glue_tsne::ToFloat32},
     {"knn", glue_tsne::Knn},
     {"knnQuery", glue_tsne::KnnQuery},
     {"approxKnn", glue_tsne::ApproxKnn},

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 #include <vector>
+#include "memory.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
 #if SIMD_HAS_AVX512_PATH
@@ -145,7 +146,10 @@ SIMD_AVX512 inline double KlRowsAvx512(const int32_t* rowPtr, const int32_t* col
 // per iteration would cost more in page faults than the conversion).
 inline const float* SinglePrecision(const double* y, int n, int threads) {
   thread_local std::vector<float> yf;
-  if (yf.size() < 2 * static_cast<size_t>(n)) yf.resize(2 * static_cast<size_t>(n));
+  if (yf.size() < 2 * static_cast<size_t>(n)) {
+    yf = {};  // a fresh vector: its pages mapped as huge pages where allowed (memory.hpp), which the gathers favour
+    memory::Fill(yf, 2 * static_cast<size_t>(n), 0.0f);
+  }
   float* out = yf.data();
   For(n, threads, [&](int, int from, int to) {
     for (size_t k = 2 * static_cast<size_t>(from); k < 2 * static_cast<size_t>(to); k++) out[k] = static_cast<float>(y[k]);

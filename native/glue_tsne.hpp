@@ -162,6 +162,17 @@ inline napi_value PermuteP(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+inline napi_value ToFloat32(napi_env env, napi_callback_info info) {
+  Options o(env, info, "toFloat32");
+  const int count = o.Int("count"), threads = o.Int("threads");
+  o.Require(count >= 0, "count must not be negative");
+  const double* from = o.Array<double>("from", Size(count));
+  float* to = o.Array<float>("to", Size(count));
+  if (!o.ok()) return o.Throw();
+  affinities::Narrow(from, Size(count), to, std::max(1, threads));
+  return nullptr;
+}
+
 inline napi_value Knn(napi_env env, napi_callback_info info) {
   Options o(env, info, "knn");
   const int n = o.Int("n"), dim = o.Int("dim"), k = o.Int("k"), threads = o.Int("threads");

@@ -1,8 +1,12 @@
 // Fresh memory is slow to touch on some virtual machines: each first write to a 4 KiB page traps to the
-// hypervisor (measured on this project's Firecracker VMs: ~11 us a page, 4-6 s for a 1.5 GB memset, against
-// 0.24 s for the same pages mapped with MAP_POPULATE). Populate asks the kernel to map a large output's pages in
-// one call before the loops write it (Linux >= 5.14's MADV_POPULATE_WRITE; elsewhere, or if refused, it does
-// nothing and the pages fault in as before: only the speed differs).
+// hypervisor (measured on this project's Firecracker VMs: ~11 us a page, 2.8 s for a 1 GB memset). Populate asks
+// the kernel to map a large output's pages in one call before the loops write it, as transparent huge pages
+// where the kernel allows them (MADV_HUGEPAGE, then Linux >= 5.14's MADV_POPULATE_WRITE). Measured here on a
+// fresh 1 GB: 4 KiB pages mapped in one call then written, 1.5 s; huge pages, 0.3-1.7 s (less when the kernel
+// has free huge pages at hand), and every later pass over them is faster too: one TLB entry covers 2 MiB, so the
+// scattered reads and writes of the t-SNE's sparse P stop walking the page tables (its symmetrisation's bucket
+// scatter 2.8 -> 0.4 s, the attraction ~20 % faster). Elsewhere, or if refused, it does nothing and the pages
+// fault in as before: only the speed differs.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +26,9 @@ inline void Populate(void* data, size_t bytes) {
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
   const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(page - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, kPopulateWrite);  // the pages inside only
+  if (end <= begin) return;  // the pages inside only
+  madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  madvise(reinterpret_cast<void*>(begin), end - begin, kPopulateWrite);
 #else
   (void)data;
   (void)bytes;

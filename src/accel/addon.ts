@@ -109,6 +109,8 @@ export interface NativeAddon {
       outVals: Float64Array;
     } & Threaded,
   ): void;
+  /** to[c] = from[c] in single precision (count values), into pages mapped first (huge pages where allowed). */
+  toFloat32(o: { from: Float64Array; to: Float32Array; count: number } & Threaded): void;
   /** Exact k nearest neighbours (squared Euclidean) of every row among the others, nearest first. */
   knn(o: { data: Float32Array; n: number; dim: number; k: number; indices: Int32Array; distances: Float32Array } & Threaded): void;
   /** t-SNE's transform: m new points y (2m, in place) descend against the fixed reference map refY (see tsne.hpp). */

@@ -18,6 +18,7 @@ export type TsneNative = {
     | 'conditionalP'
     | 'symmetrize'
     | 'permuteP'
+    | 'toFloat32'
     | 'knn'
     | 'knnQuery'
     | 'approxKnn']: WithoutThreads<NativeAddon[K]>;
@@ -38,6 +39,7 @@ export function tsneNative(threads = accelThreads()): TsneNative | null {
     conditionalP: (o) => native.conditionalP({ ...o, threads }),
     symmetrize: (o) => native.symmetrize({ ...o, threads }),
     permuteP: (o) => native.permuteP({ ...o, threads }),
+    toFloat32: (o) => native.toFloat32({ ...o, threads }),
     knn: (o) => native.knn({ ...o, threads }),
     knnQuery: (o) => native.knnQuery({ ...o, threads }),
     approxKnn: (o) => native.approxKnn({ ...o, threads }),

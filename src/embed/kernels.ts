@@ -109,8 +109,9 @@ export function typescriptKernels(): GradientKernels {
 /** The native kernels (from src/accel/tsneNative(), whose thread count they report). */
 export function nativeKernels(native: TsneNative): GradientKernels {
   // P's values in single precision for the native loops, converted when another P comes (the optimiser renumbers
-  // P a few times a run), into the same buffer when it fits: at 1M points a fresh 0.5 GB array costs ~2 s of page
-  // faults on these virtual machines, the conversion into mapped pages ~0.2 s.
+  // P a few times a run), into the same buffer when it fits: at 1M points a fresh 0.5 GB array costs ~1 s of page
+  // faults on these virtual machines, the conversion into mapped pages ~0.1 s. The native conversion maps a fresh
+  // buffer's pages first, as huge pages where allowed (native/memory.hpp).
   let held: { p: SparseP; vals: Float32Array } | null = null;
   const valsOf = (p: SparseP): Float32Array => {
     if (held?.p === p) return held.vals;
@@ -118,7 +119,7 @@ export function nativeKernels(native: TsneNative): GradientKernels {
       held && held.vals.buffer.byteLength >= 4 * p.vals.length
         ? new Float32Array(held.vals.buffer, 0, p.vals.length)
         : new Float32Array(p.vals.length);
-    vals.set(p.vals);
+    native.toFloat32({ from: p.vals, to: vals, count: vals.length });
     held = { p, vals };
     return vals;
   };
