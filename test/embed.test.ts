@@ -8,7 +8,7 @@ import { initBackend } from '../src/backend/index.js';
 import { exactKnn, knnSearch } from '../src/embed/knn.js';
 import { conditionalP, spaceFillingOrder, symmetrize } from '../src/embed/affinities.js';
 import { QuadTree } from '../src/embed/quadtree.js';
-import { pca, symmetricEigen } from '../src/embed/pca.js';
+import { EXACT_MAX_DIM, pca, symmetricEigen } from '../src/embed/pca.js';
 import { IncrementalPca } from '../src/embed/incremental-pca.js';
 import { tsne } from '../src/embed/tsne.js';
 import { knnAccuracy, trustworthiness } from '../src/evaluate/metrics.js';
@@ -148,7 +148,7 @@ test('Barnes-Hut repulsion: exact at theta 0, close at theta 0.5, coincident poi
     assert.ok(Math.abs(f[k]! - exact[k]!) < 0.1 * Math.abs(exact[k]!) + 1e-6, `coincident point force ${k}: ${f[k]} vs ${exact[k]}`);
 });
 
-test('PCA finds the directions of largest variance, in order', async () => {
+test('PCA finds the directions of largest variance, in order: exactly up to EXACT_MAX_DIM columns, by randomized iteration beyond', async () => {
   await initBackend('wasm');
   const n = 2000,
     dim = 6;
@@ -169,6 +169,27 @@ test('PCA finds the directions of largest variance, in order', async () => {
     ns += scores[i * 3]! ** 2;
   }
   assert.ok(Math.abs(dot) / Math.sqrt(nx * ns) > 0.99);
+  // Up to EXACT_MAX_DIM columns PCA is exact: the variances are the sample variances along the coordinates
+  // (the data's columns are independent), and each direction's largest coefficient is positive.
+  const sample = (d: number) => {
+    let m = 0,
+      q = 0;
+    for (let i = 0; i < n; i++) m += x[i * dim + d]!;
+    m /= n;
+    for (let i = 0; i < n; i++) q += (x[i * dim + d]! - m) ** 2;
+    return q / (n - 1);
+  };
+  assert.ok(dim <= EXACT_MAX_DIM);
+  [0, 1, 2].forEach((d) =>
+    assert.ok(Math.abs(variances[d]! - sample(d)) < 0.02 * sample(d), `variance ${d}: ${variances[d]} vs ${sample(d)}`),
+  );
+  assert.ok(dot > 0, 'the first direction is signed with its largest coefficient positive');
+  // Wider data goes through the randomized iteration: it finds the same leading variances.
+  const wide = EXACT_MAX_DIM + 22,
+    rows = 600;
+  const y = Float32Array.from({ length: rows * wide }, (_, i) => rng.normal() * (i % wide < 3 ? [6, 4, 2][i % wide]! : 0.1));
+  const w = pca(y, rows, wide, 2);
+  [36, 16].forEach((v, c) => assert.ok(Math.abs(w.variances[c]! - v) < 0.15 * v, `wide variance ${c}: ${w.variances[c]}`));
   const { values } = symmetricEigen(Float64Array.from([2, 1, 1, 2]), 2);
   assert.deepEqual(
     [...values].map((v) => Math.round(v * 1e9) / 1e9),
@@ -627,6 +648,25 @@ test("native symmetrisation and renumbering of P give the TypeScript loops' bits
     assert.deepEqual(pa.rowPtr, pb.rowPtr);
     assert.deepEqual(pa.cols, pb.cols);
     assert.deepEqual(pa.vals, pb.vals);
+    // Renumbered back into the first P's arrays (the optimiser's ping-pong): the same entries, in those arrays.
+    const back = new Int32Array(count);
+    order.forEach((i, r) => {
+      back[i] = r;
+    });
+    for (const impl of [native, null]) {
+      const spare = { n: b.n, rowPtr: b.rowPtr.slice(), cols: b.cols.slice(), vals: b.vals.slice() };
+      const again = permuteP(pa, back, impl, spare);
+      assert.ok(again.cols === spare.cols && again.vals === spare.vals && again.rowPtr === spare.rowPtr, 'written into the spare arrays');
+      assert.deepEqual([again.rowPtr, again.cols, again.vals], [b.rowPtr, b.cols, b.vals], 'renumbering back restores P');
+      assert.throws(() => permuteP(pa, back, impl, pa), /`into` must be another P of the same size/);
+    }
+    // P's values in single precision for the native loops: each one rounded as Math.fround rounds it.
+    const single = new Float32Array(a.vals.length);
+    native.toFloat32({ from: a.vals, to: single, count: single.length });
+    assert.ok(
+      a.vals.every((v, i) => single[i] === Math.fround(v)),
+      'toFloat32 rounds each value to the nearest float',
+    );
   }
   const bad = indices.slice();
   bad[7] = n;

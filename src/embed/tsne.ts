@@ -144,17 +144,23 @@ export function chooseRepulsion(kernels: GradientKernels, n: number, opts: Pick<
 export const SPATIAL_ORDER_MIN_POINTS = 100_000;
 export const SPATIAL_REORDER_AT: readonly number[] = [50, 250, 500, 750];
 
-/** The optimiser's view of the points: P and the state in the current numbering; order[r] is row r's point. */
+/** The optimiser's view of the points: P and the state in the current numbering; order[r] is row r's point.
+ *  `spare` is a P of the same size no longer needed, whose arrays the next renumbering writes into. */
 interface Numbered {
   p: SparseP;
   order: Int32Array;
+  spare?: SparseP;
+  /** sum p log p, the KL divergence's constant term (the same in every numbering). */
+  entropy: number;
 }
 
 /** Renumbers P, the layout and the optimiser's state in place along the map's space-filling curve. */
 function renumberBySpace(num: Numbered, y: Float64Array, state: DescentState): void {
   const n = num.p.n;
   const perm = spaceFillingOrder(y, n);
-  num.p = permuteP(num.p, perm);
+  const before = num.p;
+  num.p = permuteP(before, perm, undefined, num.spare);
+  num.spare = before;
   const order = new Int32Array(n);
   for (let r = 0; r < n; r++) order[r] = num.order[perm[r]!]!;
   num.order = order;
@@ -187,7 +193,6 @@ function optimise(
   const rep = new Float64Array(2 * n);
   const attr = new Float64Array(2 * n);
   const every = opts.callbackEvery ?? TSNE_DEFAULTS.callbackEvery;
-  const entropy = pEntropyTerm(num.p);
   let kl = NaN;
   for (let it = 0; it < iterations; it++) {
     if (reorderAt.includes(state.iteration)) renumberBySpace(num, y, state);
@@ -196,7 +201,7 @@ function optimise(
     const last = it === iterations - 1;
     const report = (state.iteration + 1) % every === 0 || last;
     // KL(P || Q) with q_ij = 1 / ((1 + d_ij^2) Z) and sum p = 1.
-    if (report) kl = entropy + kernels.klTerm(p, y) + Math.log(z);
+    if (report) kl = num.entropy + kernels.klTerm(p, y) + Math.log(z);
     // Attraction: exaggeration * sum_j p_ij q_ij (y_i - y_j); repulsion: sum_j q_ij^2 (y_i - y_j) / Z.
     kernels.attraction(p, y, attr);
     kernels.descend(y, attr, rep, state, { exaggeration, z, momentum, lr });
@@ -240,7 +245,8 @@ export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptio
   const initial = initialLayout(data, n, dim, opts);
   // Optimise in an order where neighbours are close in memory; the result is mapped back at the end.
   const firstOrder = localityOrder(affinities);
-  const num: Numbered = { p: permuteP(affinities, firstOrder), order: firstOrder };
+  // The affinities' own arrays become the spare that the first renumbering writes into.
+  const num: Numbered = { p: permuteP(affinities, firstOrder), order: firstOrder, spare: affinities, entropy: pEntropyTerm(affinities) };
   const y = new Float64Array(2 * n);
   for (let r = 0; r < n; r++) {
     y[2 * r] = initial[2 * firstOrder[r]!]!;
