@@ -180,16 +180,16 @@ test('PCA finds the directions of largest variance, in order: exactly up to EXAC
     return q / (n - 1);
   };
   assert.ok(dim <= EXACT_MAX_DIM);
-  [0, 1, 2].forEach((d) =>
-    assert.ok(Math.abs(variances[d]! - sample(d)) < 0.02 * sample(d), `variance ${d}: ${variances[d]} vs ${sample(d)}`),
-  );
+  for (const d of [0, 1, 2]) {
+    assert.ok(Math.abs(variances[d]! - sample(d)) < 0.02 * sample(d), `variance ${d}: ${variances[d]} vs ${sample(d)}`);
+  }
   assert.ok(dot > 0, 'the first direction is signed with its largest coefficient positive');
   // Wider data goes through the randomized iteration: it finds the same leading variances.
   const wide = EXACT_MAX_DIM + 22,
     rows = 600;
   const y = Float32Array.from({ length: rows * wide }, (_, i) => rng.normal() * (i % wide < 3 ? [6, 4, 2][i % wide]! : 0.1));
   const w = pca(y, rows, wide, 2);
-  [36, 16].forEach((v, c) => assert.ok(Math.abs(w.variances[c]! - v) < 0.15 * v, `wide variance ${c}: ${w.variances[c]}`));
+  for (const [c, v] of [36, 16].entries()) assert.ok(Math.abs(w.variances[c]! - v) < 0.15 * v, `wide variance ${c}: ${w.variances[c]}`);
   const { values } = symmetricEigen(Float64Array.from([2, 1, 1, 2]), 2);
   assert.deepEqual(
     [...values].map((v) => Math.round(v * 1e9) / 1e9),
