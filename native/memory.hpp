@@ -4,8 +4,8 @@
 // where the kernel allows them (MADV_HUGEPAGE, then Linux >= 5.14's MADV_POPULATE_WRITE). Measured here on a
 // fresh 1 GB: 4 KiB pages mapped in one call then written, 1.5 s; huge pages, 0.3-1.7 s (less when the kernel
 // has free huge pages at hand), and every later pass over them is faster too: one TLB entry covers 2 MiB, so the
-// scattered reads and writes of the t-SNE's sparse P stop walking the page tables (its symmetrisation's bucket
-// scatter 2.8 -> 0.4 s, the attraction ~20 % faster). Elsewhere, or if refused, it does nothing and the pages
+// scattered reads and writes of the t-SNE's sparse P walk the page tables far less (its symmetrisation's bucket
+// scatter 2.8 -> 0.4 s, the 1M attraction 10-25 % faster). Elsewhere, or if refused, it does nothing and the pages
 // fault in as before: only the speed differs.
 #pragma once
 #include <cstddef>
