@@ -7,6 +7,7 @@
  *   npm run bench:anomaly -- --models AE --datasets mnist --ae-epochs 20 --cae-epochs 1 --classes 0,1,2
  */
 import fs from 'node:fs';
+import { cpuDescription } from './machine.js';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -33,7 +34,7 @@ const opts = new Command('bench:anomaly')
 
 await initBackend('wasm');
 console.log(
-  `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}, native kernels ${nativeBuilt() ? 'on' : 'off'}`,
+  `machine: ${os.cpus().length} cores (${cpuDescription()}), Node ${process.version}, native kernels ${nativeBuilt() ? 'on' : 'off'}`,
 );
 const project = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-bench-anomaly-'));
 const results: Array<{ dataset: string; model: string; epochs: number; auc: number[]; seconds: number }> = [];

@@ -13,6 +13,7 @@
  *          --inference-only (only ae test and ae encode, on the AE run of an earlier bench when there is one)
  */
 import { spawnSync } from 'node:child_process';
+import { cpuDescription } from './machine.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -144,7 +145,7 @@ function trainConfig(size: number, dir: string, model: string, name: string, inM
   });
 }
 
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const cpu = cpuDescription();
 line(
   `bench:data on ${os.availableParallelism()} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${new Date().toISOString().slice(0, 10)}`,
 );

@@ -11,6 +11,7 @@
  * Needs /usr/bin/python3 with torch (Debian's python3-torch; optional, never a dependency).
  */
 import fs from 'node:fs';
+import { cpuDescription } from './machine.js';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -62,7 +63,7 @@ const writeNpy = (file: string, t: tf.Tensor) => {
 const hasOnnx = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-exchange-'));
-console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}; ${new Date().toISOString().slice(0, 10)}`);
+console.log(`machine: ${os.cpus().length} cores, ${cpuDescription()}; ${new Date().toISOString().slice(0, 10)}`);
 try {
   for (const kind of opts.models.split(',') as ModelKind[]) {
     // 1. Ours -> PyTorch.

@@ -7,6 +7,7 @@
  *   npm run bench:kernels [-- --threads 1,2] [--shapes 128x784x256,...]
  */
 import os from 'node:os';
+import { cpuDescription } from './machine.js';
 import { Command } from 'commander';
 import { loadAddon } from '../src/accel/addon.js';
 import { openblasSgemm } from './openblas.js';
@@ -60,9 +61,7 @@ function ours(m: number, k: number, n: number, threads: number): { gflops: numbe
   return { gflops: flops / best / 1e9, error };
 }
 
-console.log(
-  `machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model.trim()}; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`,
-);
+console.log(`machine: ${os.cpus().length} cores, ${cpuDescription()}; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`);
 const refs = new Map(threadCounts.map((t) => [t, openblasSgemm(shapes, t, opts.python)]));
 const first = refs.get(threadCounts[0]!);
 if (first)

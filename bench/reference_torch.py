@@ -1,9 +1,10 @@
 """PyTorch reference for bench/train.ts: the same models (AE, CAE, and BottleneckCAE, VAE, ConvVAE from
-torch_models.py), samples/s for training and inference.
+scale/models.py), samples/s for training and inference.
 
 Optional: needs Debian's python3-torch; never a dependency of the package. Prints one JSON line.
 Debian's torch does matrix products through OpenBLAS's own threads, so the caller sets OPENBLAS_NUM_THREADS=1
-and we take the best of 1 and 2 torch threads, per model.
+(and runs this once with the machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, once without) and we take the best
+of 1 and 2 torch threads, per model.
 """
 import json, os, sys, time
 import torch

@@ -6,6 +6,7 @@
  * Needs /usr/bin/python3 with torch, dask, distributed, PIL (Debian's packages; optional, never dependencies).
  */
 import fs from 'node:fs';
+import { cpuDescription } from './machine.js';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -49,7 +50,7 @@ const python = (script: string, args: string[]) => {
 try {
   await initBackend('wasm');
   console.log(
-    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`,
+    `machine: ${os.cpus().length} cores (${cpuDescription()}), Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`,
   );
   const all = await loadMnist(opts.mnist, 0.2, 0);
   const rows: string[] = [];

@@ -11,6 +11,7 @@
  * Prints each part's figures; exits 1 when a run does not match or memory grows.
  */
 import { spawn } from 'node:child_process';
+import { cpuDescription } from './machine.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,7 +89,7 @@ function same(a: ReturnType<typeof outcome>, b: ReturnType<typeof outcome>): boo
   return a.sha === b.sha && JSON.stringify(a.losses) === JSON.stringify(b.losses);
 }
 
-console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; seed ${values.seed}`);
+console.log(`machine: ${os.cpus().length} cores (${cpuDescription()}), Node ${process.version}; seed ${values.seed}`);
 let failed = false;
 
 // The uninterrupted reference (timed, so the kills can be spread over a life's training), made when first needed.

@@ -1,6 +1,7 @@
 /**
  * Training and inference speed of every model type (samples/s), ours and, when /usr/bin/python3 has torch,
- * PyTorch's on the same models in the same run, with ratios (bench/torch_models.py holds the new model types).
+ * PyTorch's on the same models in the same run (scale/models.py holds the new model types), with ratios against
+ * the faster of PyTorch under the machine's OpenBLAS settings and with OpenBLAS picking its own kernels.
  *   npm run bench:train                    all models, PyTorch reference if available
  *   npm run bench:train -- --models AE     one model
  *   npm run bench:train -- --no-reference skip PyTorch
@@ -9,6 +10,7 @@
  * which is not a tfjs kernel, is one entry), peak RSS and threads.
  */
 import os from 'node:os';
+import { cpuDescription } from './machine.js';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -149,17 +151,28 @@ function benchOurs(kind: ModelKind): Row {
   return { model: kind, train, infer, rssMB, flopsPerSample };
 }
 
-function benchPytorch(kinds: string[]): Record<string, { train: number; infer: number; threads: number }> | null {
+type TorchFigures = Record<string, { train: number; infer: number; threads: number }>;
+
+/**
+ * PyTorch on the same models (its linear layers go through OpenBLAS, its convolutions through oneDNN), with
+ * OpenBLAS held to its AVX2 kernels ("held": the machine's OPENBLAS_CORETYPE, which this project's machine kind
+ * sets, or Haswell where it is not set) and with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for that command ("own":
+ * OpenBLAS picks its kernels for this CPU, Cooperlake's AVX-512 ones here). The ratios are against the faster.
+ */
+function benchPytorch(kinds: string[], openblasKernels: 'held' | 'own'): TorchFigures | null {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference_torch.py');
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) {
-    console.log('PyTorch reference skipped: /usr/bin/python3 has no torch (apt-get install python3-torch to compare)');
+    if (openblasKernels === 'held')
+      console.log('PyTorch reference skipped: /usr/bin/python3 has no torch (apt-get install python3-torch to compare)');
     return null;
   }
-  const r = spawnSync('/usr/bin/python3', [script, kinds.join(','), String(TRAIN_BATCH), String(INFER_BATCH)], {
-    encoding: 'utf8',
-    env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
-  });
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  if (openblasKernels === 'own') {
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+  } else env.OPENBLAS_CORETYPE ??= 'Haswell';
+  const r = spawnSync('/usr/bin/python3', [script, kinds.join(','), String(TRAIN_BATCH), String(INFER_BATCH)], { encoding: 'utf8', env });
   if (r.status !== 0) {
     console.log(`PyTorch reference failed: ${r.stderr.trim().split('\n').pop()}`);
     return null;
@@ -172,7 +185,7 @@ const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 await initBackend('wasm');
 kernelTimer = instrumentKernels(); // after initBackend: it registers the native kernels
 console.log(
-  `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend (single-threaded under Node), native kernels ${nativeBuilt() ? `on, ${os.availableParallelism()} threads, from ${path.relative(process.cwd(), nativeFile() ?? '')}` : 'not built'}; load average ${os
+  `machine: ${os.cpus().length} cores (${cpuDescription()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} wasm backend (single-threaded under Node), native kernels ${nativeBuilt() ? `on, ${os.availableParallelism()} threads, from ${path.relative(process.cwd(), nativeFile() ?? '')}` : 'not built'}; load average ${os
     .loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}`,
@@ -183,17 +196,36 @@ const ours = models.map((m) => {
   console.log(`  ours ${m}: train ${fmt(r.train)} samples/s, infer ${fmt(r.infer)} samples/s, peak RSS so far ${r.rssMB.toFixed(0)} MB`);
   return r;
 });
-const ref = withReference ? benchPytorch(models) : null;
+const held = withReference ? benchPytorch(models, 'held') : null;
+const own = held ? benchPytorch(models, 'own') : null;
+const heldAs = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE']
+  .map((v) => (process.env[v] !== undefined ? `${v}=${process.env[v]}` : v === 'OPENBLAS_CORETYPE' ? `${v}=Haswell` : ''))
+  .filter(Boolean)
+  .join(', ');
 console.log('');
-console.log('| model | ours train (samples/s) | ours infer | PyTorch train | PyTorch infer | train ratio | infer ratio |');
+console.log(
+  '| model | ours train (samples/s) | ours infer | PyTorch train, OpenBLAS held / own kernels | PyTorch infer, held / own | train ratio | infer ratio |',
+);
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of ours) {
-  const p = ref?.[r.model];
-  const cells = p
-    ? [fmt(p.train), fmt(p.infer), `${(r.train / p.train).toFixed(2)}x`, `${(r.infer / p.infer).toFixed(2)}x`]
+  const h = held?.[r.model];
+  const o = own?.[r.model];
+  const pair = (a?: number, b?: number) => `${a === undefined ? '-' : fmt(a)} / ${b === undefined ? '-' : fmt(b)}`;
+  const best = (a?: number, b?: number) => Math.max(a ?? 0, b ?? 0);
+  const cells = h
+    ? [
+        pair(h.train, o?.train),
+        pair(h.infer, o?.infer),
+        `${(r.train / best(h.train, o?.train)).toFixed(2)}x`,
+        `${(r.infer / best(h.infer, o?.infer)).toFixed(2)}x`,
+      ]
     : ['-', '-', '-', '-'];
   console.log(`| ${r.model} | ${fmt(r.train)} | ${fmt(r.infer)} | ${cells.join(' | ')} |`);
 }
+if (held)
+  console.log(
+    `PyTorch ratios are against the faster of its two OpenBLAS settings: "held" ran with ${heldAs} (AVX2 kernels), "own" with both variables unset (OpenBLAS picks its kernels for this CPU).`,
+  );
 // The roofline: each model's training step in GFLOP/s (the native matrix kernels' operations, counted as they run)
 // against the machine's GEMM limit.
 // The limit: OpenBLAS's best sgemm (1024^3) on as many threads, when numpy runs on OpenBLAS.
@@ -210,7 +242,7 @@ for (const r of ours) {
     `| ${r.model} | ${r.flopsPerSample ? (r.flopsPerSample / 1e9).toFixed(4) : '- (no native kernels)'} | ${r.flopsPerSample ? gflops.toFixed(0) : '-'} | ${ceiling ? ceiling.toFixed(0) : '- (no numpy on OpenBLAS)'} | ${ceiling && r.flopsPerSample ? (gflops / ceiling).toFixed(2) : '-'} |`,
   );
 }
-if (ref)
+if (held)
   console.log(
     `PyTorch ${spawnSync('/usr/bin/python3', ['-c', 'import torch;print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim()}: best of 1 and 2 torch threads per model, OPENBLAS_NUM_THREADS=1`,
   );

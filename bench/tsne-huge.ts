@@ -6,6 +6,7 @@
  * 2-D 5-NN accuracy (10,000 seeded points against the whole map) and trustworthiness (5 x 2,000 points).
  */
 import fs from 'node:fs';
+import { cpuDescription } from './machine.js';
 import os from 'node:os';
 import path from 'node:path';
 import { MAP_FORMAT, packArrays } from '../src/evaluate/map-data.js';
@@ -323,7 +324,7 @@ export async function hugeBenchmark(sets: HugeDataset[], mapOut?: string): Promi
     console.log(`  ${JSON.stringify(row)}`);
   }
   console.log(
-    `\nmachine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+    `\nmachine: ${os.cpus().length} cores (${cpuDescription()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
   );
   console.log(
     '| data | points | neighbours (s) | affinities (s) | initialisation (s) | optimisation (s) | total (s) | peak RSS (GiB) | recall@90 (1,000 points) | 2-D 5-NN accuracy (10,000 points) | trustworthiness (5 x 2,000) | KL |',

@@ -15,6 +15,7 @@
  *                                              of every image; see tsne-huge.ts); --huge mnist or fashion-mnist: one
  */
 import fs from 'node:fs';
+import { cpuDescription } from './machine.js';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -140,7 +141,7 @@ function compare(name: string, x: Float32Array, n: number, dim: number, labels: 
 
 await initBackend('wasm');
 console.log(
-  `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; load average ${os
+  `machine: ${os.cpus().length} cores (${cpuDescription()}), Node ${process.version}; load average ${os
     .loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}`,

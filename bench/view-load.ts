@@ -8,6 +8,7 @@
  * descriptors before, during and after, and the training's images/s before and during the load.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { cpuDescription } from './machine.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -108,7 +109,7 @@ await new Promise((r) => setTimeout(r, 3000));
 const before = proc(viewer.pid!);
 const quietRate = await trainingRate(15_000);
 
-console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}`);
+console.log(`machine: ${os.cpus().length} cores (${cpuDescription()}), Node ${process.version}`);
 const afterRounds: Array<{ rssMb: number; fds: number }> = [];
 let totalErrors = 0;
 // Rounds of the same load: memory that is only the heap's high-water mark stays level from round to round, a

@@ -9,6 +9,7 @@
  *   npm run bench:view [-- --chromium /usr/bin/chromium] [--map-run runs/mnist-1m-map]
  */
 import fs from 'node:fs';
+import { cpuDescription } from './machine.js';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -137,7 +138,7 @@ try {
     times.push(performance.now() - t0);
     await page.goto('about:blank');
   }
-  console.log(`machine: ${os.cpus().length} cores, ${os.cpus()[0]?.model}; Chromium ${browser.version()} headless, software rendering`);
+  console.log(`machine: ${os.cpus().length} cores, ${cpuDescription()}; Chromium ${browser.version()} headless, software rendering`);
   console.log(
     `10,000-point map: navigation to drawn and interactive ${Math.min(...times).toFixed(0)} ms (best of 3; ${times.map((t) => t.toFixed(0)).join(', ')})`,
   );
