@@ -462,6 +462,11 @@ test('a run page open in Chromium shows the outputs of an ae test run after it o
     // The server polls once a second; the page redraws the run when its summary changes.
     await page.waitForSelector('#latent-map[data-ready="1"]', { timeout: 15_000 });
     assert.equal(await page.getAttribute('#map', 'data-drawn'), '40');
+    // The map can be ready while ae test is still writing its pictures (seen in CI: 2 of 3 at that moment); the
+    // next poll brings the rest, so wait for them (up to the same bound) before counting.
+    await page
+      .waitForFunction(() => document.querySelectorAll('#files .pictures img').length >= 3, null, { timeout: 15_000 })
+      .catch(() => undefined);
     assert.equal(await page.locator('#files .pictures img').count(), 3, 'its pictures too');
   });
 });
