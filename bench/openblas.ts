@@ -15,10 +15,22 @@ export interface GemmReference {
   shapes: Map<string, { gflops: number; error: number }>;
 }
 
-export function openblasSgemm(shapes: Array<[number, number, number]>, threads: number, python = '/usr/bin/python3'): GemmReference | null {
+/**
+ * The environment for a Python process on OpenBLAS with `threads` threads: "own" unsets OPENBLAS_CORETYPE and
+ * OPENBLAS_L2_SIZE (OpenBLAS picks its kernels for this CPU, its best); "held" keeps the machine's values, with
+ * OPENBLAS_CORETYPE=Haswell (the AVX2 kernels) where the machine does not set it.
+ */
+export function openblasEnv(kernels: 'own' | 'held', threads: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(threads) };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
+  if (kernels === 'own') {
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+  } else env.OPENBLAS_CORETYPE ??= 'Haswell';
+  return env;
+}
+
+export function openblasSgemm(shapes: Array<[number, number, number]>, threads: number, python = '/usr/bin/python3'): GemmReference | null {
+  const env = openblasEnv('own', threads);
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference_gemm.py');
   const r = spawnSync(python, [script, ...shapes.map((s) => s.join(','))], { env, encoding: 'utf8' });
   if (r.status !== 0) return null;

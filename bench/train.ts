@@ -14,7 +14,7 @@ import { cpuDescription } from './machine.js';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { openblasSgemm } from './openblas.js';
+import { openblasEnv, openblasSgemm } from './openblas.js';
 import { Command, Option } from 'commander';
 import { countFlops, nativeBuilt, nativeFile } from '../src/accel/index.js';
 import { tf, initBackend } from '../src/backend/index.js';
@@ -155,24 +155,15 @@ type TorchFigures = Record<string, { train: number; infer: number; threads: numb
 
 /**
  * PyTorch on the same models (its linear layers go through OpenBLAS, its convolutions through oneDNN), with
- * OpenBLAS held to its AVX2 kernels ("held": the machine's OPENBLAS_CORETYPE, which this project's machine kind
- * sets, or Haswell where it is not set) and with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for that command ("own":
- * OpenBLAS picks its kernels for this CPU, Cooperlake's AVX-512 ones here). The ratios are against the faster.
+ * OpenBLAS held to its AVX2 kernels ("held") or picking its own for this CPU ("own", Cooperlake's AVX-512 ones here):
+ * openblasEnv says how. The ratios are against the faster.
  */
 function benchPytorch(kinds: string[], openblasKernels: 'held' | 'own'): TorchFigures | null {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference_torch.py');
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    if (openblasKernels === 'held')
-      console.log('PyTorch reference skipped: /usr/bin/python3 has no torch (apt-get install python3-torch to compare)');
-    return null;
-  }
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
-  if (openblasKernels === 'own') {
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
-  } else env.OPENBLAS_CORETYPE ??= 'Haswell';
-  const r = spawnSync('/usr/bin/python3', [script, kinds.join(','), String(TRAIN_BATCH), String(INFER_BATCH)], { encoding: 'utf8', env });
+  const r = spawnSync('/usr/bin/python3', [script, kinds.join(','), String(TRAIN_BATCH), String(INFER_BATCH)], {
+    encoding: 'utf8',
+    env: openblasEnv(openblasKernels, 1),
+  });
   if (r.status !== 0) {
     console.log(`PyTorch reference failed: ${r.stderr.trim().split('\n').pop()}`);
     return null;
@@ -196,11 +187,15 @@ const ours = models.map((m) => {
   console.log(`  ours ${m}: train ${fmt(r.train)} samples/s, infer ${fmt(r.infer)} samples/s, peak RSS so far ${r.rssMB.toFixed(0)} MB`);
   return r;
 });
-const held = withReference ? benchPytorch(models, 'held') : null;
+const torchHere = withReference && spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+if (withReference && !torchHere)
+  console.log('PyTorch reference skipped: /usr/bin/python3 has no torch (apt-get install python3-torch to compare)');
+const held = torchHere ? benchPytorch(models, 'held') : null;
 const own = held ? benchPytorch(models, 'own') : null;
-const heldAs = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE']
-  .map((v) => (process.env[v] !== undefined ? `${v}=${process.env[v]}` : v === 'OPENBLAS_CORETYPE' ? `${v}=Haswell` : ''))
-  .filter(Boolean)
+const heldEnv = openblasEnv('held', 1);
+const heldAs = (['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'] as const)
+  .filter((v) => heldEnv[v] !== undefined)
+  .map((v) => `${v}=${heldEnv[v]}`)
   .join(', ');
 console.log('');
 console.log(
